@@ -1,0 +1,126 @@
+/*
+ * bufcache.h — contract of the bufcache/ layer: HAMMER-style I/O buffers
+ * over a raid set (see hammer_io.c for the discipline it follows).
+ *
+ * A buffer covers one BC_BUFSIZE-aligned piece of the logical space and
+ * has one type.  Buffers are found by offset in a hash; a buffer that has
+ * been modified in the current flush group sits in its type's red-black
+ * *modify tree* keyed by offset (libbsd <bsd/sys/tree.h>), so a flush
+ * writes each type in offset order.
+ *
+ * Invariants (cited by number in asserts):
+ *  (1) Only the flusher writes VOLUME and META buffers.  DATA and UNDO
+ *      buffers may be written early under memory pressure.
+ *  (2) Flush order: UNDO, device flush, META, DATA + wait for direct
+ *      writes, device flush, VOLUME (commit hook), device flush.
+ *  (3) The undo hook runs before the first byte of a META buffer changes
+ *      in a flush group (it sees the committed pre-image).
+ *  (4) The CRC hook runs exactly once per flush group for each modified
+ *      META buffer, when it leaves the modify tree (delayed CRC), never per
+ *      change.
+ *  (5) While the flusher snapshots a buffer its modify_refs is -1 (write
+ *      interlock); bc_modify waits.
+ *  (6) Memory is bounded: clean unreferenced buffers are reclaimed LRU;
+ *      when dirty bytes exceed dirty_limit, bc_throttle() asks for a flush.
+ *
+ * Thread safety: all calls are thread-safe (internal lock).  The caller
+ * must serialize *changes to the same buffer* and must not modify any
+ * buffer while bc_flush() runs (fs/ holds its own lock across both).
+ * Hooks are called with no bufcache lock held, on the calling thread.
+ */
+#ifndef HFS_BUFCACHE_H
+#define HFS_BUFCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "raid/raid.h"
+
+#define BC_BUFSIZE  16384u
+
+enum bc_type { BC_VOLUME = 0, BC_META = 1, BC_UNDO = 2, BC_DATA = 3, BC_NTYPES = 4 };
+
+struct bc;                  /* opaque cache */
+
+/* Public part of a buffer; the rest is private to bufcache/. */
+struct bc_buf {
+	uint64_t     b_off;     /* logical offset, BC_BUFSIZE aligned (immutable) */
+	enum bc_type b_type;    /* immutable while cached */
+	uint8_t     *b_data;    /* BC_BUFSIZE bytes, 4096-aligned; change only between modify/modify_done */
+};
+
+struct bc_hooks {
+	void *priv;
+	/* (3) Append the pre-image of b to the UNDO FIFO (may bc_get/bc_modify
+	 * UNDO buffers).  0 or -errno (then bc_modify fails and b is unchanged). */
+	int  (*undo)(void *priv, struct bc_buf *b);
+	/* (4) Finalize the CRC of a modified META buffer. */
+	void (*crc)(void *priv, struct bc_buf *b);
+	/* Verify a META buffer just read from disk: 0, -EBADMSG (bad CRC) or
+	 * -EUCLEAN (bad self-address / structure).  On error bufcache tries the
+	 * other copies (raid_read_copy) before failing the get. */
+	int  (*verify)(void *priv, struct bc_buf *b);
+	/* (2) Step 5: fill the volume header for group 'seq' (fs modifies its
+	 * VOLUME buffer here).  0 or -errno (the flush fails, nothing committed). */
+	int  (*commit)(void *priv, uint64_t seq);
+	/* After the header of group 'seq' is durable: release delayed frees, etc. */
+	void (*committed)(void *priv, uint64_t seq);
+};
+
+struct bc_opts {
+	size_t mem_limit;     /* bytes of buffers kept; 0 = 256 MiB */
+	size_t dirty_limit;   /* dirty bytes before bc_throttle says flush; 0 = mem_limit/2 */
+	uint64_t first_seq;   /* sequence number of the first flush group */
+};
+
+int  bc_open(struct raid_set *rs, const struct bc_opts *o, const struct bc_hooks *h,
+	     struct bc **out);
+/* Drops every buffer.  Dirty buffers are discarded (call bc_flush first). */
+void bc_close(struct bc *c);
+
+#define BC_GET_NEW  0x1   /* don't read: zero-filled; also marks undo done for this group */
+
+/* Get a referenced buffer (reads it unless BC_GET_NEW; META reads are verified
+ * by the verify hook).  0 or -errno (-EIO, -EBADMSG, -EUCLEAN, -ENOMEM). Blocks. */
+int  bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out);
+void bc_put(struct bc_buf *b);
+
+/* Begin/end a change of b's bytes.  bc_modify may call the undo hook
+ * (META, first time in the group) and may block on the write interlock. */
+int  bc_modify(struct bc_buf *b);
+void bc_modify_done(struct bc_buf *b);
+/* Mark a modified META buffer as needing its CRC finalized (default for META). */
+
+/* Drop any cached buffer overlapping [off, off+len) (used before direct I/O). */
+void bc_invalidate(struct bc *c, uint64_t off, uint64_t len);
+
+/* Run one flush cycle (invariant 2).  Returns 0 or -errno; on a META/VOLUME
+ * write error on a non-redundant set the cache turns read-only (bc_readonly)
+ * and later modifies fail with -EROFS. */
+int  bc_flush(struct bc *c);
+uint64_t bc_seq(const struct bc *c);           /* current (uncommitted) group */
+int  bc_readonly(const struct bc *c);
+size_t bc_dirty_bytes(const struct bc *c);
+int  bc_throttle(const struct bc *c);           /* 1 if dirty > dirty_limit */
+
+/* ---- direct I/O (large aligned file data, bypasses the cache) ------- */
+struct bc_direct;
+typedef void (*bc_direct_done_fn)(void *priv, int err);
+/* Write [off, off+len) straight from buf (caller keeps buf alive until done).
+ * The write counts as "outstanding" until done runs; bc_flush waits for it
+ * before committing.  0 or -errno (then done is not called). */
+int  bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
+		     bc_direct_done_fn done, void *priv);
+/* Synchronous direct read; copy = -1 any copy, k = that copy (self-heal). */
+int  bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy);
+/* Wait for every direct write issued before the call. */
+int  bc_wait_direct(struct bc *c);
+
+struct bc_stats {
+	uint64_t hits, misses, reclaims, flushes, writes[BC_NTYPES], bytes_written[BC_NTYPES];
+	uint64_t direct_writes, direct_reads, crc_retries;
+	size_t   cached_bytes, dirty_bytes;
+};
+void bc_get_stats(struct bc *c, struct bc_stats *st);
+struct raid_set *bc_raid(struct bc *c);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * hfs.h — contract of the fs/ layer for the tools (mkfs.hfs, fsck.hfs,
+ * hfsctl, the hfs daemon).  Internals are in fs/hfs_int.h and are not for
+ * use outside fs/ (tests/unit may include them).
+ *
+ * All functions return 0 or -errno unless stated otherwise and print
+ * nothing except where they say so.
+ */
+#ifndef HFS_HFS_H
+#define HFS_HFS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "raid/raid.h"
+#include "fs/ondisk.h"
+
+struct hfs_fs;
+
+struct hfs_format_params {
+	const char *label;          /* NULL = "" ; at most HFS_LABEL_MAX-1 bytes */
+	enum raid_layout layout;    /* 0 = single for 1 device, mirror for more */
+	uint32_t stripe_unit;       /* 0 = default */
+	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB] */
+	int force;                  /* overwrite an existing filesystem/label */
+	int quiet;
+};
+
+/* mkfs: raid_create + an empty filesystem (root directory, free map,
+ * UNDO FIFO, both header copies).  Prints a summary to 'out' unless quiet.
+ * -EEXIST (something is there, no force), -ENOSPC (too small), -EINVAL. */
+int hfs_format(const char *const *paths, int n, const struct hfs_format_params *p, FILE *out);
+
+struct hfs_mount_opts {
+	struct raid_opts raid;
+	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */
+	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
+	int      readonly;
+};
+
+/* Assemble the set, select the newest valid header, replay UNDO back to
+ * it, open the cache, load the allocator.  Logs to stderr why it refuses. */
+int  hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
+	      struct hfs_fs **out);
+/* Flush everything, mark clean, close.  Returns the last flush error. */
+int  hfs_close(struct hfs_fs *fs);
+/* One full flush cycle (everything so far durable). */
+int  hfs_sync(struct hfs_fs *fs);
+
+/* Run the FUSE session on 'mountpoint' (blocks until unmounted).
+ * fuse_argv are extra libfuse arguments (e.g. "-o", "allow_other"). */
+int  hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground,
+		  int fuse_argc, char **fuse_argv);
+
+/* UNDO recovery on an assembled set (used by hfs_open and fsck.hfs):
+ * reads both headers, picks the newest valid one into *vh, replays the
+ * group after it.  *nrec = records applied.  Does not write the header. */
+int  hfs_recover(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec);
+/* Read both header copies; return the index (0/1) of the newest valid one
+ * and copy it to *vh, or -EUCLEAN/-EBADMSG if neither is valid. */
+int  hfs_read_header(struct raid_set *rs, struct hfs_volhdr_ondisk *vh);
+/* 0 if h is a structurally valid header of this format version. */
+int  hfs_header_valid(const struct hfs_volhdr_ondisk *h, uint64_t raid_bytes);
+
+/* crc32 (zlib) of a block with the 4-byte field at crc_off taken as 0. */
+uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off);
+
+struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes; };
+void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st);
+
+#endif

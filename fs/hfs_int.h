@@ -1,0 +1,122 @@
+/*
+ * hfs_int.h — internals shared by the files of fs/.  Not a contract for
+ * other layers (unit tests may use it).
+ *
+ * Locking (v1): one mutex, fs->lock, serializes every operation that reads
+ * or changes metadata, and the flush cycle (bc_flush is called with it
+ * held, which satisfies bufcache's "no modify during flush" rule).  Lock
+ * order: fs->lock -> (bufcache internal) -> (raid internal).
+ *
+ * Crash rules every modifying operation follows (docs/DESIGN.md):
+ *  (1) Call hfs_op_begin() first: it flushes if the UNDO FIFO or dirty
+ *      memory is near its limit, so no flush happens mid-operation.
+ *  (2) An operation touches a bounded number of buffers; unbounded work
+ *      (truncating or deleting a huge file) is split into steps that each
+ *      leave a consistent filesystem (shrink from the end, size updated).
+ *  (3) File data referenced by the committed state is never overwritten:
+ *      new data goes to hfs_alloc()ed space; hfs_free()d space is reused
+ *      only after the group that freed it commits.
+ */
+#ifndef HFS_HFS_INT_H
+#define HFS_HFS_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "fs/hfs.h"
+#include "fs/ondisk.h"
+#include "bufcache/bufcache.h"
+
+/* ---- errors that carry where they started (STYLE: CRC vs corruption) --- */
+#ifndef EUCLEAN
+#define EUCLEAN 117
+#endif
+void hfs_log(const char *level, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+#define HFS_WARN(...)  hfs_log("warning", __FILE__, __LINE__, __VA_ARGS__)
+#define HFS_ERR(...)   hfs_log("error", __FILE__, __LINE__, __VA_ARGS__)
+/* return HFS_CORRUPT("what") -> logs file:line, evaluates to -EUCLEAN */
+#define HFS_CORRUPT(...) (hfs_log("corrupt", __FILE__, __LINE__, __VA_ARGS__), -EUCLEAN)
+#define HFS_BADCRC(...)  (hfs_log("badcrc", __FILE__, __LINE__, __VA_ARGS__), -EBADMSG)
+
+/* ---- in-memory key ------------------------------------------------------ */
+struct hfs_key {
+	uint64_t obj;
+	uint64_t key;
+	uint8_t  type;     /* enum hfs_rec_type */
+};
+int  hfs_key_cmp(const struct hfs_key *a, const struct hfs_key *b);
+void hfs_key_encode(struct hfs_key_ondisk *d, const struct hfs_key *k);
+void hfs_key_decode(struct hfs_key *k, const struct hfs_key_ondisk *d);
+static inline struct hfs_key hfs_mkkey(uint64_t obj, uint8_t type, uint64_t key)
+{ struct hfs_key k = { obj, key, type }; return k; }
+
+/* ---- allocator state (alloc.c) ------------------------------------------ */
+struct hfs_alloc;          /* private to alloc.c */
+
+/* ---- the mounted filesystem ------------------------------------------- */
+struct hfs_fs {
+	pthread_mutex_t lock;              /* see top comment */
+	struct raid_set *rs;
+	struct bc *bc;
+	struct hfs_mount_opts opts;
+
+	/* volume header: in-memory working copy; committed to slot hdr_next
+	 * by the commit hook.  Fields change under fs->lock. */
+	struct hfs_volhdr_ondisk vh;
+	int hdr_slot;                      /* slot of the last committed copy */
+	uint64_t nbigblocks;
+
+	/* UNDO FIFO (undo.c) */
+	uint64_t undo_next;                /* FIFO offset of the next record of this group */
+	uint64_t undo_group_bytes;         /* bytes appended in this group */
+
+	struct hfs_alloc *alloc;           /* alloc.c */
+
+	bool readonly;                     /* mounted ro, or critical write error */
+	void *fuse;                        /* fuse_ops.c private state */
+
+	/* flusher thread (volume.c) */
+	pthread_t flusher;
+	pthread_cond_t flush_cv;
+	bool flusher_stop, flusher_running;
+};
+
+/* volume.c */
+int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
+int  hfs_flush_locked(struct hfs_fs *fs);         /* fs->lock held */
+uint64_t hfs_now_ns(void);
+void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
+int  hfs_meta_verify(void *priv, struct bc_buf *b);/* bufcache verify hook */
+int  hfs_meta_get(struct hfs_fs *fs, uint64_t zaddr, int flags, struct bc_buf **out);
+
+/* undo.c */
+int  hfs_undo_hook(void *priv, struct bc_buf *b); /* bufcache undo hook */
+uint64_t hfs_undo_headroom(const struct hfs_fs *fs);  /* bytes left this group */
+
+/* alloc.c — len is a multiple of HFS_BLKSIZE; BTREE allocations are
+ * HFS_BUFSIZE aligned, LARGE HFS_FBLOCK aligned, SMALL HFS_BLKSIZE aligned
+ * and never cross an HFS_BUFSIZE boundary.  -ENOSPC when full. */
+int  hfs_alloc_load(struct hfs_fs *fs);
+void hfs_alloc_unload(struct hfs_fs *fs);
+int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr);
+int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
+void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
+uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
+/* mkfs: write an initial free map for a fresh volume, marking the RAW,
+ * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
+int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);
+
+/* btree.c — values are at most HFS_MAX_VALUE bytes.  All need fs->lock. */
+int  hfs_bt_lookup(struct hfs_fs *fs, const struct hfs_key *k, void *val, size_t cap, size_t *len);
+int  hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, size_t len); /* -EEXIST */
+int  hfs_bt_update(struct hfs_fs *fs, const struct hfs_key *k, const void *val, size_t len); /* -ENOENT */
+int  hfs_bt_delete(struct hfs_fs *fs, const struct hfs_key *k);                             /* -ENOENT */
+/* First record with from <= key <= to: 0 and fills *found/val/len, or -ENOENT. */
+int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
+		 struct hfs_key *found, void *val, size_t cap, size_t *len);
+/* mkfs: write an empty root leaf at zaddr (raid direct). */
+int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
+
+#endif

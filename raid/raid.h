@@ -1,0 +1,156 @@
+/*
+ * raid.h — contract of the raid/ layer: a volume set of component devices
+ * presented as one linear, sector-addressed logical space.
+ *
+ * Every logical I/O is compiled by a per-layout builder into a DAG
+ * (RAIDframe style) and executed asynchronously on an I/O engine
+ * (io_uring, or a worker pool where io_uring is unavailable).
+ *
+ * Conventions (whole layer):
+ *  - Functions return 0, a count, or -errno.  Never -1/errno.
+ *  - Logical offsets and lengths must be multiples of RAID_SECTOR (4096):
+ *    the set advertises 4 KiB as its logical sector whatever the
+ *    components say (a component with a larger sector is refused).
+ *    Memory passed in need not be aligned: the layer bounces through an
+ *    aligned buffer when a component is opened O_DIRECT.
+ *  - Every request is bounds-checked against raid_size(): -EINVAL for
+ *    misalignment, -ERANGE (logged) for out-of-bounds.
+ *  - Completion callbacks run on an engine thread.  They must not block
+ *    on I/O of the same set and must not call raid_close().  They may call
+ *    raid_submit().
+ *
+ * Component layout (every device):
+ *    [0, 4 KiB)        component label, copy A (struct raid_label_ondisk)
+ *    [64 KiB, +4 KiB)  component label, copy B
+ *    [RAID_DATA_OFF, end)  data area: where the layout maps logical space
+ *  Labels are described byte by byte in docs/FORMAT.md §1.
+ *
+ * Lock order (written once): set->lock -> engine queue lock.
+ */
+#ifndef HFS_RAID_H
+#define HFS_RAID_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RAID_SECTOR      4096u
+#define RAID_DATA_OFF    (1u << 20)      /* data area starts 1 MiB into each component */
+#define RAID_MAX_COMP    16
+#define RAID_LABEL_MAGIC 0x3144494152534648ull   /* "HFSRAID1" little-endian */
+#define RAID_DEFAULT_STRIPE (64u << 10)
+
+enum raid_layout {
+	RAID_LAYOUT_SINGLE = 1,
+	RAID_LAYOUT_MIRROR = 2,   /* N-way RAID1, N >= 2 */
+	RAID_LAYOUT_STRIPE = 3,   /* RAID0 (issue 4) */
+	RAID_LAYOUT_RAID10 = 4,   /* stripe of 2-way mirrors (issue 4) */
+};
+
+enum raid_engine_kind {
+	RAID_ENGINE_AUTO  = 0,    /* io_uring, else worker pool (logged) */
+	RAID_ENGINE_URING = 1,
+	RAID_ENGINE_POOL  = 2,
+};
+
+enum raid_comp_state {
+	RAID_COMP_OPTIMAL    = 0,
+	RAID_COMP_FAILED     = 1,
+	RAID_COMP_REBUILDING = 2,
+	RAID_COMP_MISSING    = 3,  /* not present at assembly */
+};
+
+struct raid_set;   /* opaque */
+
+struct raid_opts {
+	enum raid_engine_kind engine;
+	unsigned queue_depth;      /* 0 = default (128) */
+	unsigned pool_workers;     /* 0 = default (nproc * 2, min 4) */
+	int readonly;
+	int allow_degraded;        /* assemble a mirror with a leg missing */
+	int no_direct;             /* never O_DIRECT (testing) */
+};
+
+/* Parameters for raid_create (mkfs). */
+struct raid_create_params {
+	enum raid_layout layout;
+	uint32_t stripe_unit;      /* bytes; 0 = RAID_DEFAULT_STRIPE */
+	uint8_t set_uuid[16];      /* all-zero = generate */
+	int force;                 /* overwrite an existing label/filesystem */
+};
+
+/*
+ * Write fresh component labels on every path and verify the devices.
+ * Refuses (-EEXIST, with a message on stderr naming the device and what
+ * was found: an hfs label, or another filesystem type found by libblkid)
+ * unless p->force.  -ENOSPC if a component is too small (< RAID_DATA_OFF
+ * + 64 MiB).  Does not touch the data area.  Blocks.
+ */
+int raid_create(const char *const *paths, int n, const struct raid_create_params *p);
+
+/*
+ * Assemble a set from its component paths: read and cross-check labels
+ * (same set UUID, distinct positions, highest generation wins; a stale or
+ * foreign component is refused with a clear message: -EINVAL/-ENODEV).
+ * On success *out owns the devices.  Blocks.
+ */
+int raid_open(const char *const *paths, int n, const struct raid_opts *o,
+	      struct raid_set **out);
+void raid_close(struct raid_set *s);   /* waits for all I/O, closes devices */
+
+/* Immutable after open. */
+uint64_t raid_size(const struct raid_set *s);          /* logical bytes */
+enum raid_layout raid_layout_of(const struct raid_set *s);
+int raid_ncomp(const struct raid_set *s);
+int raid_ncopies(const struct raid_set *s);           /* copies of each block */
+const uint8_t *raid_set_uuid(const struct raid_set *s);
+const char *raid_engine_name(const struct raid_set *s); /* "io_uring" | "pool" */
+
+/* ---- asynchronous requests ---------------------------------------- */
+
+enum raid_op { RAID_OP_READ = 1, RAID_OP_WRITE = 2, RAID_OP_FLUSH = 3 };
+
+struct raid_io;
+typedef void (*raid_done_fn)(struct raid_io *io, int err);
+
+/*
+ * One logical request.  The caller owns the struct and the memory until
+ * io_done runs; io_done is the last touch the layer makes.
+ * err: 0, -EIO (no copy could serve/accept it), -ERANGE, -EINVAL.
+ */
+struct raid_io {
+	enum raid_op io_op;
+	uint64_t     io_off;      /* logical byte offset (sector multiple) */
+	void        *io_buf;      /* io_len bytes */
+	size_t       io_len;      /* sector multiple; 0 for FLUSH */
+	int          io_copy;     /* READ: -1 = any healthy copy, k = copy k only */
+	raid_done_fn io_done;
+	void        *io_priv;
+	/* private to raid/ */
+	void        *io_dag;
+};
+
+/* Queue io (compiled into a DAG); returns 0 or -errno (then io_done is not called). */
+int raid_submit(struct raid_set *s, struct raid_io *io);
+/* Submit a batch with one engine submission (like lio_listio). */
+int raid_submit_batch(struct raid_set *s, struct raid_io **ios, int n);
+
+/* Synchronous helpers built on raid_submit. */
+int raid_read(struct raid_set *s, uint64_t off, void *buf, size_t len);
+int raid_write(struct raid_set *s, uint64_t off, const void *buf, size_t len);
+int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t len);
+/* Durability barrier on every healthy component (fdatasync). */
+int raid_flush(struct raid_set *s);
+
+/* ---- status ---------------------------------------------------------- */
+struct raid_comp_status {
+	char path[256];
+	enum raid_comp_state state;
+	uint64_t read_errs, write_errs, crc_errs;
+};
+int raid_status(struct raid_set *s, struct raid_comp_status *st, int max);
+const char *raid_comp_state_name(enum raid_comp_state st);
+const char *raid_layout_name(enum raid_layout l);
+int raid_layout_parse(const char *name, enum raid_layout *out);
+
+#endif
