@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
 #include "fs/hfs.h"
 #include "fs/ondisk.h"
 #include "bufcache/bufcache.h"
@@ -118,5 +120,41 @@ int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs
 		 struct hfs_key *found, void *val, size_t cap, size_t *len);
 /* mkfs: write an empty root leaf at zaddr (raid direct). */
 int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
+
+/* ---- inodes (inode.c) --------------------------------------------------- */
+struct hfs_inode {
+	uint64_t ino;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, blocks;        /* blocks: bytes allocated / 512 */
+	struct timespec atime, mtime, ctime, btime;
+	uint64_t rdev;
+	uint32_t flags, generation;
+	uint64_t parent;              /* directories only */
+};
+void hfs_inode_decode(struct hfs_inode *ip, uint64_t ino, const struct hfs_inode_ondisk *d);
+void hfs_inode_encode(struct hfs_inode_ondisk *d, const struct hfs_inode *ip);
+int  hfs_inode_load(struct hfs_fs *fs, uint64_t ino, struct hfs_inode *ip);   /* -ENOENT */
+int  hfs_inode_store(struct hfs_fs *fs, const struct hfs_inode *ip);         /* update record */
+/* Allocate an inode number and insert its record (ip->ino is set). */
+int  hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip);
+/* Remove the inode and everything it owns (data, xattrs, symlink);
+ * bounded steps per rule (2).  The inode must have nlink 0 and no opens. */
+int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
+
+/* ---- file data (file.c) ---------------------------------------------------
+ * File data lives in DATA records, one per HFS_FBLOCK-aligned file block
+ * (holes have no record).  Full aligned blocks go to the LARGE zone through
+ * bc_direct_write; partial blocks are read-modify-written into SMALL-zone
+ * space through DATA buffers.  Every record carries the crc32 of its bytes,
+ * verified on read (another copy is tried before -EIO).  All with fs->lock. */
+ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t len, uint64_t off);
+/* Updates ip->size/blocks/mtime/ctime in memory; the caller stores ip. */
+ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off);
+int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
+/* mode: 0 / FALLOC_FL_KEEP_SIZE / FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE */
+int  hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len);
+/* SEEK_DATA / SEEK_HOLE; -ENXIO past the end. */
+int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whence, uint64_t *out);
+#define HFS_MAX_FILE_SIZE (1ull << 50)   /* EFBIG beyond (key space and i_blocks stay far from overflow) */
 
 #endif
