@@ -30,6 +30,15 @@ struct hfs_format_params {
  * -EEXIST (something is there, no force), -ENOSPC (too small), -EINVAL. */
 int hfs_format(const char *const *paths, int n, const struct hfs_format_params *p, FILE *out);
 
+/* Mount options understood by the hfs daemon (-o, comma separated), parsed
+ * in fs/main.c; everything else is passed to libfuse:
+ *   ro                    read-only
+ *   degraded              assemble a mirror with a leg missing
+ *   engine=uring|pool     force an I/O engine (default: io_uring, else pool)
+ *   cache_size=N[KMG]     bufcache memory limit (default 256M)
+ *   flush_interval=SEC    periodic flush cycle (default 5)
+ *   nodirect              never open components O_DIRECT (testing)
+ * Defaults added when mounted by root: allow_other, default_permissions. */
 struct hfs_mount_opts {
 	struct raid_opts raid;
 	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */

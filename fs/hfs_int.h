@@ -99,7 +99,8 @@ uint64_t hfs_undo_headroom(const struct hfs_fs *fs);  /* bytes left this group *
 
 /* alloc.c — len is a multiple of HFS_BLKSIZE; BTREE allocations are
  * HFS_BUFSIZE aligned, LARGE HFS_FBLOCK aligned, SMALL HFS_BLKSIZE aligned
- * and never cross an HFS_BUFSIZE boundary.  -ENOSPC when full. */
+ * (a SMALL extent of up to HFS_FBLOCK bytes may span several DATA buffers,
+ * never a big-block boundary).  -ENOSPC when full. */
 int  hfs_alloc_load(struct hfs_fs *fs);
 void hfs_alloc_unload(struct hfs_fs *fs);
 int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr);
@@ -140,6 +141,14 @@ int  hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip);
 /* Remove the inode and everything it owns (data, xattrs, symlink);
  * bounded steps per rule (2).  The inode must have nlink 0 and no opens. */
 int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
+
+/* Orphans: an inode whose nlink reached 0 while open gets an
+ * HFS_REC_ORPHAN record (obj HFS_ORPHAN_INO, key ino) in the same operation;
+ * the last release destroys it and removes the record.  hfs_open (rw) calls
+ * hfs_orphans_reap() so a crash never leaks an orphan's space. */
+int  hfs_orphan_add(struct hfs_fs *fs, uint64_t ino);
+int  hfs_orphan_del(struct hfs_fs *fs, uint64_t ino);
+int  hfs_orphans_reap(struct hfs_fs *fs);
 
 /* ---- file data (file.c) ---------------------------------------------------
  * File data lives in DATA records, one per HFS_FBLOCK-aligned file block
