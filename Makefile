@@ -18,7 +18,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -pthread \
-            -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 -I. $(PKG_CFLAGS) -MMD -MP
+            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 -I. $(PKG_CFLAGS) -MMD -MP
 ifeq ($(DEBUG),1)
 CFLAGS   += -O0 -DHFS_DEBUG=1
 endif

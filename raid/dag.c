@@ -1,0 +1,240 @@
+/*
+ * dag.c — the DAG execution engine (algorithm in dag.h).
+ *
+ * Threads: raid_dag_dispatch runs on the submitter; raid_node_done runs on
+ * an engine completion thread (or a test's thread).  Nodes are fired after
+ * d_lock is dropped, because a node may complete synchronously.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "raid/dag.h"
+#include "raid/raid_int.h"
+
+static const char *const node_state_names[] = {
+	[RNS_WAIT] = "wait", [RNS_FIRED] = "fired", [RNS_GOOD] = "good",
+	[RNS_BAD] = "bad", [RNS_SKIPPED] = "skipped", [RNS_UNDONE] = "undone",
+};
+
+const char *raid_node_state_name(enum raid_node_state s)
+{
+	return (unsigned)s < sizeof(node_state_names) / sizeof(node_state_names[0]) ?
+		node_state_names[s] : "?";
+}
+
+struct raid_dag *raid_dag_new(struct raid_set *s)
+{
+	struct raid_dag *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	pthread_mutex_init(&d->d_lock, NULL);
+	d->d_set = s;
+	d->d_min_good = 1;
+	return d;
+}
+
+void raid_dag_free(struct raid_dag *d)
+{
+	int i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->d_nnodes; i++)
+		free(d->d_nodes[i].n_bounce);
+	pthread_mutex_destroy(&d->d_lock);
+	free(d);
+}
+
+struct raid_node *raid_dag_node(struct raid_dag *d, enum raid_node_type t)
+{
+	struct raid_node *n;
+
+	if (d->d_nnodes >= RAID_DAG_MAX_NODES)
+		abort();   /* a builder asked for more than any layout needs */
+	n = &d->d_nodes[d->d_nnodes++];
+	memset(n, 0, sizeof(*n));
+	n->n_type = t;
+	n->n_dag = d;
+	n->n_comp = -1;
+	d->d_unresolved++;
+	return n;
+}
+
+void raid_dag_edge(struct raid_node *a, struct raid_node *b)
+{
+	if (a->n_nsucc >= RAID_NODE_MAX_SUCC)
+		abort();
+	a->n_succ[a->n_nsucc++] = b;
+	b->n_ante++;
+}
+
+static int is_io(const struct raid_node *n)
+{
+	return n->n_type == RN_READ || n->n_type == RN_WRITE ||
+	       n->n_type == RN_FLUSH || n->n_type == RN_FUNC;
+}
+
+/* Resolve n (already GOOD/BAD/SKIPPED) towards its successors; collect
+ * nodes to fire into fire[].  d_lock held. */
+static void propagate(struct raid_dag *d, struct raid_node *n,
+		      struct raid_node **fire, int *nfire)
+{
+	int i;
+
+	d->d_unresolved--;
+	for (i = 0; i < n->n_nsucc; i++) {
+		struct raid_node *s = n->n_succ[i];
+
+		if (n->n_state == RNS_BAD || (n->n_state == RNS_SKIPPED && n->n_data_failed))
+			s->n_data_failed = 1;
+		if (--s->n_ante > 0)
+			continue;
+		if (s->n_state != RNS_WAIT)
+			abort();   /* a node resolved twice: broken builder */
+		if (d->d_rollback || (is_io(s) && s->n_data_failed)) {
+			s->n_state = RNS_SKIPPED;
+			propagate(d, s, fire, nfire);
+		} else {
+			s->n_state = RNS_FIRED;
+			fire[(*nfire)++] = s;
+		}
+	}
+}
+
+static void finish(struct raid_dag *d)
+{
+	int err = d->d_err, i;
+
+	if (d->d_rollback) {
+		for (i = d->d_nnodes - 1; i >= 0; i--) {
+			struct raid_node *n = &d->d_nodes[i];
+
+			if (n->n_state == RNS_GOOD && n->n_undo) {
+				n->n_undo(n);
+				n->n_state = RNS_UNDONE;
+			}
+		}
+		if (!err)
+			err = -EIO;
+	} else if (err && d->d_ngood_io >= d->d_min_good) {
+		err = 0;   /* rolled forward on the survivors */
+	}
+	d->d_done(d, err);   /* last touch: d may be freed */
+}
+
+static void eng_done(struct raid_eng_req *r, long res)
+{
+	struct raid_node *n = r->er_priv;
+	int err = res < 0 ? (int)res : 0;
+	struct raid_comp *c = &n->n_dag->d_set->comp[n->n_comp];
+
+	if (err)
+		atomic_fetch_add(n->n_type == RN_READ ? &c->c_read_errs : &c->c_write_errs, 1);
+	if (!err && n->n_bounce && n->n_type == RN_READ)
+		memcpy(n->n_buf, n->n_bounce, n->n_len);
+	raid_node_done(n, err);
+}
+
+static void fire_one(struct raid_node *n)
+{
+	struct raid_dag *d = n->n_dag;
+	struct raid_set *s = d->d_set;
+	struct raid_eng_req *r = &n->n_req;
+	int ret;
+
+	switch (n->n_type) {
+	case RN_NIL:
+	case RN_TERM:
+		raid_node_done(n, 0);
+		return;
+	case RN_COMMIT:
+		pthread_mutex_lock(&d->d_lock);
+		d->d_committed = 1;
+		pthread_mutex_unlock(&d->d_lock);
+		raid_node_done(n, 0);
+		return;
+	case RN_FUNC:
+		n->n_fn(n);
+		return;
+	case RN_READ:
+	case RN_WRITE:
+	case RN_FLUSH:
+		break;
+	default:
+		abort();
+	}
+	memset(r, 0, sizeof(*r));
+	r->er_fd = s->comp[n->n_comp].c_fd;
+	r->er_op = n->n_type == RN_READ ? RAID_EOP_READ :
+		   n->n_type == RN_WRITE ? RAID_EOP_WRITE : RAID_EOP_FSYNC;
+	r->er_off = n->n_off;
+	r->er_buf = n->n_bounce ? n->n_bounce : n->n_buf;
+	r->er_len = n->n_len;
+	if (n->n_bounce && n->n_type == RN_WRITE)
+		memcpy(n->n_bounce, n->n_buf, n->n_len);
+	r->er_done = eng_done;
+	r->er_priv = n;
+	if (r->er_fd < 0 || (n->n_type == RN_READ ? s->comp[n->n_comp].c_fail_rd :
+					       s->comp[n->n_comp].c_fail_wr)) {
+		eng_done(r, -EIO);   /* missing device or injected fault */
+		return;
+	}
+	ret = s->eng->ops->submit(s->eng, &r, 1);
+	if (ret < 0)
+		raid_node_done(n, ret);
+}
+
+static void fire_all(struct raid_node **fire, int nfire)
+{
+	int i;
+
+	for (i = 0; i < nfire; i++)
+		fire_one(fire[i]);
+}
+
+void raid_dag_dispatch(struct raid_dag *d)
+{
+	struct raid_node *h = &d->d_nodes[0];
+
+	pthread_mutex_lock(&d->d_lock);
+	if (h->n_ante != 0 || h->n_state != RNS_WAIT)
+		abort();
+	h->n_state = RNS_FIRED;
+	pthread_mutex_unlock(&d->d_lock);
+	fire_one(h);
+}
+
+void raid_node_done(struct raid_node *n, int err)
+{
+	struct raid_dag *d = n->n_dag;
+	struct raid_node *fire[RAID_DAG_MAX_NODES];
+	int nfire = 0, last;
+
+	pthread_mutex_lock(&d->d_lock);
+	if (n->n_state != RNS_FIRED)
+		abort();   /* completion of a node that was not running */
+	if (err && d->d_committed && d->d_on_fail && is_io(n)) {
+		/* Roll-forward bookkeeping (marking a leg failed) takes set->lock:
+		 * run it before n resolves, so the DAG cannot finish meanwhile. */
+		pthread_mutex_unlock(&d->d_lock);
+		d->d_on_fail(d, n);
+		pthread_mutex_lock(&d->d_lock);
+	}
+	n->n_err = err;
+	n->n_state = err ? RNS_BAD : RNS_GOOD;
+	if (err) {
+		if (!d->d_err)
+			d->d_err = err;
+		if (!d->d_committed)
+			d->d_rollback = 1;
+	} else if (is_io(n)) {
+		d->d_ngood_io++;
+	}
+	propagate(d, n, fire, &nfire);
+	last = d->d_unresolved == 0;
+	pthread_mutex_unlock(&d->d_lock);
+	fire_all(fire, nfire);
+	if (last)
+		finish(d);
+}

@@ -1,0 +1,94 @@
+/*
+ * dag.h — RAIDframe-style DAG engine (internal to raid/).
+ *
+ * A logical I/O is compiled by a layout builder into a small DAG.  Every
+ * node has an antecedent count; the header node has none.  The engine:
+ *
+ *   dispatch:  fire every node whose count is 0 (the header).
+ *   complete:  mark the node GOOD or BAD, decrement each successor's count;
+ *              a successor reaching 0 is fired — unless
+ *                (a) the DAG is rolling backward: it is SKIPPED, or
+ *                (b) it is an I/O node with a failed true-data antecedent:
+ *                    it is SKIPPED.
+ *              Control nodes (NIL, COMMIT, TERM) never need data, so they
+ *              fire in (b); in (a) everything not yet fired is skipped.
+ *   failure before the COMMIT node fired -> roll BACKWARD: no new node
+ *              fires, and when every node is resolved the undo function of
+ *              each GOOD node runs (reverse order); result = first error.
+ *   failure after COMMIT -> roll FORWARD: the rest of the DAG runs on what
+ *              survives; result = 0 if at least d_min_good I/O nodes were
+ *              GOOD, else the first error.
+ *   end:       when every node is resolved, d_done(dag, result) runs once.
+ *
+ *   node states:   WAIT --fire()--> FIRED --node_done()--> GOOD | BAD
+ *                  WAIT --resolve_skip()--> SKIPPED
+ *                  GOOD --undo (roll-back)--> UNDONE
+ */
+#ifndef HFS_RAID_DAG_H
+#define HFS_RAID_DAG_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "raid/engine.h"
+
+#define RAID_DAG_MAX_NODES 40
+#define RAID_NODE_MAX_SUCC 36
+
+enum raid_node_type { RN_NIL = 0, RN_COMMIT, RN_TERM, RN_READ, RN_WRITE, RN_FLUSH, RN_FUNC };
+enum raid_node_state { RNS_WAIT = 0, RNS_FIRED, RNS_GOOD, RNS_BAD, RNS_SKIPPED, RNS_UNDONE };
+
+struct raid_dag;
+struct raid_node {
+	enum raid_node_type n_type;
+	enum raid_node_state n_state;
+	int n_ante;                 /* antecedents not yet resolved */
+	int n_data_failed;          /* a true-data antecedent failed */
+	int n_nsucc;
+	struct raid_node *n_succ[RAID_NODE_MAX_SUCC];
+	int n_err;
+	/* I/O nodes */
+	int n_comp;                 /* component index */
+	uint64_t n_off;             /* device offset */
+	void *n_buf;
+	size_t n_len;
+	void *n_bounce;             /* aligned copy for O_DIRECT, or NULL */
+	struct raid_eng_req n_req;
+	/* RN_FUNC (tests, and layout hooks): start the work; it must end in
+	 * raid_node_done() (from any thread, possibly before fn returns). */
+	void (*n_fn)(struct raid_node *n);
+	void (*n_undo)(struct raid_node *n);
+	void *n_priv;
+	struct raid_dag *n_dag;
+};
+
+struct raid_set;
+struct raid_dag {
+	pthread_mutex_t d_lock;     /* protects node states and counts */
+	int d_nnodes;
+	struct raid_node d_nodes[RAID_DAG_MAX_NODES];
+	int d_unresolved;
+	int d_committed;
+	int d_rollback;
+	int d_err;                  /* first error */
+	int d_ngood_io, d_min_good;
+	struct raid_set *d_set;
+	/* Called (roll-forward) for each failed I/O node after commit. */
+	void (*d_on_fail)(struct raid_dag *d, struct raid_node *n);
+	void (*d_done)(struct raid_dag *d, int err);
+	void *d_priv;
+	unsigned d_retry_mask;      /* copies already tried (reads) */
+};
+
+struct raid_dag *raid_dag_new(struct raid_set *s);
+void raid_dag_free(struct raid_dag *d);
+struct raid_node *raid_dag_node(struct raid_dag *d, enum raid_node_type t);
+/* a -> b: b waits for a. */
+void raid_dag_edge(struct raid_node *a, struct raid_node *b);
+/* Fire the header (node 0).  The DAG completes through d_done. */
+void raid_dag_dispatch(struct raid_dag *d);
+/* Completion of a node's work: err 0 or -errno. */
+void raid_node_done(struct raid_node *n, int err);
+const char *raid_node_state_name(enum raid_node_state s);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * raid_test.h — fault injection for tests of raid/ and the layers above.
+ * Not for production paths.
+ */
+#ifndef HFS_RAID_TEST_H
+#define HFS_RAID_TEST_H
+
+#include "raid/raid.h"
+
+/* Make component comp fail every read and/or write with -EIO from now on
+ * (0/1 flags; 0,0 clears).  0 or -EINVAL. */
+int raid_test_fail(struct raid_set *s, int comp, int fail_reads, int fail_writes);
+
+#endif

@@ -1,0 +1,535 @@
+/*
+ * set.c — the volume set: create (labels), assemble, submit logical I/O
+ * (compile to a DAG, dispatch, retry reads on another copy), status.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <blkid.h>
+#include <uuid.h>
+#include "raid/dag.h"
+#include "raid/raid_int.h"
+#include "raid/raid_test.h"
+
+/* ---- names --------------------------------------------------------------- */
+static const char *const layout_names[] = {
+	[RAID_LAYOUT_SINGLE] = "single", [RAID_LAYOUT_MIRROR] = "mirror",
+	[RAID_LAYOUT_STRIPE] = "stripe", [RAID_LAYOUT_RAID10] = "raid10",
+};
+static const char *const state_names[] = {
+	[RAID_COMP_OPTIMAL] = "optimal", [RAID_COMP_FAILED] = "failed",
+	[RAID_COMP_REBUILDING] = "rebuilding", [RAID_COMP_MISSING] = "missing",
+};
+
+const char *raid_layout_name(enum raid_layout l)
+{
+	return l >= RAID_LAYOUT_SINGLE && l <= RAID_LAYOUT_RAID10 ? layout_names[l] : "unknown";
+}
+
+const char *raid_comp_state_name(enum raid_comp_state st)
+{
+	return (unsigned)st <= RAID_COMP_MISSING ? state_names[st] : "unknown";
+}
+
+int raid_layout_parse(const char *name, enum raid_layout *out)
+{
+	int l;
+
+	for (l = RAID_LAYOUT_SINGLE; l <= RAID_LAYOUT_RAID10; l++)
+		if (!strcmp(name, layout_names[l])) {
+			*out = (enum raid_layout)l;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+/* Does the device already hold something?  Our own label, or anything
+ * libblkid recognizes (filesystem, RAID member, partition table). */
+static int probe_existing(struct raid_comp *c, char *what, size_t cap)
+{
+	struct raid_label_ondisk l;
+	blkid_probe pr;
+	const char *type = NULL;
+	int rc, found = 0;
+
+	if (raid_label_read(c, &l) == 0) {
+		snprintf(what, cap, "an hfs volume member");
+		return 1;
+	}
+	pr = blkid_new_probe_from_filename(c->c_path);
+	if (!pr)
+		return 0;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+	blkid_probe_enable_partitions(pr, 1);
+	rc = blkid_do_safeprobe(pr);
+	if (rc == 0) {
+		if (blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0 ||
+		    blkid_probe_lookup_value(pr, "PTTYPE", &type, NULL) == 0) {
+			snprintf(what, cap, "a %s signature", type);
+			found = 1;
+		}
+	} else if (rc == -2) {
+		snprintf(what, cap, "several conflicting signatures");
+		found = 1;
+	}
+	blkid_free_probe(pr);
+	return found;
+}
+
+int raid_create(const char *const *paths, int n, const struct raid_create_params *p)
+{
+	struct raid_set *s;
+	uint64_t min = UINT64_MAX;
+	int i, ret = 0;
+
+	if (n < 1 || n > RAID_MAX_COMP)
+		return -EINVAL;
+	if (!raid_layout_ops_of(p->layout)) {
+		fprintf(stderr, "hfs: layout %s is not implemented yet\n", raid_layout_name(p->layout));
+		return -EOPNOTSUPP;
+	}
+	if ((p->layout == RAID_LAYOUT_SINGLE && n != 1) ||
+	    (p->layout == RAID_LAYOUT_MIRROR && n < 2)) {
+		fprintf(stderr, "hfs: layout %s needs %s device%s, got %d\n",
+			raid_layout_name(p->layout),
+			p->layout == RAID_LAYOUT_SINGLE ? "exactly 1" : "at least 2",
+			p->layout == RAID_LAYOUT_SINGLE ? "" : "s", n);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	for (i = 0; i < RAID_MAX_COMP; i++)
+		s->comp[i].c_fd = -1;
+	s->ncomp = n;
+	for (i = 0; i < n; i++) {
+		struct raid_comp *c = &s->comp[i];
+		char what[128];
+
+		ret = raid_dev_open(c, paths[i], 1, 1);
+		if (ret) {
+			fprintf(stderr, "hfs: %s: %s\n", paths[i], strerror(-ret));
+			goto out;
+		}
+		if (c->c_size < RAID_DATA_OFF + RAID_MIN_DATA) {
+			fprintf(stderr, "hfs: %s: too small (%llu KiB, need at least %llu MiB)\n",
+				paths[i], (unsigned long long)(c->c_size >> 10),
+				(unsigned long long)((RAID_DATA_OFF + RAID_MIN_DATA) >> 20));
+			ret = -ENOSPC;
+			goto out;
+		}
+		if (!p->force && probe_existing(c, what, sizeof(what))) {
+			fprintf(stderr, "hfs: %s: already holds %s (use -f to overwrite)\n",
+				paths[i], what);
+			ret = -EEXIST;
+			goto out;
+		}
+		if (c->c_size - RAID_DATA_OFF < min)
+			min = c->c_size - RAID_DATA_OFF;
+	}
+	s->layout = p->layout;
+	s->stripe_unit = p->stripe_unit ? p->stripe_unit : RAID_DEFAULT_STRIPE;
+	s->data_size = min & ~((uint64_t)RAID_DATA_OFF - 1);
+	s->generation = 1;
+	s->ctime = (uint64_t)time(NULL);
+	if (memcmp(p->set_uuid, (uint8_t[16]){0}, 16))
+		memcpy(s->uuid, p->set_uuid, 16);
+	else
+		uuid_generate(s->uuid);
+	ret = raid_label_write_all(s);
+out:
+	for (i = 0; i < n; i++)
+		raid_dev_close(&s->comp[i]);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return ret;
+}
+
+/* ---- assemble --------------------------------------------------------------- */
+
+static void set_free(struct raid_set *s)
+{
+	int i;
+
+	if (s->eng)
+		s->eng->ops->destroy(s->eng);
+	for (i = 0; i < RAID_MAX_COMP; i++)
+		raid_dev_close(&s->comp[i]);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->idle_lock);
+	pthread_cond_destroy(&s->idle_cv);
+	free(s);
+}
+
+static int start_engine(struct raid_set *s, const struct raid_opts *o)
+{
+	int ret;
+
+	if (o->engine != RAID_ENGINE_POOL) {
+		ret = raid_engine_uring_create(o->queue_depth, &s->eng);
+		if (ret == 0 || o->engine == RAID_ENGINE_URING)
+			return ret;
+		RAID_WARN("io_uring unavailable (%s); using the worker pool", strerror(-ret));
+	}
+	return raid_engine_pool_create(o->pool_workers, &s->eng);
+}
+
+int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct raid_set **out)
+{
+	static const struct raid_opts defaults;
+	struct raid_label_ondisk lab[RAID_MAX_COMP], *best = NULL;
+	struct raid_comp tmp[RAID_MAX_COMP];
+	int have[RAID_MAX_COMP] = {0};
+	struct raid_set *s;
+	int i, ret, ncomp, missing = 0;
+
+	if (!o)
+		o = &defaults;
+	if (n < 1 || n > RAID_MAX_COMP)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		ret = raid_dev_open(&tmp[i], paths[i], !o->readonly, o->no_direct);
+		if (ret) {
+			fprintf(stderr, "hfs: %s: %s\n", paths[i], strerror(-ret));
+			tmp[i].c_fd = -1;
+			have[i] = 0;
+			continue;
+		}
+		ret = raid_label_read(&tmp[i], &lab[i]);
+		if (ret) {
+			fprintf(stderr, "hfs: %s: %s\n", paths[i], ret == -ENODATA ?
+				"not an hfs volume (no component label)" :
+				"component label is damaged in both copies");
+			raid_dev_close(&tmp[i]);
+			continue;
+		}
+		have[i] = 1;
+		if (!best || le64toh(lab[i].l_generation) > le64toh(best->l_generation))
+			best = &lab[i];
+	}
+	ret = -EINVAL;
+	if (!best)
+		goto err_tmp;
+	ncomp = (int)le32toh(best->l_ncomp);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_tmp;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->idle_lock, NULL);
+	pthread_cond_init(&s->idle_cv, NULL);
+	for (i = 0; i < RAID_MAX_COMP; i++) {
+		s->comp[i].c_fd = -1;
+		s->comp[i].c_state = RAID_COMP_MISSING;
+		snprintf(s->comp[i].c_path, sizeof(s->comp[i].c_path), "(missing)");
+	}
+	s->ncomp = ncomp;
+	s->layout = (enum raid_layout)le32toh(best->l_layout);
+	s->ops = raid_layout_ops_of(s->layout);
+	s->stripe_unit = le32toh(best->l_stripe_unit);
+	s->data_size = le64toh(best->l_data_size);
+	s->generation = le64toh(best->l_generation);
+	s->ctime = le64toh(best->l_ctime);
+	s->readonly = o->readonly;
+	memcpy(s->uuid, best->l_set_uuid, 16);
+	if (!s->ops) {
+		fprintf(stderr, "hfs: layout %u is not supported\n", le32toh(best->l_layout));
+		goto err_set;
+	}
+	for (i = 0; i < n; i++) {
+		int pos;
+
+		if (!have[i])
+			continue;
+		pos = (int)le32toh(lab[i].l_position);
+		if (memcmp(lab[i].l_set_uuid, s->uuid, 16)) {
+			fprintf(stderr, "hfs: %s: belongs to another volume set\n", paths[i]);
+			goto err_set;
+		}
+		if (pos >= ncomp || s->comp[pos].c_fd >= 0) {
+			fprintf(stderr, "hfs: %s: duplicate or invalid position %d\n", paths[i], pos);
+			goto err_set;
+		}
+		if (tmp[i].c_size < RAID_DATA_OFF + s->data_size) {
+			fprintf(stderr, "hfs: %s: device shrank below its data area\n", paths[i]);
+			goto err_set;
+		}
+		s->comp[pos] = tmp[i];
+		tmp[i].c_fd = -1;
+		have[i] = 0;
+		s->comp[pos].c_state = best->l_state[pos];
+		if (s->comp[pos].c_state != RAID_COMP_OPTIMAL) {
+			RAID_WARN("%s: component %d is marked %s; not used", paths[i], pos,
+				  raid_comp_state_name(s->comp[pos].c_state));
+			raid_dev_close(&s->comp[pos]);
+		} else if (le64toh(lab[i].l_generation) != s->generation) {
+			fprintf(stderr, "hfs: %s: stale component (generation %llu, set is at %llu)\n",
+				paths[i], (unsigned long long)le64toh(lab[i].l_generation),
+				(unsigned long long)s->generation);
+			goto err_set;
+		}
+	}
+	for (i = 0; i < ncomp; i++) {
+		if (s->comp[i].c_fd >= 0)
+			continue;
+		if (best->l_state[i] == RAID_COMP_OPTIMAL) {
+			s->comp[i].c_state = RAID_COMP_MISSING;
+			missing++;
+			fprintf(stderr, "hfs: component %d of %d is missing\n", i, ncomp);
+		}
+	}
+	for (i = 0, ret = 0; i < ncomp; i++)
+		ret += s->comp[i].c_fd >= 0;
+	if (ret == 0 || (missing && (s->layout != RAID_LAYOUT_MIRROR || !o->allow_degraded))) {
+		fprintf(stderr, "hfs: cannot assemble the %s set: %s\n", raid_layout_name(s->layout),
+			ret == 0 ? "no usable component" :
+			s->layout == RAID_LAYOUT_MIRROR ? "a leg is missing (mount with -o degraded to run without it)" :
+			"a component is missing");
+		ret = -ENODEV;
+		goto err_set_ret;
+	}
+	if (missing)
+		RAID_WARN("mirror assembled DEGRADED: %d of %d legs missing", missing, ncomp);
+	s->size = s->ops->size(s);
+	ret = start_engine(s, o);
+	if (ret)
+		goto err_set_ret;
+	*out = s;
+	return 0;
+err_set:
+	ret = -EINVAL;
+err_set_ret:
+	set_free(s);
+err_tmp:
+	for (i = 0; i < n; i++)
+		if (have[i] || tmp[i].c_fd >= 0)
+			raid_dev_close(&tmp[i]);
+	return ret;
+}
+
+void raid_close(struct raid_set *s)
+{
+	pthread_mutex_lock(&s->idle_lock);
+	while (atomic_load(&s->inflight) > 0)
+		pthread_cond_wait(&s->idle_cv, &s->idle_lock);
+	pthread_mutex_unlock(&s->idle_lock);
+	set_free(s);
+}
+
+uint64_t raid_size(const struct raid_set *s) { return s->size; }
+enum raid_layout raid_layout_of(const struct raid_set *s) { return s->layout; }
+int raid_ncomp(const struct raid_set *s) { return s->ncomp; }
+const uint8_t *raid_set_uuid(const struct raid_set *s) { return s->uuid; }
+const char *raid_engine_name(const struct raid_set *s) { return s->eng->ops->name; }
+
+int raid_ncopies(const struct raid_set *s)
+{
+	return s->layout == RAID_LAYOUT_MIRROR ? s->ncomp :
+	       s->layout == RAID_LAYOUT_RAID10 ? 2 : 1;
+}
+
+/* ---- submit ----------------------------------------------------------------- */
+
+static void io_finish(struct raid_set *s, struct raid_io *io, int err)
+{
+	io->io_dag = NULL;
+	io->io_done(io, err);   /* last touch of io */
+	if (atomic_fetch_sub(&s->inflight, 1) == 1) {
+		pthread_mutex_lock(&s->idle_lock);
+		pthread_cond_broadcast(&s->idle_cv);
+		pthread_mutex_unlock(&s->idle_lock);
+	}
+}
+
+static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struct raid_dag **d);
+
+static void dag_done(struct raid_dag *d, int err)
+{
+	struct raid_io *io = d->d_priv;
+	struct raid_set *s = d->d_set;
+	unsigned tried = d->d_retry_mask;
+
+	raid_dag_free(d);
+	/* A read that rolled back retries on another copy (degraded read DAG). */
+	if (err && io->io_op == RAID_OP_READ && io->io_copy < 0) {
+		struct raid_dag *nd;
+
+		if (build(s, io, tried, &nd) == 0) {
+			RAID_WARN("read at %llu failed on a copy; retrying another",
+				  (unsigned long long)io->io_off);
+			io->io_dag = nd;
+			raid_dag_dispatch(nd);
+			return;
+		}
+	}
+	io_finish(s, io, err);
+}
+
+static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struct raid_dag **out)
+{
+	struct raid_dag *d = NULL;
+	int ret;
+
+	switch (io->io_op) {
+	case RAID_OP_READ:  ret = s->ops->build_read(s, io, exclude, &d); break;
+	case RAID_OP_WRITE: ret = s->ops->build_write(s, io, &d); break;
+	case RAID_OP_FLUSH: ret = s->ops->build_flush(s, io, &d); break;
+	default: return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	d->d_done = dag_done;
+	d->d_priv = io;
+	d->d_retry_mask = exclude;
+	if (io->io_op == RAID_OP_READ) {
+		int i;
+
+		for (i = 0; i < d->d_nnodes; i++)
+			if (d->d_nodes[i].n_type == RN_READ)
+				d->d_retry_mask |= 1u << d->d_nodes[i].n_comp;
+	}
+	*out = d;
+	return 0;
+}
+
+static int check_io(struct raid_set *s, const struct raid_io *io)
+{
+	if (!io->io_done)
+		return -EINVAL;
+	if (io->io_op == RAID_OP_FLUSH)
+		return 0;
+	if (io->io_op != RAID_OP_READ && io->io_op != RAID_OP_WRITE)
+		return -EINVAL;
+	if ((io->io_off % RAID_SECTOR) || (io->io_len % RAID_SECTOR) || !io->io_len ||
+	    !io->io_buf || io->io_len > (1u << 30))
+		return -EINVAL;
+	if (io->io_off > s->size || io->io_len > s->size - io->io_off) {
+		RAID_ERR("request [%llu, +%zu) beyond the set's %llu bytes",
+			 (unsigned long long)io->io_off, io->io_len, (unsigned long long)s->size);
+		return -ERANGE;
+	}
+	if (io->io_op == RAID_OP_WRITE && s->readonly)
+		return -EROFS;
+	return 0;
+}
+
+int raid_submit(struct raid_set *s, struct raid_io *io)
+{
+	struct raid_dag *d;
+	int ret = check_io(s, io);
+
+	if (ret)
+		return ret;
+	ret = build(s, io, 0, &d);
+	if (ret)
+		return ret;
+	io->io_dag = d;
+	atomic_fetch_add(&s->inflight, 1);
+	raid_dag_dispatch(d);
+	return 0;
+}
+
+int raid_submit_batch(struct raid_set *s, struct raid_io **ios, int n)
+{
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		ret = raid_submit(s, ios[i]);
+		if (ret)
+			return i ? i : ret;   /* the first i were queued */
+	}
+	return n;
+}
+
+/* ---- synchronous helpers ------------------------------------------------------ */
+struct sync_wait {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int done, err;
+};
+
+static void sync_done(struct raid_io *io, int err)
+{
+	struct sync_wait *w = io->io_priv;
+
+	pthread_mutex_lock(&w->m);
+	w->err = err;
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->m);
+}
+
+static int sync_io(struct raid_set *s, enum raid_op op, int copy, uint64_t off,
+		   void *buf, size_t len)
+{
+	struct sync_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct raid_io io = {
+		.io_op = op, .io_off = off, .io_buf = buf, .io_len = len,
+		.io_copy = copy, .io_done = sync_done, .io_priv = &w,
+	};
+	int ret = raid_submit(s, &io);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&w.m);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.m);
+	pthread_mutex_unlock(&w.m);
+	return w.err;
+}
+
+int raid_read(struct raid_set *s, uint64_t off, void *buf, size_t len)
+{
+	return sync_io(s, RAID_OP_READ, -1, off, buf, len);
+}
+
+int raid_write(struct raid_set *s, uint64_t off, const void *buf, size_t len)
+{
+	return sync_io(s, RAID_OP_WRITE, -1, off, (void *)buf, len);
+}
+
+int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t len)
+{
+	if (copy < 0 || copy >= raid_ncopies(s))
+		return -EINVAL;
+	return sync_io(s, RAID_OP_READ, copy, off, buf, len);
+}
+
+int raid_flush(struct raid_set *s)
+{
+	return sync_io(s, RAID_OP_FLUSH, -1, 0, NULL, 0);
+}
+
+/* ---- status --------------------------------------------------------------------- */
+int raid_status(struct raid_set *s, struct raid_comp_status *st, int max)
+{
+	int i;
+
+	for (i = 0; i < s->ncomp && i < max; i++) {
+		struct raid_comp *c = &s->comp[i];
+
+		snprintf(st[i].path, sizeof(st[i].path), "%s", c->c_path);
+		st[i].state = (enum raid_comp_state)c->c_state;
+		st[i].read_errs = c->c_read_errs;
+		st[i].write_errs = c->c_write_errs;
+		st[i].crc_errs = c->c_crc_errs;
+	}
+	return s->ncomp;
+}
+
+int raid_test_fail(struct raid_set *s, int comp, int fail_reads, int fail_writes)
+{
+	if (comp < 0 || comp >= s->ncomp)
+		return -EINVAL;
+	s->comp[comp].c_fail_rd = fail_reads;
+	s->comp[comp].c_fail_wr = fail_writes;
+	return 0;
+}
