@@ -1,0 +1,417 @@
+/*
+ * test_raid.c — raid/ on image files, with both engines: create/assemble,
+ * label cross-checks, I/O patterns, batches, threads, mirror leg failure.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "raid/raid.h"
+#include "raid/raid_test.h"
+#include "tests/unit/helpers.h"
+
+#define IMG_SIZE (80ull << 20)
+static enum raid_engine_kind engine;
+
+struct fixture {
+	char img[3][256];
+	int n;
+};
+
+static int setup3(void **st)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (tu_mkimage(f->img[i], sizeof(f->img[i]), IMG_SIZE))
+			return -1;
+	f->n = 3;
+	*st = f;
+	return 0;
+}
+
+static int teardown3(void **st)
+{
+	struct fixture *f = *st;
+	int i;
+
+	for (i = 0; i < f->n; i++)
+		tu_rmimage(f->img[i]);
+	free(f);
+	return 0;
+}
+
+static const char *const *paths(struct fixture *f, int a, int b)
+{
+	static const char *p[3];
+
+	p[0] = f->img[a];
+	p[1] = f->img[b];
+	p[2] = f->img[2];
+	return p;
+}
+
+static struct raid_opts opts(void)
+{
+	struct raid_opts o = { .engine = engine };
+	return o;
+}
+
+static void fill(uint8_t *b, size_t len, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (uint8_t)((seed * 131 + i * 7 + (i >> 12)) & 0xff);
+}
+
+static void test_single_roundtrip(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_SINGLE };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	uint8_t *w = malloc(1 << 20), *r = malloc(1 << 20);
+	int i;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 1, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 1, &o, &s), 0);
+	assert_true(raid_size(s) >= (64ull << 20));
+	assert_int_equal(raid_size(s) % RAID_SECTOR, 0);
+	assert_int_equal(raid_ncopies(s), 1);
+	for (i = 0; i < 40; i++) {
+		uint64_t off = (tu_rand() % (raid_size(s) / RAID_SECTOR - 256)) * RAID_SECTOR;
+		size_t len = (1 + tu_rand() % 256) * RAID_SECTOR;
+
+		/* unaligned memory: exercises the bounce path under O_DIRECT */
+		fill(w + (i & 1), len, (uint64_t)i);
+		assert_int_equal(raid_write(s, off, w + (i & 1), len), 0);
+		memset(r, 0, len + 1);
+		assert_int_equal(raid_read(s, off, r + (i & 1), len), 0);
+		assert_memory_equal(r + (i & 1), w + (i & 1), len);
+	}
+	assert_int_equal(raid_flush(s), 0);
+	/* bounds and alignment */
+	assert_int_equal(raid_write(s, raid_size(s), w, RAID_SECTOR), -ERANGE);
+	assert_int_equal(raid_read(s, raid_size(s) - RAID_SECTOR, r, 2 * RAID_SECTOR), -ERANGE);
+	assert_int_equal(raid_read(s, 100, r, RAID_SECTOR), -EINVAL);
+	assert_int_equal(raid_read(s, 0, r, 100), -EINVAL);
+	raid_close(s);
+	/* persists across reassembly */
+	fill(w, RAID_SECTOR, 99);
+	assert_int_equal(raid_open(paths(f, 0, 1), 1, &o, &s), 0);
+	assert_int_equal(raid_write(s, 8192, w, RAID_SECTOR), 0);
+	raid_close(s);
+	assert_int_equal(raid_open(paths(f, 0, 1), 1, &o, &s), 0);
+	assert_int_equal(raid_read(s, 8192, r, RAID_SECTOR), 0);
+	assert_memory_equal(r, w, RAID_SECTOR);
+	raid_close(s);
+	free(w);
+	free(r);
+}
+
+struct batch_ctx {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int left, errs;
+};
+
+static void batch_done(struct raid_io *io, int err)
+{
+	struct batch_ctx *b = io->io_priv;
+
+	pthread_mutex_lock(&b->m);
+	if (err)
+		b->errs++;
+	if (--b->left == 0)
+		pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->m);
+}
+
+static void run_batch(struct raid_set *s, enum raid_op op, uint8_t *buf, int n, size_t each)
+{
+	struct batch_ctx b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0 };
+	struct raid_io io[64], *ios[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memset(&io[i], 0, sizeof(io[i]));
+		io[i].io_op = op;
+		io[i].io_off = (uint64_t)i * each;
+		io[i].io_buf = buf + (size_t)i * each;
+		io[i].io_len = each;
+		io[i].io_copy = -1;
+		io[i].io_done = batch_done;
+		io[i].io_priv = &b;
+		ios[i] = &io[i];
+	}
+	assert_int_equal(raid_submit_batch(s, ios, n), n);
+	pthread_mutex_lock(&b.m);
+	while (b.left)
+		pthread_cond_wait(&b.cv, &b.m);
+	pthread_mutex_unlock(&b.m);
+	assert_int_equal(b.errs, 0);
+}
+
+static void test_batch(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	size_t each = 64 << 10;
+	uint8_t *w = malloc(64 * each), *r = malloc(64 * each);
+	int leg;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	assert_int_equal(raid_ncopies(s), 2);
+	fill(w, 64 * each, 7);
+	run_batch(s, RAID_OP_WRITE, w, 64, each);
+	memset(r, 0, 64 * each);
+	run_batch(s, RAID_OP_READ, r, 64, each);
+	assert_memory_equal(r, w, 64 * each);
+	/* both copies hold the data */
+	for (leg = 0; leg < 2; leg++) {
+		memset(r, 0, each);
+		assert_int_equal(raid_read_copy(s, leg, 5 * each, r, each), 0);
+		assert_memory_equal(r, w + 5 * each, each);
+	}
+	raid_close(s);
+	free(w);
+	free(r);
+}
+
+struct thr { struct raid_set *s; int id; int errs; };
+
+static void *hammer(void *arg)
+{
+	struct thr *t = arg;
+	uint8_t *w = malloc(32768), *r = malloc(32768);
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		uint64_t off = ((uint64_t)t->id * 1024 + (uint64_t)(i % 128) * 8) * RAID_SECTOR;
+
+		fill(w, 32768, (uint64_t)(t->id * 1000 + i));
+		if (raid_write(t->s, off, w, 32768) || raid_read(t->s, off, r, 32768) ||
+		    memcmp(w, r, 32768))
+			t->errs++;
+	}
+	free(w);
+	free(r);
+	return NULL;
+}
+
+static void test_threads(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	pthread_t th[6];
+	struct thr t[6];
+	int i;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	for (i = 0; i < 6; i++) {
+		t[i] = (struct thr){ s, i, 0 };
+		pthread_create(&th[i], NULL, hammer, &t[i]);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].errs, 0);
+	}
+	raid_close(s);
+}
+
+static void test_mirror_leg_fails(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_opts o = opts();
+	struct raid_comp_status cs[2];
+	struct raid_set *s;
+	uint8_t w[8192], r[8192];
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	fill(w, sizeof(w), 1);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	/* leg 1 starts failing writes: the write rolls forward on leg 0 */
+	assert_int_equal(raid_test_fail(s, 1, 0, 1), 0);
+	fill(w, sizeof(w), 2);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[0].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(cs[1].state, RAID_COMP_FAILED);
+	assert_true(cs[1].write_errs >= 1);
+	/* reads never go to the failed leg */
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(raid_read(s, 0, r, sizeof(r)), 0);
+		assert_memory_equal(r, w, sizeof(w));
+	}
+	/* still writable degraded */
+	fill(w, sizeof(w), 3);
+	assert_int_equal(raid_write(s, 4096 * 10, w, sizeof(w)), 0);
+	raid_close(s);
+	/* the failure is recorded in the survivor's label: the set assembles
+	 * with leg 1 not used, and the data is there */
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[1].state, RAID_COMP_FAILED);
+	assert_int_equal(raid_read(s, 4096 * 10, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	raid_close(s);
+}
+
+static void test_read_retry_other_copy(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	uint8_t w[4096], r[4096];
+	int i;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	fill(w, sizeof(w), 5);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	assert_int_equal(raid_test_fail(s, 0, 1, 0), 0);
+	for (i = 0; i < 6; i++) {   /* round-robin hits leg 0 half the time */
+		memset(r, 0, sizeof(r));
+		assert_int_equal(raid_read(s, 0, r, sizeof(r)), 0);
+		assert_memory_equal(r, w, sizeof(w));
+	}
+	assert_int_equal(raid_read_copy(s, 0, 0, r, sizeof(r)), -EIO);
+	assert_int_equal(raid_test_fail(s, 1, 1, 0), 0);
+	assert_int_equal(raid_read(s, 0, r, sizeof(r)), -EIO);   /* no copy left */
+	raid_close(s);
+}
+
+static void test_assembly_checks(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	const char *one[1], *mix[2];
+	uint8_t w[4096];
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	/* refused without -f: now holds an hfs member */
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), -EEXIST);
+	/* missing leg: refused, accepted degraded */
+	one[0] = f->img[0];
+	assert_int_equal(raid_open(one, 1, &o, &s), -ENODEV);
+	o.allow_degraded = 1;
+	assert_int_equal(raid_open(one, 1, &o, &s), 0);
+	fill(w, sizeof(w), 9);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	raid_close(s);
+	/* foreign component: img2 formatted as another set */
+	cp.force = 1;
+	{
+		const char *p2[1] = { f->img[2] };
+		struct raid_create_params c1 = { .layout = RAID_LAYOUT_SINGLE, .force = 1 };
+
+		assert_int_equal(raid_create(p2, 1, &c1), 0);
+	}
+	mix[0] = f->img[0];
+	mix[1] = f->img[2];
+	o.allow_degraded = 0;
+	assert_int_equal(raid_open(mix, 2, &o, &s), -EINVAL);
+	/* stale: a leg whose label generation is behind while marked optimal */
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	raid_test_fail(s, 1, 0, 1);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);   /* fails leg 1, gen++ on leg 0 */
+	raid_close(s);
+	/* garbage instead of a label */
+	{
+		int fd = open(f->img[2], O_WRONLY);
+		char junk[8192];
+
+		memset(junk, 0x5a, sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), 64 << 10), (ssize_t)sizeof(junk));
+		close(fd);
+		one[0] = f->img[2];
+		assert_int_equal(raid_open(one, 1, &o, &s), -EINVAL);
+	}
+}
+
+static void test_too_small_and_foreign_fs(void **st)
+{
+	char small[256], ext[256];
+	const char *p[1];
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_SINGLE };
+	char cmd[600];
+
+	assert_int_equal(tu_mkimage(small, sizeof(small), 1 << 20), 0);
+	p[0] = small;
+	assert_int_equal(raid_create(p, 1, &cp), -ENOSPC);
+	tu_rmimage(small);
+
+	assert_int_equal(tu_mkimage(ext, sizeof(ext), IMG_SIZE), 0);
+	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F %s >/dev/null 2>&1", ext);
+	if (system(cmd) != 0) {
+		tu_rmimage(ext);
+		skip();   /* e2fsprogs missing */
+	}
+	p[0] = ext;
+	assert_int_equal(raid_create(p, 1, &cp), -EEXIST);
+	cp.force = 1;
+	assert_int_equal(raid_create(p, 1, &cp), 0);
+	tu_rmimage(ext);
+	/* layout/device-count mismatch */
+	cp.layout = RAID_LAYOUT_MIRROR;
+	assert_int_equal(raid_create(p, 1, &cp), -EINVAL);
+}
+
+static void test_engine_named(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_SINGLE, .force = 1 };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 1, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 1, &o, &s), 0);
+	assert_string_equal(raid_engine_name(s), engine == RAID_ENGINE_POOL ? "pool" : "io_uring");
+	raid_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_engine_named, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_single_roundtrip, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_batch, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_threads, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_mirror_leg_fails, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_read_retry_other_copy, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_assembly_checks, setup3, teardown3),
+		cmocka_unit_test(test_too_small_and_foreign_fs),
+	};
+	int fails;
+
+	tu_seed(1234);
+	engine = RAID_ENGINE_URING;
+	cmocka_set_message_output(CM_OUTPUT_STDOUT);
+	fails = _cmocka_run_group_tests("raid (io_uring)", tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+	engine = RAID_ENGINE_POOL;
+	fails += _cmocka_run_group_tests("raid (pool)", tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+	return fails;
+}
