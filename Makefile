@@ -33,7 +33,11 @@ BC_LIB   := $(BUILDDIR)/libbufcache.a
 FS_LIB   := $(BUILDDIR)/libhfs.a
 LIBS     := $(FS_LIB) $(BC_LIB) $(RAID_LIB)
 
-PROGS    := $(BUILDDIR)/hfs $(BUILDDIR)/mkfs.hfs $(BUILDDIR)/fsck.hfs $(BUILDDIR)/hfsctl
+# A program is built once its main source exists (the tree grows layer by layer).
+PROGS    := $(if $(wildcard fs/main.c),$(BUILDDIR)/hfs) \
+            $(if $(wildcard mkfs/mkfs.c),$(BUILDDIR)/mkfs.hfs) \
+            $(if $(wildcard fsck/*.c),$(BUILDDIR)/fsck.hfs) \
+            $(if $(wildcard tools/*.c),$(BUILDDIR)/hfsctl)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
 UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
@@ -87,8 +91,7 @@ mount-tests: $(PROGS)
 
 test: deps
 	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) mount-tests
+	@BUILDDIR=$(BUILDDIR) tests/run-all.sh
 
 check-long: deps
 	$(MAKE) all
@@ -100,8 +103,7 @@ demo: deps
 
 asan: deps
 	$(MAKE) BUILDDIR=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
-	$(MAKE) BUILDDIR=build-asan unit
-	$(MAKE) BUILDDIR=build-asan mount-tests
+	@BUILDDIR=build-asan tests/run-all.sh
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/sbin
