@@ -132,8 +132,17 @@ int raid_label_write_all(struct raid_set *s)
 
 void raid_comp_fail(struct raid_set *s, int comp, const char *why)
 {
+	int i, optimal = 0;
+
 	pthread_mutex_lock(&s->lock);
-	if (s->comp[comp].c_state == RAID_COMP_OPTIMAL) {
+	for (i = 0; i < s->ncomp; i++)
+		optimal += s->comp[i].c_state == RAID_COMP_OPTIMAL;
+	if (optimal == 1 && s->comp[comp].c_state == RAID_COMP_OPTIMAL) {
+		/* Never fail the last copy (as md does): the error goes up to
+		 * the caller and the data stays reachable for recovery. */
+		RAID_ERR("component %d (%s): %s on the last working copy", comp,
+			 s->comp[comp].c_path, why);
+	} else if (s->comp[comp].c_state == RAID_COMP_OPTIMAL) {
 		s->comp[comp].c_state = RAID_COMP_FAILED;
 		s->generation++;
 		RAID_ERR("component %d (%s) failed: %s; set runs degraded", comp,

@@ -1,0 +1,651 @@
+/*
+ * bufcache.c — HAMMER-style I/O buffers: lookup, modify tracking with one
+ * red-black modify tree per type, delayed CRC, the flush cycle, LRU
+ * reclaim, direct I/O.  Invariants (1)-(6) are in bufcache.h.
+ *
+ * Buffer states (b_state) and the function owning each transition:
+ *
+ *      bc_get (miss)            read ok                 bc_modify
+ *   (none) -----> LOADING ------------------> CLEAN -----------------> DIRTY
+ *                    | read/verify error        ^  \  bc_put, refs 0     |
+ *                    v                          |   `-> on LRU, may be  | flush_type:
+ *                 (freed, error returned)       |       reclaimed        | interlock
+ *                                               |                        v
+ *                                               +-------- write ok --- RUNNING
+ *                                        write error: IOERROR (stays dirty, cache read-only)
+ *
+ * Locking: c->lock protects every field of the cache and the private
+ * fields of every buffer; b_data is owned by the caller between
+ * bc_modify and bc_modify_done (the fs serializes changes per buffer).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <bsd/sys/tree.h>
+#include "bufcache/bufcache.h"
+#include "bufcache/bc_test.h"
+
+#define BC_HASH_SIZE  8192u
+#define BC_BACKLOG    64         /* buffer writes in flight per flush step */
+
+enum bcb_state { BCB_LOADING = 0, BCB_CLEAN, BCB_DIRTY, BCB_RUNNING, BCB_IOERROR };
+
+struct bcb {
+	struct bc_buf pub;               /* must be first */
+	struct bc *b_cache;
+	struct bcb *b_hnext;             /* hash chain */
+	RB_ENTRY(bcb) b_rb;              /* modify tree of its type while dirty */
+	TAILQ_ENTRY(bcb) b_lru;          /* clean and unreferenced */
+	enum bcb_state b_state;
+	int b_refs;
+	int b_modify_refs;               /* -1 = write interlock (invariant 5) */
+	int b_on_lru;
+	int b_needs_crc;
+	uint64_t b_undo_seq;             /* group whose pre-image is already saved */
+};
+
+static int bcb_cmp(struct bcb *a, struct bcb *b)
+{
+	return a->pub.b_off < b->pub.b_off ? -1 : a->pub.b_off > b->pub.b_off;
+}
+RB_HEAD(bc_modtree, bcb);
+/* libbsd's _STATIC variants need a BSD __unused; the global ones carry the bc_ prefix. */
+RB_PROTOTYPE(bc_modtree, bcb, b_rb, bcb_cmp)
+RB_GENERATE(bc_modtree, bcb, b_rb, bcb_cmp)
+
+struct bc {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;               /* loads finished, interlock released, direct I/O done */
+	struct raid_set *rs;
+	struct bc_hooks hooks;
+	struct bc_opts opts;
+	struct bcb *hash[BC_HASH_SIZE];
+	struct bc_modtree tree[BC_NTYPES];
+	TAILQ_HEAD(, bcb) lru;
+	uint64_t seq;
+	size_t cached, dirty;
+	int readonly;
+	long direct_outstanding;
+	int direct_err;
+	struct bc_stats st;
+	void (*trace)(void *priv, enum bc_type t, uint64_t off);
+	void *trace_priv;
+};
+
+static const char *const type_names[BC_NTYPES] = { "volume", "meta", "undo", "data" };
+
+static unsigned hash_of(uint64_t off)
+{
+	return (unsigned)((off / BC_BUFSIZE) * 2654435761u) % BC_HASH_SIZE;
+}
+
+/* ---- lookup and lifetime (c->lock held) --------------------------------- */
+
+static struct bcb *find(struct bc *c, uint64_t off)
+{
+	struct bcb *b;
+
+	for (b = c->hash[hash_of(off)]; b; b = b->b_hnext)
+		if (b->pub.b_off == off)
+			return b;
+	return NULL;
+}
+
+static void unhash(struct bc *c, struct bcb *b)
+{
+	struct bcb **pp = &c->hash[hash_of(b->pub.b_off)];
+
+	while (*pp != b)
+		pp = &(*pp)->b_hnext;
+	*pp = b->b_hnext;
+}
+
+static void lru_remove(struct bc *c, struct bcb *b)
+{
+	if (b->b_on_lru) {
+		TAILQ_REMOVE(&c->lru, b, b_lru);
+		b->b_on_lru = 0;
+	}
+}
+
+static void destroy(struct bc *c, struct bcb *b)
+{
+	lru_remove(c, b);
+	unhash(c, b);
+	c->cached -= BC_BUFSIZE;
+	free(b->pub.b_data);
+	free(b);
+}
+
+/* Invariant (6): drop clean unreferenced buffers, oldest first. */
+static void reclaim(struct bc *c, size_t want_free)
+{
+	while (c->cached + want_free > c->opts.mem_limit && !TAILQ_EMPTY(&c->lru)) {
+		struct bcb *b = TAILQ_FIRST(&c->lru);
+
+		destroy(c, b);
+		c->st.reclaims++;
+	}
+}
+
+/* ---- public: open/close ---------------------------------------------------- */
+
+int bc_open(struct raid_set *rs, const struct bc_opts *o, const struct bc_hooks *h,
+	    struct bc **out)
+{
+	struct bc *c = calloc(1, sizeof(*c));
+	int t;
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->rs = rs;
+	if (h)
+		c->hooks = *h;
+	if (o)
+		c->opts = *o;
+	if (!c->opts.mem_limit)
+		c->opts.mem_limit = 256u << 20;
+	if (c->opts.mem_limit < 64 * BC_BUFSIZE)
+		c->opts.mem_limit = 64 * BC_BUFSIZE;
+	if (!c->opts.dirty_limit)
+		c->opts.dirty_limit = c->opts.mem_limit / 2;
+	c->seq = c->opts.first_seq ? c->opts.first_seq : 1;
+	for (t = 0; t < BC_NTYPES; t++)
+		RB_INIT(&c->tree[t]);
+	TAILQ_INIT(&c->lru);
+	*out = c;
+	return 0;
+}
+
+void bc_close(struct bc *c)
+{
+	unsigned i;
+
+	bc_wait_direct(c);
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < BC_HASH_SIZE; i++)
+		while (c->hash[i])
+			destroy(c, c->hash[i]);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+/* ---- get/put ------------------------------------------------------------------ */
+
+/* Read b from disk and verify it; on a bad META block try every copy. */
+static int load(struct bc *c, struct bcb *b)
+{
+	int ret = raid_read(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
+	int copies, k;
+
+	if (ret == 0 && b->pub.b_type == BC_META && c->hooks.verify)
+		ret = c->hooks.verify(c->hooks.priv, &b->pub);
+	if (ret == 0 || ret == -ERANGE || ret == -EINVAL)
+		return ret;
+	copies = raid_ncopies(c->rs);
+	for (k = 0; k < copies && copies > 1; k++) {
+		int r2 = raid_read_copy(c->rs, k, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
+
+		if (r2 == 0 && b->pub.b_type == BC_META && c->hooks.verify)
+			r2 = c->hooks.verify(c->hooks.priv, &b->pub);
+		if (r2 == 0) {
+			pthread_mutex_lock(&c->lock);
+			c->st.crc_retries++;
+			pthread_mutex_unlock(&c->lock);
+			fprintf(stderr, "hfs: bufcache: %s block at %llu bad on one copy (%s); copy %d is good\n",
+				type_names[b->pub.b_type], (unsigned long long)b->pub.b_off,
+				strerror(-ret), k);
+			return 0;
+		}
+	}
+	return ret;
+}
+
+int bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out)
+{
+	struct bcb *b;
+	int ret;
+
+	if ((unsigned)t >= BC_NTYPES || off % BC_BUFSIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+again:
+	b = find(c, off);
+	if (b) {
+		if (b->b_state == BCB_LOADING) {
+			pthread_cond_wait(&c->cv, &c->lock);
+			goto again;
+		}
+		b->b_refs++;
+		lru_remove(c, b);
+		b->pub.b_type = t;
+		if ((flags & BC_GET_NEW) && b->b_state == BCB_CLEAN) {
+			memset(b->pub.b_data, 0, BC_BUFSIZE);
+			b->b_undo_seq = c->seq;
+		}
+		c->st.hits++;
+		pthread_mutex_unlock(&c->lock);
+		*out = &b->pub;
+		return 0;
+	}
+	reclaim(c, BC_BUFSIZE);
+	b = calloc(1, sizeof(*b));
+	if (!b || posix_memalign((void **)&b->pub.b_data, 4096, BC_BUFSIZE)) {
+		free(b);
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	b->pub.b_off = off;
+	b->pub.b_type = t;
+	b->b_cache = c;
+	b->b_refs = 1;
+	b->b_state = BCB_LOADING;
+	b->b_hnext = c->hash[hash_of(off)];
+	c->hash[hash_of(off)] = b;
+	c->cached += BC_BUFSIZE;
+	c->st.misses++;
+	pthread_mutex_unlock(&c->lock);
+
+	if (flags & BC_GET_NEW) {
+		memset(b->pub.b_data, 0, BC_BUFSIZE);
+		ret = 0;
+	} else {
+		ret = load(c, b);
+	}
+	pthread_mutex_lock(&c->lock);
+	if (ret) {
+		destroy(c, b);
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->lock);
+		return ret;
+	}
+	b->b_state = BCB_CLEAN;
+	/* A new buffer's old bytes are garbage nobody references: no pre-image. */
+	b->b_undo_seq = (flags & BC_GET_NEW) ? c->seq : 0;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+	*out = &b->pub;
+	return 0;
+}
+
+void bc_put(struct bc_buf *pb)
+{
+	struct bcb *b = (struct bcb *)pb;
+	struct bc *c = b->b_cache;
+
+	pthread_mutex_lock(&c->lock);
+	if (b->b_refs <= 0)
+		abort();   /* put without get */
+	if (--b->b_refs == 0 && b->b_state == BCB_CLEAN) {
+		TAILQ_INSERT_TAIL(&c->lru, b, b_lru);
+		b->b_on_lru = 1;
+		reclaim(c, 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- modify -------------------------------------------------------------------- */
+
+int bc_modify(struct bc_buf *pb)
+{
+	struct bcb *b = (struct bcb *)pb;
+	struct bc *c = b->b_cache;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->readonly) {
+		pthread_mutex_unlock(&c->lock);
+		return -EROFS;
+	}
+	while (b->b_modify_refs < 0)   /* invariant (5) */
+		pthread_cond_wait(&c->cv, &c->lock);
+	if (b->pub.b_type == BC_META && b->b_undo_seq != c->seq && c->hooks.undo) {
+		uint64_t prev = b->b_undo_seq;
+
+		/* Set first: the hook modifies UNDO buffers and must not recurse here. */
+		b->b_undo_seq = c->seq;
+		b->b_modify_refs++;   /* keep the flusher off while unlocked */
+		pthread_mutex_unlock(&c->lock);
+		ret = c->hooks.undo(c->hooks.priv, pb);   /* invariant (3) */
+		pthread_mutex_lock(&c->lock);
+		b->b_modify_refs--;
+		if (ret) {
+			b->b_undo_seq = prev;
+			pthread_mutex_unlock(&c->lock);
+			return ret;
+		}
+	}
+	b->b_modify_refs++;
+	if (b->b_state == BCB_CLEAN) {
+		b->b_state = BCB_DIRTY;
+		RB_INSERT(bc_modtree, &c->tree[b->pub.b_type], b);
+		c->dirty += BC_BUFSIZE;
+	}
+	if (b->pub.b_type == BC_META)
+		b->b_needs_crc = 1;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void bc_modify_done(struct bc_buf *pb)
+{
+	struct bcb *b = (struct bcb *)pb;
+	struct bc *c = b->b_cache;
+
+	pthread_mutex_lock(&c->lock);
+	if (b->b_modify_refs <= 0)
+		abort();
+	if (--b->b_modify_refs == 0)
+		pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- flush ------------------------------------------------------------------------ */
+
+struct wctx {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int left, err;
+};
+struct wio {
+	struct raid_io io;
+	struct bcb *b;
+	struct wctx *w;
+};
+
+static void write_done(struct raid_io *io, int err)
+{
+	struct wio *x = (struct wio *)io;
+	struct wctx *w = x->w;
+
+	pthread_mutex_lock(&w->m);
+	if (err && !w->err)
+		w->err = err;
+	x->io.io_priv = (void *)(intptr_t)(err ? err : 1);
+	if (--w->left == 0)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->m);
+}
+
+/* Write every dirty buffer of type t in offset order (tree order).
+ * META buffers get their CRC finalized as they leave the tree (4). */
+static int flush_type(struct bc *c, enum bc_type t)
+{
+	struct wio *x = NULL;
+	int n = 0, cap = 0, i, err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct bcb *b = RB_MIN(bc_modtree, &c->tree[t]);
+		struct wctx w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+
+		n = 0;
+		while (b && n < BC_BACKLOG) {
+			struct bcb *next = RB_NEXT(bc_modtree, &c->tree[t], b);
+
+			while (b->b_modify_refs != 0)
+				pthread_cond_wait(&c->cv, &c->lock);
+			b->b_modify_refs = -1;      /* write interlock (5) */
+			RB_REMOVE(bc_modtree, &c->tree[t], b);
+			b->b_state = BCB_RUNNING;
+			b->b_refs++;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				x = realloc(x, (size_t)cap * sizeof(*x));
+				if (!x)
+					abort();   /* a 64-entry array: out of memory is fatal */
+			}
+			x[n++].b = b;
+			b = next;
+		}
+		if (!n)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		w.left = n;
+		for (i = 0; i < n; i++) {
+			struct bcb *bb = x[i].b;
+
+			if (t == BC_META && bb->b_needs_crc && c->hooks.crc)
+				c->hooks.crc(c->hooks.priv, &bb->pub);
+			bb->b_needs_crc = 0;
+			if (c->trace)
+				c->trace(c->trace_priv, t, bb->pub.b_off);
+			memset(&x[i].io, 0, sizeof(x[i].io));
+			x[i].io.io_op = RAID_OP_WRITE;
+			x[i].io.io_off = bb->pub.b_off;
+			x[i].io.io_buf = bb->pub.b_data;
+			x[i].io.io_len = BC_BUFSIZE;
+			x[i].io.io_copy = -1;
+			x[i].io.io_done = write_done;
+			x[i].w = &w;
+		}
+		for (i = 0; i < n; i++) {
+			int r = raid_submit(c->rs, &x[i].io);
+
+			if (r)
+				write_done(&x[i].io, r);
+		}
+		pthread_mutex_lock(&w.m);
+		while (w.left)
+			pthread_cond_wait(&w.cv, &w.m);
+		pthread_mutex_unlock(&w.m);
+		pthread_mutex_lock(&c->lock);
+		for (i = 0; i < n; i++) {
+			struct bcb *bb = x[i].b;
+			int r = (int)(intptr_t)x[i].io.io_priv;
+
+			bb->b_modify_refs = 0;
+			bb->b_refs--;
+			if (r == 1) {
+				bb->b_state = BCB_CLEAN;
+				c->dirty -= BC_BUFSIZE;
+				c->st.writes[t]++;
+				c->st.bytes_written[t] += BC_BUFSIZE;
+				if (bb->b_refs == 0) {
+					TAILQ_INSERT_TAIL(&c->lru, bb, b_lru);
+					bb->b_on_lru = 1;
+				}
+			} else {
+				/* Keep the bytes; the buffer stays dirty but out of the
+				 * tree so the flush terminates. */
+				bb->b_state = BCB_IOERROR;
+				if (!err)
+					err = r;
+			}
+		}
+		pthread_cond_broadcast(&c->cv);
+	}
+	reclaim(c, 0);
+	pthread_mutex_unlock(&c->lock);
+	free(x);
+	return err;
+}
+
+static int go_readonly(struct bc *c, enum bc_type t, int err)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->readonly)
+		fprintf(stderr, "hfs: CRITICAL: %s write failed (%s); filesystem is now read-only, "
+			"the last commit stays the recovery point\n", type_names[t], strerror(-err));
+	c->readonly = 1;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int bc_flush(struct bc *c)
+{
+	uint64_t seq;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->readonly) {
+		pthread_mutex_unlock(&c->lock);
+		return -EROFS;
+	}
+	seq = c->seq;
+	pthread_mutex_unlock(&c->lock);
+
+	/* (2) UNDO, barrier, META, DATA + direct, barrier, VOLUME, barrier. */
+	ret = flush_type(c, BC_UNDO);
+	if (!ret)
+		ret = raid_flush(c->rs);
+	if (ret)
+		return go_readonly(c, BC_UNDO, ret);
+	ret = flush_type(c, BC_META);
+	if (ret)
+		return go_readonly(c, BC_META, ret);
+	ret = flush_type(c, BC_DATA);
+	if (!ret)
+		ret = bc_wait_direct(c);
+	if (!ret)
+		ret = raid_flush(c->rs);
+	if (ret)
+		return go_readonly(c, BC_DATA, ret);
+	if (c->hooks.commit) {
+		ret = c->hooks.commit(c->hooks.priv, seq);
+		if (ret)
+			return ret;
+	}
+	ret = flush_type(c, BC_VOLUME);
+	if (!ret)
+		ret = raid_flush(c->rs);
+	if (ret)
+		return go_readonly(c, BC_VOLUME, ret);
+	pthread_mutex_lock(&c->lock);
+	c->seq++;
+	c->st.flushes++;
+	pthread_mutex_unlock(&c->lock);
+	if (c->hooks.committed)
+		c->hooks.committed(c->hooks.priv, seq);
+	return 0;
+}
+
+uint64_t bc_seq(const struct bc *c) { return c->seq; }
+int bc_readonly(const struct bc *c) { return c->readonly; }
+size_t bc_dirty_bytes(const struct bc *c) { return c->dirty; }
+int bc_throttle(const struct bc *c) { return c->dirty > c->opts.dirty_limit; }
+struct raid_set *bc_raid(struct bc *c) { return c->rs; }
+
+void bc_get_stats(struct bc *c, struct bc_stats *st)
+{
+	pthread_mutex_lock(&c->lock);
+	*st = c->st;
+	st->cached_bytes = c->cached;
+	st->dirty_bytes = c->dirty;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void bc_test_set_write_trace(struct bc *c, void (*fn)(void *priv, enum bc_type t, uint64_t off),
+			     void *priv)
+{
+	c->trace = fn;
+	c->trace_priv = priv;
+}
+
+/* ---- direct I/O ------------------------------------------------------------------- */
+
+void bc_invalidate(struct bc *c, uint64_t off, uint64_t len)
+{
+	uint64_t o;
+
+	pthread_mutex_lock(&c->lock);
+	for (o = off - off % BC_BUFSIZE; o < off + len; o += BC_BUFSIZE) {
+		struct bcb *b = find(c, o);
+
+		if (!b || b->b_refs > 0 || b->b_state == BCB_LOADING || b->b_state == BCB_RUNNING)
+			continue;
+		if (b->b_state == BCB_DIRTY) {
+			/* superseded by the direct write */
+			RB_REMOVE(bc_modtree, &c->tree[b->pub.b_type], b);
+			c->dirty -= BC_BUFSIZE;
+		}
+		destroy(c, b);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct dio {
+	struct raid_io io;
+	struct bc *c;
+	bc_direct_done_fn done;
+	void *priv;
+};
+
+static void direct_done(struct raid_io *io, int err)
+{
+	struct dio *d = (struct dio *)io;
+	struct bc *c = d->c;
+
+	d->done(d->priv, err);
+	free(d);
+	pthread_mutex_lock(&c->lock);
+	if (err && !c->direct_err)
+		c->direct_err = err;
+	if (--c->direct_outstanding == 0)
+		pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
+		    bc_direct_done_fn done, void *priv)
+{
+	struct dio *d;
+	int ret;
+
+	if (c->readonly)
+		return -EROFS;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	bc_invalidate(c, off, len);
+	d->io.io_op = RAID_OP_WRITE;
+	d->io.io_off = off;
+	d->io.io_buf = (void *)buf;
+	d->io.io_len = len;
+	d->io.io_copy = -1;
+	d->io.io_done = direct_done;
+	d->c = c;
+	d->done = done;
+	d->priv = priv;
+	pthread_mutex_lock(&c->lock);
+	c->direct_outstanding++;
+	c->st.direct_writes++;
+	pthread_mutex_unlock(&c->lock);
+	ret = raid_submit(c->rs, &d->io);
+	if (ret) {
+		pthread_mutex_lock(&c->lock);
+		c->direct_outstanding--;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->lock);
+		free(d);
+	}
+	return ret;
+}
+
+int bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy)
+{
+	pthread_mutex_lock(&c->lock);
+	c->st.direct_reads++;
+	pthread_mutex_unlock(&c->lock);
+	return copy < 0 ? raid_read(c->rs, off, buf, len) : raid_read_copy(c->rs, copy, off, buf, len);
+}
+
+int bc_wait_direct(struct bc *c)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->direct_outstanding > 0)
+		pthread_cond_wait(&c->cv, &c->lock);
+	err = c->direct_err;
+	c->direct_err = 0;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}

@@ -1,0 +1,430 @@
+/*
+ * test_bufcache.c — the HAMMER buffer discipline: flush order, modify-tree
+ * order, delayed CRC, undo hook, verify + other copy, LRU bound, direct
+ * I/O accounting, critical write errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "bufcache/bufcache.h"
+#include "bufcache/bc_test.h"
+#include "raid/raid_test.h"
+#include "tests/unit/helpers.h"
+
+#define IMG (80ull << 20)
+
+struct env {
+	char img[2][256];
+	struct raid_set *rs;
+	struct bc *c;
+	/* hook observations */
+	int crc_calls, undo_calls, commit_calls, committed_calls, verify_fail;
+	uint64_t undo_offs[64];
+	enum bc_type trace_t[256];
+	uint64_t trace_off[256];
+	int ntrace;
+	uint64_t last_commit_seq;
+};
+
+static void h_crc(void *p, struct bc_buf *b)
+{
+	struct env *e = p;
+	uint32_t c;
+
+	e->crc_calls++;
+	memset(b->b_data, 0, 4);
+	c = (uint32_t)crc32(0, b->b_data, BC_BUFSIZE);
+	memcpy(b->b_data, &c, 4);
+}
+
+static int h_verify(void *p, struct bc_buf *b)
+{
+	uint32_t want, got;
+	uint8_t save[4];
+
+	memcpy(&want, b->b_data, 4);
+	memcpy(save, b->b_data, 4);
+	memset(b->b_data, 0, 4);
+	got = (uint32_t)crc32(0, b->b_data, BC_BUFSIZE);
+	memcpy(b->b_data, save, 4);
+	if (want != got) {
+		((struct env *)p)->verify_fail++;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int h_undo(void *p, struct bc_buf *b)
+{
+	struct env *e = p;
+
+	if (e->undo_calls < 64)
+		e->undo_offs[e->undo_calls] = b->b_off;
+	e->undo_calls++;
+	return 0;
+}
+
+static int h_commit(void *p, uint64_t seq)
+{
+	struct env *e = p;
+	struct bc_buf *v;
+	int ret = bc_get(e->c, BC_VOLUME, 0, 0, &v);
+
+	if (ret)
+		return ret;
+	ret = bc_modify(v);
+	if (!ret) {
+		memcpy(v->b_data + 100, &seq, 8);
+		bc_modify_done(v);
+	}
+	bc_put(v);
+	e->commit_calls++;
+	e->last_commit_seq = seq;
+	return ret;
+}
+
+static void h_committed(void *p, uint64_t seq)
+{
+	((struct env *)p)->committed_calls++;
+}
+
+static void trace(void *p, enum bc_type t, uint64_t off)
+{
+	struct env *e = p;
+
+	if (e->ntrace < 256) {
+		e->trace_t[e->ntrace] = t;
+		e->trace_off[e->ntrace] = off;
+	}
+	e->ntrace++;
+}
+
+static struct bc_hooks hooks_of(struct env *e)
+{
+	struct bc_hooks h = { e, h_undo, h_crc, h_verify, h_commit, h_committed };
+	return h;
+}
+
+static void env_open(struct env *e, size_t mem)
+{
+	const char *p[2] = { e->img[0], e->img[1] };
+	struct raid_opts o = { 0 };
+	struct bc_opts bo = { .mem_limit = mem };
+	struct bc_hooks h = hooks_of(e);
+
+	assert_int_equal(raid_open(p, 2, &o, &e->rs), 0);
+	assert_int_equal(bc_open(e->rs, &bo, &h, &e->c), 0);
+	bc_test_set_write_trace(e->c, trace, e);
+}
+
+static void env_close(struct env *e)
+{
+	bc_close(e->c);
+	raid_close(e->rs);
+}
+
+static int setup(void **st)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const char *p[2];
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+
+	for (int i = 0; i < 2; i++)
+		if (tu_mkimage(e->img[i], sizeof(e->img[i]), IMG))
+			return -1;
+	p[0] = e->img[0];
+	p[1] = e->img[1];
+	if (raid_create(p, 2, &cp))
+		return -1;
+	env_open(e, 0);
+	*st = e;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	struct env *e = *st;
+
+	env_close(e);
+	tu_rmimage(e->img[0]);
+	tu_rmimage(e->img[1]);
+	free(e);
+	return 0;
+}
+
+static void touch(struct env *e, enum bc_type t, uint64_t off, int flags, uint8_t v)
+{
+	struct bc_buf *b;
+
+	assert_int_equal(bc_get(e->c, t, off, flags, &b), 0);
+	assert_int_equal(bc_modify(b), 0);
+	memset(b->b_data + 64, v, 128);
+	bc_modify_done(b);
+	bc_put(b);
+}
+
+/* (2) + tree order: UNDO, META, DATA, VOLUME, each ascending. */
+static void test_flush_order(void **st)
+{
+	struct env *e = *st;
+	static const uint64_t offs[] = { 9, 3, 7, 1, 5 };
+	int i;
+	enum bc_type seen = BC_UNDO;
+	static const int rank[BC_NTYPES] = { [BC_UNDO] = 0, [BC_META] = 1, [BC_DATA] = 2, [BC_VOLUME] = 3 };
+
+	for (i = 0; i < 5; i++) {
+		touch(e, BC_DATA, (200 + offs[i]) * BC_BUFSIZE, BC_GET_NEW, 1);
+		touch(e, BC_META, (100 + offs[i]) * BC_BUFSIZE, BC_GET_NEW, 2);
+		touch(e, BC_UNDO, (10 + offs[i]) * BC_BUFSIZE, BC_GET_NEW, 3);
+	}
+	e->ntrace = 0;
+	assert_int_equal(bc_flush(e->c), 0);
+	assert_int_equal(e->ntrace, 16);
+	for (i = 0; i < e->ntrace; i++) {
+		assert_true(rank[e->trace_t[i]] >= rank[seen]);
+		if (i && e->trace_t[i] == e->trace_t[i - 1])
+			assert_true(e->trace_off[i] > e->trace_off[i - 1]);
+		seen = e->trace_t[i];
+	}
+	assert_int_equal(e->trace_t[15], BC_VOLUME);
+	assert_int_equal(e->commit_calls, 1);
+	assert_int_equal(e->committed_calls, 1);
+	assert_int_equal(bc_dirty_bytes(e->c), 0);
+}
+
+/* (4): CRC once per modified META buffer per flush, however many changes. */
+static void test_delayed_crc(void **st)
+{
+	struct env *e = *st;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		touch(e, BC_META, 300 * BC_BUFSIZE, BC_GET_NEW, (uint8_t)i);
+	touch(e, BC_META, 301 * BC_BUFSIZE, BC_GET_NEW, 1);
+	touch(e, BC_DATA, 302 * BC_BUFSIZE, BC_GET_NEW, 1);
+	e->crc_calls = 0;
+	assert_int_equal(bc_flush(e->c), 0);
+	assert_int_equal(e->crc_calls, 2);
+	e->crc_calls = 0;
+	assert_int_equal(bc_flush(e->c), 0);   /* nothing modified: no CRC */
+	assert_int_equal(e->crc_calls, 0);
+}
+
+/* (3): undo once per META buffer per group, not for new buffers. */
+static void test_undo_hook(void **st)
+{
+	struct env *e = *st;
+	int i;
+
+	touch(e, BC_META, 400 * BC_BUFSIZE, BC_GET_NEW, 1);
+	assert_int_equal(bc_flush(e->c), 0);
+	e->undo_calls = 0;
+	touch(e, BC_META, 401 * BC_BUFSIZE, BC_GET_NEW, 1);   /* new: no pre-image */
+	assert_int_equal(e->undo_calls, 0);
+	for (i = 0; i < 5; i++)
+		touch(e, BC_META, 400 * BC_BUFSIZE, 0, (uint8_t)i);
+	assert_int_equal(e->undo_calls, 1);
+	assert_int_equal(e->undo_offs[0], 400 * BC_BUFSIZE);
+	touch(e, BC_DATA, 402 * BC_BUFSIZE, BC_GET_NEW, 1);   /* not META: none */
+	assert_int_equal(e->undo_calls, 1);
+	assert_int_equal(bc_flush(e->c), 0);
+	touch(e, BC_META, 400 * BC_BUFSIZE, 0, 9);   /* next group: again */
+	assert_int_equal(e->undo_calls, 2);
+	assert_int_equal(bc_flush(e->c), 0);
+}
+
+/* Data survives close/open; a corrupt copy is detected and the other used;
+ * both copies corrupt -> -EBADMSG. */
+static void test_persist_and_verify(void **st)
+{
+	struct env *e = *st;
+	struct bc_buf *b;
+	uint64_t off = 500 * BC_BUFSIZE;
+
+	touch(e, BC_META, off, BC_GET_NEW, 0x77);
+	assert_int_equal(bc_flush(e->c), 0);
+	env_close(e);
+	env_open(e, 0);
+	assert_int_equal(bc_get(e->c, BC_META, off, 0, &b), 0);
+	assert_int_equal(b->b_data[64], 0x77);
+	bc_put(b);
+	env_close(e);
+	/* corrupt copy 0 underneath (data area starts 1 MiB into each leg) */
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd),
+			 "dd if=/dev/urandom of=%s bs=16384 count=1 seek=%llu conv=notrunc status=none",
+			 e->img[0], (unsigned long long)((off + (1u << 20)) / BC_BUFSIZE));
+		assert_int_equal(system(cmd), 0);
+	}
+	env_open(e, 0);
+	e->verify_fail = 0;
+	for (int i = 0; i < 4; i++) {   /* whichever leg round-robin picks first */
+		bc_close(e->c);
+		{
+			struct bc_opts bo = { 0 };
+			struct bc_hooks h = hooks_of(e);
+
+			assert_int_equal(bc_open(e->rs, &bo, &h, &e->c), 0);
+		}
+		assert_int_equal(bc_get(e->c, BC_META, off, 0, &b), 0);
+		assert_int_equal(b->b_data[64], 0x77);
+		bc_put(b);
+	}
+	assert_true(e->verify_fail >= 1);
+	env_close(e);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd),
+			 "dd if=/dev/urandom of=%s bs=16384 count=1 seek=%llu conv=notrunc status=none",
+			 e->img[1], (unsigned long long)((off + (1u << 20)) / BC_BUFSIZE));
+		assert_int_equal(system(cmd), 0);
+	}
+	env_open(e, 0);
+	assert_int_equal(bc_get(e->c, BC_META, off, 0, &b), -EBADMSG);
+}
+
+/* (6): reading many buffers stays under mem_limit. */
+static void test_lru_bound(void **st)
+{
+	struct env *e = *st;
+	struct bc_stats s;
+	size_t limit = 128 * BC_BUFSIZE;
+	int i;
+
+	env_close(e);
+	env_open(e, limit);
+	for (i = 0; i < 1000; i++) {
+		struct bc_buf *b;
+
+		assert_int_equal(bc_get(e->c, BC_DATA, (uint64_t)(1000 + i) * BC_BUFSIZE, 0, &b), 0);
+		bc_put(b);
+		bc_get_stats(e->c, &s);
+		assert_true(s.cached_bytes <= limit);
+	}
+	assert_true(s.reclaims >= 1000 - 128);
+}
+
+static int direct_fired;
+static void ddone(void *priv, int err)
+{
+	usleep(20000);   /* a slow device: flush must wait for this */
+	__atomic_add_fetch(&direct_fired, err ? 100 : 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_direct(void **st)
+{
+	struct env *e = *st;
+	uint8_t *buf = NULL;
+	struct bc_buf *b;
+	uint64_t off = 2000 * BC_BUFSIZE;
+
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 65536), 0);
+	memset(buf, 0x42, 65536);
+	/* a cached buffer aliasing the range is dropped */
+	assert_int_equal(bc_get(e->c, BC_DATA, off, BC_GET_NEW, &b), 0);
+	bc_put(b);
+	direct_fired = 0;
+	assert_int_equal(bc_direct_write(e->c, off, buf, 65536, ddone, NULL), 0);
+	assert_int_equal(bc_flush(e->c), 0);
+	assert_int_equal(direct_fired, 1);   /* flush waited for the callback */
+	assert_int_equal(bc_get(e->c, BC_DATA, off, 0, &b), 0);
+	assert_int_equal(b->b_data[0], 0x42);   /* re-read, not the stale zeroes */
+	bc_put(b);
+	memset(buf, 0, 65536);
+	assert_int_equal(bc_direct_read(e->c, off, buf, 65536, 1), 0);
+	assert_int_equal(buf[65535], 0x42);
+	free(buf);
+}
+
+/* A META write error on the set (no copy took it) turns the cache read-only. */
+static void test_critical_error(void **st)
+{
+	struct env *e = *st;
+	struct bc_buf *b;
+
+	touch(e, BC_META, 600 * BC_BUFSIZE, BC_GET_NEW, 1);
+	raid_test_fail(e->rs, 0, 0, 1);
+	raid_test_fail(e->rs, 1, 0, 1);
+	assert_int_not_equal(bc_flush(e->c), 0);
+	assert_true(bc_readonly(e->c));
+	assert_int_equal(bc_get(e->c, BC_META, 601 * BC_BUFSIZE, BC_GET_NEW, &b), 0);
+	assert_int_equal(bc_modify(b), -EROFS);
+	bc_put(b);
+	raid_test_fail(e->rs, 0, 0, 0);
+	raid_test_fail(e->rs, 1, 0, 0);
+}
+
+struct ilock { struct env *e; struct bc_buf *b; int done; };
+static int fl_done;
+static void *flusher(void *arg)
+{
+	bc_flush(((struct env *)arg)->c);
+	__atomic_store_n(&fl_done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+static void *modifier(void *arg)
+{
+	struct ilock *l = arg;
+
+	assert_int_equal(bc_modify(l->b), 0);
+	l->b->b_data[200] = 1;
+	bc_modify_done(l->b);
+	__atomic_store_n(&l->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* (5): the flusher waits for an open modify, and a modify waits for the flusher. */
+static void test_interlock(void **st)
+{
+	struct env *e = *st;
+	struct bc_buf *b;
+	struct ilock l;
+	pthread_t t;
+
+	assert_int_equal(bc_get(e->c, BC_DATA, 700 * BC_BUFSIZE, BC_GET_NEW, &b), 0);
+	assert_int_equal(bc_modify(b), 0);   /* held open */
+	l = (struct ilock){ e, b, 0 };
+	pthread_create(&t, NULL, modifier, &l);
+	usleep(10000);
+	assert_int_equal(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), 1);   /* modify refs nest */
+	pthread_join(t, NULL);
+	{
+		pthread_t f;
+
+		fl_done = 0;
+		pthread_create(&f, NULL, flusher, e);
+		usleep(30000);
+		assert_int_equal(__atomic_load_n(&fl_done, __ATOMIC_SEQ_CST), 0);   /* waits for modify_done */
+		bc_modify_done(b);
+		pthread_join(f, NULL);
+		assert_int_equal(fl_done, 1);
+	}
+	bc_put(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_flush_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delayed_crc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persist_and_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lru_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_critical_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interlock, setup, teardown),
+	};
+
+	tu_seed(7);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
