@@ -1,0 +1,320 @@
+/*
+ * alloc.c — big-block zones and the block free map.
+ *
+ * The free map (docs/FORMAT.md) has one entry per 8 MiB big-block: its
+ * owning zone, its free-block count and a 2048-bit allocation bitmap.  It
+ * is META: every change goes through bc_modify, so UNDO covers it and a
+ * crash rolls allocations back together with the B-tree changes that
+ * used them.  An in-memory copy of every entry makes searching cheap.
+ *
+ * Delayed reuse (crash rule 3): hfs_free clears the bits at once, but the
+ * blocks go into a per-big-block "pending" bitmap that the allocator
+ * treats as busy until the group commits (hfs_alloc_committed), so space
+ * the last committed state still references is never overwritten.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs/hfs_int.h"
+
+struct bbinfo {
+	uint8_t zone;
+	uint32_t nfree;
+	uint8_t map[HFS_BLKS_PER_BB / 8];
+	uint8_t *pend;                 /* freed this group, or NULL */
+};
+
+struct hfs_alloc {
+	uint64_t nbb;
+	struct bbinfo *bb;
+	uint64_t cursor[16];           /* per zone: big-block to try first */
+	uint64_t *pend_list;           /* big-blocks with a pend map */
+	uint64_t npend, cappend;
+};
+
+static int bit(const uint8_t *m, unsigned i) { return (m[i >> 3] >> (i & 7)) & 1; }
+static void setbit(uint8_t *m, unsigned i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+static void clrbit(uint8_t *m, unsigned i) { m[i >> 3] &= (uint8_t)~(1u << (i & 7)); }
+
+static uint64_t fm_block_zaddr(const struct hfs_volhdr_ondisk *vh, uint64_t bbi)
+{
+	return hfs_zaddr(HFS_ZONE_FREEMAP, hfs_raw(hfs_le64(vh->vh_freemap_base)) +
+			 (bbi / HFS_FM_PER_BLOCK) * HFS_BUFSIZE);
+}
+
+static struct hfs_fm_entry_ondisk *fm_entry(uint8_t *blk, uint64_t bbi)
+{
+	return (struct hfs_fm_entry_ondisk *)(blk + 64 + (bbi % HFS_FM_PER_BLOCK) * 272);
+}
+
+/* ---- mkfs --------------------------------------------------------------------- */
+
+int hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh)
+{
+	uint64_t size = hfs_le64(vh->vh_size), nbb = size / HFS_BIGBLOCK;
+	uint64_t fmbase = hfs_raw(hfs_le64(vh->vh_freemap_base));
+	uint64_t reserved_end = fmbase + hfs_le64(vh->vh_freemap_size);
+	uint64_t root = hfs_raw(hfs_le64(vh->vh_btree_root));
+	uint64_t nblk = (nbb + HFS_FM_PER_BLOCK - 1) / HFS_FM_PER_BLOCK, i;
+	uint8_t *blk;
+	int ret = 0;
+
+	if (posix_memalign((void **)&blk, 4096, HFS_BUFSIZE))
+		return -ENOMEM;
+	reserved_end = (reserved_end + HFS_BIGBLOCK - 1) / HFS_BIGBLOCK;   /* in big-blocks */
+	for (i = 0; i < nblk && !ret; i++) {
+		struct hfs_blkhdr_ondisk *h = (void *)blk;
+		uint64_t b;
+
+		memset(blk, 0, HFS_BUFSIZE);
+		h->bh_magic = hfs_tole32(HFS_FREEMAP_MAGIC);
+		h->bh_self = hfs_tole64(hfs_zaddr(HFS_ZONE_FREEMAP, fmbase + i * HFS_BUFSIZE));
+		h->bh_seq = vh->vh_seq;
+		for (b = i * HFS_FM_PER_BLOCK; b < nbb && b < (i + 1) * HFS_FM_PER_BLOCK; b++) {
+			struct hfs_fm_entry_ondisk *e = fm_entry(blk, b);
+			uint8_t z = b == 0 ? HFS_ZONE_RAW :
+				    b * HFS_BIGBLOCK < fmbase ? HFS_ZONE_UNDO :
+				    b < reserved_end ? HFS_ZONE_FREEMAP : HFS_ZONE_FREE;
+
+			h->bh_nitems = hfs_tole16((uint16_t)(b - i * HFS_FM_PER_BLOCK + 1));
+			e->fm_zone = z;
+			if (z != HFS_ZONE_FREE) {
+				memset(e->fm_bitmap, 0xff, sizeof(e->fm_bitmap));
+				e->fm_free = 0;
+			} else if (b == root / HFS_BIGBLOCK) {
+				unsigned k, first = (unsigned)((root % HFS_BIGBLOCK) / HFS_BLKSIZE);
+
+				e->fm_zone = HFS_ZONE_BTREE;
+				for (k = 0; k < HFS_BUFSIZE / HFS_BLKSIZE; k++)
+					setbit(e->fm_bitmap, first + k);
+				e->fm_free = hfs_tole32(HFS_BLKS_PER_BB - HFS_BUFSIZE / HFS_BLKSIZE);
+			} else {
+				e->fm_free = hfs_tole32(HFS_BLKS_PER_BB);
+			}
+		}
+		h->bh_crc = hfs_tole32(hfs_block_crc(blk, HFS_BUFSIZE, 4));
+		ret = raid_write(rs, fmbase + i * HFS_BUFSIZE, blk, HFS_BUFSIZE);
+	}
+	free(blk);
+	return ret;
+}
+
+/* ---- load ---------------------------------------------------------------------- */
+
+int hfs_alloc_load(struct hfs_fs *fs)
+{
+	struct hfs_alloc *a = calloc(1, sizeof(*a));
+	uint64_t i, nfree = 0;
+	int ret = 0;
+
+	if (!a)
+		return -ENOMEM;
+	a->nbb = fs->nbigblocks;
+	a->bb = calloc(a->nbb, sizeof(*a->bb));
+	if (!a->bb) {
+		free(a);
+		return -ENOMEM;
+	}
+	for (i = 0; i < a->nbb && !ret; i += HFS_FM_PER_BLOCK) {
+		struct bc_buf *b;
+		uint64_t k;
+
+		ret = hfs_meta_get(fs, fm_block_zaddr(&fs->vh, i), 0, &b);
+		if (ret)
+			break;
+		for (k = i; k < a->nbb && k < i + HFS_FM_PER_BLOCK; k++) {
+			const struct hfs_fm_entry_ondisk *e = fm_entry(b->b_data, k);
+			unsigned j, cnt = 0;
+
+			a->bb[k].zone = e->fm_zone;
+			memcpy(a->bb[k].map, e->fm_bitmap, sizeof(e->fm_bitmap));
+			for (j = 0; j < HFS_BLKS_PER_BB; j++)
+				cnt += !bit(e->fm_bitmap, j);
+			a->bb[k].nfree = cnt;
+			if (cnt != hfs_le32(e->fm_free) || (e->fm_zone == HFS_ZONE_FREE && cnt != HFS_BLKS_PER_BB))
+				ret = HFS_CORRUPT("free map entry of big-block %llu inconsistent",
+						  (unsigned long long)k);
+			nfree += cnt;
+		}
+		bc_put(b);
+	}
+	if (ret) {
+		free(a->bb);
+		free(a);
+		return ret;
+	}
+	if (nfree != hfs_le64(fs->vh.vh_free_blocks)) {
+		HFS_WARN("header free count %llu differs from the free map's %llu; using the map",
+			 (unsigned long long)hfs_le64(fs->vh.vh_free_blocks), (unsigned long long)nfree);
+		fs->vh.vh_free_blocks = hfs_tole64(nfree);
+	}
+	fs->alloc = a;
+	return 0;
+}
+
+void hfs_alloc_unload(struct hfs_fs *fs)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->npend; i++)
+		free(a->bb[a->pend_list[i]].pend);
+	free(a->pend_list);
+	free(a->bb);
+	free(a);
+	fs->alloc = NULL;
+}
+
+/* ---- alloc/free ------------------------------------------------------------------ */
+
+/* Apply a change of big-block bbi to its free-map entry (META, undo-logged). */
+static int fm_update(struct hfs_fs *fs, uint64_t bbi)
+{
+	struct bbinfo *bi = &fs->alloc->bb[bbi];
+	struct bc_buf *b;
+	struct hfs_fm_entry_ondisk *e;
+	int ret = hfs_meta_get(fs, fm_block_zaddr(&fs->vh, bbi), 0, &b);
+
+	if (ret)
+		return ret;
+	ret = bc_modify(b);
+	if (!ret) {
+		e = fm_entry(b->b_data, bbi);
+		e->fm_zone = bi->zone;
+		e->fm_free = hfs_tole32(bi->nfree);
+		memcpy(e->fm_bitmap, bi->map, sizeof(bi->map));
+		bc_modify_done(b);
+	}
+	bc_put(b);
+	return ret;
+}
+
+static int busy(const struct bbinfo *bi, unsigned j)
+{
+	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j));
+}
+
+/* First run of k free blocks at alignment al in big-block bi, or -1. */
+static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
+{
+	unsigned j, n;
+
+	if (bi->nfree < k)
+		return -1;
+	for (j = 0; j + k <= HFS_BLKS_PER_BB; j += al) {
+		for (n = 0; n < k && !busy(bi, j + n); n++)
+			;
+		if (n == k)
+			return (int)j;
+	}
+	return -1;
+}
+
+int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
+{
+	struct hfs_alloc *a = fs->alloc;
+	unsigned k = len / HFS_BLKSIZE, al, j;
+	uint64_t i, bbi = UINT64_MAX;
+	int run = -1, ret;
+
+	if (!len || len % HFS_BLKSIZE || len > HFS_FBLOCK ||
+	    (z != HFS_ZONE_BTREE && z != HFS_ZONE_SMALL && z != HFS_ZONE_LARGE))
+		return -EINVAL;
+	al = z == HFS_ZONE_BTREE ? HFS_BUFSIZE / HFS_BLKSIZE :
+	     z == HFS_ZONE_LARGE ? HFS_FBLOCK / HFS_BLKSIZE : 1;
+	/* the zone's current big-block, then any of its big-blocks, then a free one */
+	if (a->cursor[z] < a->nbb && a->bb[a->cursor[z]].zone == z &&
+	    (run = find_run(&a->bb[a->cursor[z]], k, al)) >= 0)
+		bbi = a->cursor[z];
+	for (i = 0; run < 0 && i < a->nbb; i++)
+		if (a->bb[i].zone == z && (run = find_run(&a->bb[i], k, al)) >= 0)
+			bbi = i;
+	for (i = 0; run < 0 && i < a->nbb; i++)
+		if (a->bb[i].zone == HFS_ZONE_FREE && (run = find_run(&a->bb[i], k, al)) >= 0) {
+			bbi = i;
+			a->bb[i].zone = (uint8_t)z;
+		}
+	if (run < 0)
+		return -ENOSPC;
+	for (j = 0; j < k; j++)
+		setbit(a->bb[bbi].map, (unsigned)run + j);
+	a->bb[bbi].nfree -= k;
+	ret = fm_update(fs, bbi);
+	if (ret) {
+		for (j = 0; j < k; j++)
+			clrbit(a->bb[bbi].map, (unsigned)run + j);
+		a->bb[bbi].nfree += k;
+		return ret;
+	}
+	a->cursor[z] = bbi;
+	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
+	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
+	return 0;
+}
+
+int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t raw = hfs_raw(zaddr), bbi = raw / HFS_BIGBLOCK;
+	unsigned first = (unsigned)((raw % HFS_BIGBLOCK) / HFS_BLKSIZE), k = len / HFS_BLKSIZE, j;
+	struct bbinfo *bi;
+
+	if (!len || len % HFS_BLKSIZE || raw % HFS_BLKSIZE || bbi >= a->nbb ||
+	    first + k > HFS_BLKS_PER_BB)
+		return HFS_CORRUPT("free of a bad extent %#llx+%u", (unsigned long long)zaddr, len);
+	bi = &a->bb[bbi];
+	if (bi->zone != hfs_zone_of(zaddr))
+		return HFS_CORRUPT("free of %#llx: big-block %llu belongs to zone %u",
+				   (unsigned long long)zaddr, (unsigned long long)bbi, bi->zone);
+	for (j = 0; j < k; j++)
+		if (!bit(bi->map, first + j))
+			return HFS_CORRUPT("double free of block %u in big-block %llu",
+					   first + j, (unsigned long long)bbi);
+	if (!bi->pend) {
+		bi->pend = calloc(1, HFS_BLKS_PER_BB / 8);
+		if (!bi->pend)
+			return -ENOMEM;
+		if (a->npend == a->cappend) {
+			uint64_t *nl = realloc(a->pend_list, (a->cappend ? a->cappend * 2 : 64) * sizeof(*nl));
+
+			if (!nl) {
+				free(bi->pend);
+				bi->pend = NULL;
+				return -ENOMEM;
+			}
+			a->pend_list = nl;
+			a->cappend = a->cappend ? a->cappend * 2 : 64;
+		}
+		a->pend_list[a->npend++] = bbi;
+	}
+	for (j = 0; j < k; j++) {
+		clrbit(bi->map, first + j);
+		setbit(bi->pend, first + j);
+	}
+	bi->nfree += k;
+	if (bi->nfree == HFS_BLKS_PER_BB)
+		bi->zone = HFS_ZONE_FREE;   /* pending bits still guard reuse */
+	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) + k);
+	return fm_update(fs, bbi);
+}
+
+void hfs_alloc_committed(struct hfs_fs *fs)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->npend; i++) {
+		free(a->bb[a->pend_list[i]].pend);
+		a->bb[a->pend_list[i]].pend = NULL;
+	}
+	a->npend = 0;
+}
+
+uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs)
+{
+	return hfs_le64(fs->vh.vh_free_blocks);
+}
