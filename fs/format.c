@@ -58,6 +58,12 @@ static int make_root(const char *const *paths, int n)
 		ret = hfs_bt_insert(fs, &k, &d, sizeof(d));
 	if (!ret)
 		fs->vh.vh_ninodes = hfs_tole64(1);
+	/* Commit twice (and once more at close): both header copies then
+	 * describe a filesystem with its root, so one bad copy loses nothing. */
+	if (!ret)
+		ret = hfs_flush_locked(fs);
+	if (!ret)
+		ret = hfs_flush_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
 	{
 		int r2 = hfs_close(fs);
