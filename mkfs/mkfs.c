@@ -1,0 +1,94 @@
+/*
+ * mkfs.c — mkfs.hfs: format one or more devices as an hfs volume set.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs/hfs.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|mirror] [-U undo_size] DEV...\n"
+		"  -f           overwrite a device that already holds a filesystem or label\n"
+		"  -L label     volume label (at most %d bytes)\n"
+		"  -m layout    single (one device) or mirror (two or more); default by count\n"
+		"  -U size      UNDO FIFO size, e.g. 64M (default: 1/64 of the volume, 16M..512M)\n"
+		"  -q           quiet\n", HFS_LABEL_MAX - 1);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hfs_format_params p = { 0 };
+	int c, ret;
+
+	while ((c = getopt(argc, argv, "fqL:m:s:U:h")) != -1) {
+		switch (c) {
+		case 'f': p.force = 1; break;
+		case 'q': p.quiet = 1; break;
+		case 'L':
+			if (strlen(optarg) >= HFS_LABEL_MAX) {
+				fprintf(stderr, "mkfs.hfs: label longer than %d bytes\n", HFS_LABEL_MAX - 1);
+				return 1;
+			}
+			p.label = optarg;
+			break;
+		case 'm':
+			if (raid_layout_parse(optarg, &p.layout)) {
+				fprintf(stderr, "mkfs.hfs: unknown layout '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 's': {
+			uint64_t v;
+
+			if (parse_size(optarg, &v) || !v || v > (1u << 30) || (v & (v - 1)) || v < 4096) {
+				fprintf(stderr, "mkfs.hfs: bad stripe unit '%s'\n", optarg);
+				return 1;
+			}
+			p.stripe_unit = (uint32_t)v;
+			break;
+		}
+		case 'U':
+			if (parse_size(optarg, &p.undo_size) || p.undo_size < (16u << 20)) {
+				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 16M)\n", optarg);
+				return 1;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	ret = hfs_format((const char *const *)argv + optind, argc - optind, &p, stdout);
+	if (ret) {
+		/* the layers below already said what was wrong with which device */
+		fprintf(stderr, "mkfs.hfs: failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
