@@ -59,6 +59,11 @@ int  hfs_sync(struct hfs_fs *fs);
  * fuse_argv are extra libfuse arguments (e.g. "-o", "allow_other"). */
 int  hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground,
 		  int fuse_argc, char **fuse_argv);
+/* Called by hfs_fuse_run once the kernel mount exists (the daemon tells its
+ * waiting parent that mounting worked). */
+extern void (*hfs_fuse_on_mounted)(void);
+/* Destroy orphans a crash left behind (call once after a read-write open). */
+int  hfs_orphans_reap(struct hfs_fs *fs);
 
 /* UNDO recovery on an assembled set (used by hfs_open and fsck.hfs):
  * reads both headers, picks the newest valid one into *vh, replays the

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
@@ -63,6 +64,13 @@ int raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct)
 		fd = open(path, flags);
 	if (fd < 0)
 		return -errno;
+	/* One writer per device: a second mount (or mkfs under a mount) would
+	 * corrupt it.  The lock goes away with the process. */
+	if (flock(fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return err;
+	}
 	if (fstat(fd, &st) != 0)
 		goto err_errno;
 	if (S_ISBLK(st.st_mode)) {

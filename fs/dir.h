@@ -1,0 +1,28 @@
+/*
+ * dir.h — directory entries (fs/dir.c) and xattrs (fs/xattr.c): internal to fs/.
+ * All need fs->lock; names are NUL-terminated, 1..255 bytes.
+ */
+#ifndef HFS_DIR_H
+#define HFS_DIR_H
+
+#include "fs/hfs_int.h"
+
+uint32_t hfs_name_hash(const char *name, size_t len);
+int hfs_dir_lookup(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t *ino, uint8_t *type);
+int hfs_dir_add(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t ino, uint8_t type);
+int hfs_dir_remove(struct hfs_fs *fs, uint64_t dir, const char *name);
+/* Point an existing entry at another inode (rename over a target). */
+int hfs_dir_set(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t ino, uint8_t type);
+int hfs_dir_empty(struct hfs_fs *fs, uint64_t dir);   /* 1 empty, 0 not, -errno */
+/* First entry with key >= from_key: 0, -ENOENT at the end.  name >= 256 bytes. */
+int hfs_dir_next(struct hfs_fs *fs, uint64_t dir, uint64_t from_key, uint64_t *key,
+		 char *name, uint64_t *ino, uint8_t *type);
+
+/* xattr.c: Linux semantics (flags XATTR_CREATE / XATTR_REPLACE). */
+int hfs_xattr_set(struct hfs_fs *fs, uint64_t ino, const char *name, const void *val, size_t len, int flags);
+/* size 0: return the length; else copy (-ERANGE if too small).  Returns length or -errno. */
+int hfs_xattr_get(struct hfs_fs *fs, uint64_t ino, const char *name, void *val, size_t size);
+int hfs_xattr_list(struct hfs_fs *fs, uint64_t ino, char *list, size_t size);
+int hfs_xattr_remove(struct hfs_fs *fs, uint64_t ino, const char *name);
+
+#endif

@@ -1,0 +1,972 @@
+/*
+ * fuse_ops.c — the FUSE lowlevel operations over inodes, directories,
+ * file data and xattrs, and the session loop.
+ *
+ * Every operation takes fs->lock; modifying ones call hfs_op_begin first
+ * (crash rule 1).  Permission checks are the kernel's (default_permissions).
+ * Open counts live in a small in-memory table so an unlinked open file
+ * stays (orphan record) until its last release.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <fuse_lowlevel.h>
+#include "fs/dir.h"
+#include "fs/hfs_int.h"
+
+#define TIMEOUT 1.0   /* single host: the kernel's cache only goes stale through us */
+
+/* ---- open-count table ----------------------------------------------------- */
+struct opened { uint64_t ino; unsigned count; struct opened *next; };
+#define OHASH 1024
+static struct opened *otab[OHASH];
+
+static struct opened **ofind(uint64_t ino)
+{
+	struct opened **pp = &otab[ino % OHASH];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int ocount(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+
+	return o ? (int)o->count : 0;
+}
+
+static void oget(uint64_t ino)
+{
+	struct opened **pp = ofind(ino);
+
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return;   /* an untracked open only loses the orphan delay */
+		(*pp)->ino = ino;
+	}
+	(*pp)->count++;
+}
+
+static int oput(uint64_t ino)
+{
+	struct opened **pp = ofind(ino), *o = *pp;
+
+	if (!o)
+		return 0;
+	if (--o->count)
+		return (int)o->count;
+	*pp = o->next;
+	free(o);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void to_stat(const struct hfs_inode *ip, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ip->ino;
+	st->st_mode = ip->mode;
+	st->st_nlink = ip->nlink;
+	st->st_uid = ip->uid;
+	st->st_gid = ip->gid;
+	st->st_size = (off_t)ip->size;
+	st->st_blocks = (blkcnt_t)ip->blocks;
+	st->st_blksize = HFS_BLKSIZE;
+	st->st_rdev = ip->rdev;
+	st->st_atim = ip->atime;
+	st->st_mtim = ip->mtime;
+	st->st_ctim = ip->ctime;
+}
+
+static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = ip->ino;
+	e.generation = ip->generation;
+	e.attr_timeout = TIMEOUT;
+	e.entry_timeout = TIMEOUT;
+	to_stat(ip, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static uint8_t dtype(uint32_t mode) { return (uint8_t)((mode & S_IFMT) >> 12); }
+static void now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
+
+static int touch_dir(struct hfs_fs *fs, uint64_t dir, int nlink_delta)
+{
+	struct hfs_inode d;
+	int ret = hfs_inode_load(fs, dir, &d);
+
+	if (ret)
+		return ret;
+	now(&d.mtime);
+	d.ctime = d.mtime;
+	d.nlink = (uint32_t)((int)d.nlink + nlink_delta);
+	return hfs_inode_store(fs, &d);
+}
+
+/* Drop one link of ino; destroy it now, or make it an orphan while open. */
+static int unref(struct hfs_fs *fs, struct hfs_inode *ip)
+{
+	now(&ip->ctime);
+	if (S_ISDIR(ip->mode))
+		ip->nlink = 0;
+	else if (ip->nlink)
+		ip->nlink--;
+	if (ip->nlink)
+		return hfs_inode_store(fs, ip);
+	if (ocount(ip->ino)) {
+		int ret = hfs_inode_store(fs, ip);
+
+		return ret ? ret : hfs_orphan_add(fs, ip->ino);
+	}
+	return hfs_inode_destroy(fs, ip->ino);
+}
+
+/* ---- ops ------------------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;   /* plain readdir only, for now */
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	uint64_t ino;
+	uint8_t t;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ip);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	struct stat st;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	to_stat(&ip, &st);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
+		       struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	struct stat st;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (ret)
+		goto out;
+	if (set & FUSE_SET_ATTR_MODE)
+		ip.mode = (ip.mode & S_IFMT) | (a->st_mode & 07777);
+	if (set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		if ((set & FUSE_SET_ATTR_UID) && a->st_uid != (uid_t)-1)
+			ip.uid = a->st_uid;
+		if ((set & FUSE_SET_ATTR_GID) && a->st_gid != (gid_t)-1)
+			ip.gid = a->st_gid;
+		if (!S_ISDIR(ip.mode))
+			ip.mode &= ~(unsigned)(S_ISUID | ((ip.mode & S_IXGRP) ? S_ISGID : 0));
+	}
+	if (set & FUSE_SET_ATTR_SIZE) {
+		if (!S_ISREG(ip.mode)) {
+			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
+			goto out;
+		}
+		ret = hfs_file_truncate(fs, &ip, (uint64_t)a->st_size);
+		if (ret)
+			goto out;
+	}
+	if (set & FUSE_SET_ATTR_ATIME_NOW)
+		now(&ip.atime);
+	else if (set & FUSE_SET_ATTR_ATIME)
+		ip.atime = a->st_atim;
+	if (set & FUSE_SET_ATTR_MTIME_NOW)
+		now(&ip.mtime);
+	else if (set & FUSE_SET_ATTR_MTIME)
+		ip.mtime = a->st_mtim;
+	if (set & FUSE_SET_ATTR_CTIME)
+		ip.ctime = a->st_ctim;
+	else
+		now(&ip.ctime);
+	ret = hfs_inode_store(fs, &ip);
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	to_stat(&ip, &st);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+/* Create a new inode named name in parent (mknod, mkdir, symlink, create). */
+static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
+		const char *link, struct hfs_inode *ip)
+{
+	struct hfs_fs *fs = FS(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct hfs_inode dir;
+	uint64_t x;
+	uint8_t t;
+	int ret;
+
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, parent, &dir);
+	if (ret)
+		return ret;
+	if (!S_ISDIR(dir.mode) || !dir.nlink)
+		return -ENOENT;
+	ret = hfs_dir_lookup(fs, parent, name, &x, &t);
+	if (ret == 0)
+		return -EEXIST;
+	if (ret != -ENOENT)
+		return ret;
+	memset(ip, 0, sizeof(*ip));
+	ip->mode = mode;
+	ip->uid = ctx->uid;
+	ip->gid = (dir.mode & S_ISGID) ? dir.gid : ctx->gid;
+	if (S_ISDIR(mode) && (dir.mode & S_ISGID))
+		ip->mode |= S_ISGID;
+	ip->nlink = S_ISDIR(mode) ? 2 : 1;
+	ip->rdev = rdev;
+	ip->parent = S_ISDIR(mode) ? parent : 0;
+	now(&ip->atime);
+	ip->mtime = ip->ctime = ip->btime = ip->atime;
+	if (link)
+		ip->size = strlen(link);
+	ret = hfs_inode_create(fs, ip);
+	if (ret)
+		return ret;
+	if (link) {
+		struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_SYMLINK, 0);
+
+		ret = hfs_bt_insert(fs, &k, link, strlen(link));
+		if (ret)
+			goto undo;
+	}
+	ret = hfs_dir_add(fs, parent, name, ip->ino, dtype(mode));
+	if (ret)
+		goto undo;
+	return touch_dir(fs, parent, S_ISDIR(mode) ? 1 : 0);
+undo:
+	hfs_inode_destroy(fs, ip->ino);
+	return ret;
+}
+
+static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       dev_t rdev, const char *link)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = make(req, parent, name, mode, rdev, link, &ip);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ip);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	reply_make(req, parent, name, mode, rdev, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	reply_make(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	if (strlen(link) > HFS_SYMLINK_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	reply_make(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_key k = hfs_mkkey(ino, HFS_REC_SYMLINK, 0);
+	char buf[HFS_SYMLINK_MAX + 1];
+	size_t len;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_bt_lookup(fs, &k, buf, sizeof(buf) - 1, &len);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, ret == -ENOENT ? EINVAL : -ret);
+		return;
+	}
+	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
+	fuse_reply_readlink(req, buf);
+}
+
+static int do_unlink(struct hfs_fs *fs, fuse_ino_t parent, const char *name, int isdir)
+{
+	struct hfs_inode ip;
+	uint64_t ino;
+	uint8_t t;
+	int ret = hfs_op_begin(fs);
+
+	if (!ret)
+		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (ret)
+		return ret;
+	if (isdir && !S_ISDIR(ip.mode))
+		return -ENOTDIR;
+	if (!isdir && S_ISDIR(ip.mode))
+		return -EISDIR;
+	if (isdir) {
+		ret = hfs_dir_empty(fs, ino);
+		if (ret <= 0)
+			return ret ? ret : -ENOTEMPTY;
+	}
+	ret = hfs_dir_remove(fs, parent, name);
+	if (!ret)
+		ret = touch_dir(fs, parent, isdir ? -1 : 0);
+	if (!ret)
+		ret = unref(fs, &ip);
+	return ret;
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs_fs *fs = FS(req);
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = do_unlink(fs, parent, name, 0);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hfs_fs *fs = FS(req);
+	int ret;
+
+	if (!strcmp(name, ".")) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ret = do_unlink(fs, parent, name, 1);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+/* Is 'anc' an ancestor of (or equal to) directory 'ino'? */
+static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
+{
+	int depth = 0;
+
+	while (depth++ < 4096) {
+		struct hfs_inode d;
+
+		if (ino == anc)
+			return 1;
+		if (ino == HFS_ROOT_INO)
+			return 0;
+		if (hfs_inode_load(fs, ino, &d))
+			return 0;
+		ino = d.parent;
+	}
+	return 1;   /* a cycle: refuse the rename */
+}
+
+static int do_rename(struct hfs_fs *fs, fuse_ino_t sp, const char *sn, fuse_ino_t dp,
+		     const char *dn, unsigned flags)
+{
+	struct hfs_inode src, dst;
+	uint64_t sino, dino;
+	uint8_t st, dt;
+	int ret, have_dst;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (strlen(dn) > 255)
+		return -ENAMETOOLONG;
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_dir_lookup(fs, sp, sn, &sino, &st);
+	if (!ret)
+		ret = hfs_inode_load(fs, sino, &src);
+	if (ret)
+		return ret;
+	ret = hfs_dir_lookup(fs, dp, dn, &dino, &dt);
+	if (ret && ret != -ENOENT)
+		return ret;
+	have_dst = ret == 0;
+	if (have_dst && dino == sino)
+		return 0;   /* hard links of one inode: nothing to do */
+	if (have_dst && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (!have_dst && (flags & RENAME_EXCHANGE))
+		return -ENOENT;
+	if (S_ISDIR(src.mode) && sp != dp && is_ancestor(fs, sino, dp))
+		return -EINVAL;
+	if (have_dst) {
+		ret = hfs_inode_load(fs, dino, &dst);
+		if (ret)
+			return ret;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		if (S_ISDIR(dst.mode) && sp != dp && is_ancestor(fs, dino, sp))
+			return -EINVAL;
+		ret = hfs_dir_set(fs, sp, sn, dino, dtype(dst.mode));
+		if (!ret)
+			ret = hfs_dir_set(fs, dp, dn, sino, dtype(src.mode));
+		if (ret)
+			return ret;
+		if (S_ISDIR(src.mode) != S_ISDIR(dst.mode) && sp != dp) {
+			ret = touch_dir(fs, sp, S_ISDIR(dst.mode) ? 1 : -1);
+			if (!ret)
+				ret = touch_dir(fs, dp, S_ISDIR(src.mode) ? 1 : -1);
+		} else {
+			ret = touch_dir(fs, sp, 0);
+			if (!ret && dp != sp)
+				ret = touch_dir(fs, dp, 0);
+		}
+		if (ret)
+			return ret;
+		src.parent = S_ISDIR(src.mode) ? dp : 0;
+		dst.parent = S_ISDIR(dst.mode) ? sp : 0;
+		now(&src.ctime);
+		dst.ctime = src.ctime;
+		ret = hfs_inode_store(fs, &src);
+		return ret ? ret : hfs_inode_store(fs, &dst);
+	}
+	if (have_dst) {
+		if (S_ISDIR(src.mode) && !S_ISDIR(dst.mode))
+			return -ENOTDIR;
+		if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
+			return -EISDIR;
+		if (S_ISDIR(dst.mode)) {
+			ret = hfs_dir_empty(fs, dino);
+			if (ret <= 0)
+				return ret ? ret : -ENOTEMPTY;
+		}
+		ret = hfs_dir_set(fs, dp, dn, sino, dtype(src.mode));
+		if (!ret && S_ISDIR(dst.mode))
+			ret = touch_dir(fs, dp, -1);   /* the replaced dir's ".." */
+		if (!ret)
+			ret = unref(fs, &dst);
+	} else {
+		ret = hfs_dir_add(fs, dp, dn, sino, dtype(src.mode));
+	}
+	if (!ret)
+		ret = hfs_dir_remove(fs, sp, sn);
+	if (ret)
+		return ret;
+	if (S_ISDIR(src.mode) && sp != dp) {
+		ret = touch_dir(fs, sp, -1);
+		if (!ret)
+			ret = touch_dir(fs, dp, 1);
+		src.parent = dp;
+	} else {
+		ret = touch_dir(fs, sp, 0);
+		if (!ret && dp != sp)
+			ret = touch_dir(fs, dp, 0);
+	}
+	if (ret)
+		return ret;
+	now(&src.ctime);
+	return hfs_inode_store(fs, &src);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t dp,
+		      const char *dn, unsigned int flags)
+{
+	struct hfs_fs *fs = FS(req);
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = do_rename(fs, sp, sn, dp, dn, flags);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret && S_ISDIR(ip.mode))
+		ret = -EPERM;
+	if (!ret && ip.nlink >= 65000)
+		ret = -EMLINK;
+	if (!ret)
+		ret = hfs_dir_add(fs, parent, name, ino, dtype(ip.mode));
+	if (!ret) {
+		ip.nlink++;
+		now(&ip.ctime);
+		ret = hfs_inode_store(fs, &ip);
+	}
+	if (!ret)
+		ret = touch_dir(fs, parent, 0);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		reply_entry(req, &ip);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret && (fi->flags & O_TRUNC) && ip.size) {
+		ret = hfs_op_begin(fs);
+		if (!ret)
+			ret = hfs_file_truncate(fs, &ip, 0);
+		if (!ret)
+			ret = hfs_inode_store(fs, &ip);
+	}
+	if (!ret)
+		oget(ino);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	if (!ret)
+		oget(ip.ino);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = ip.ino;
+	e.attr_timeout = e.entry_timeout = TIMEOUT;
+	to_stat(&ip, &e.attr);
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	int ret = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (oput(ino) == 0) {
+		struct hfs_inode ip;
+
+		if (hfs_inode_load(fs, ino, &ip) == 0 && ip.nlink == 0) {
+			ret = hfs_op_begin(fs);
+			if (!ret)
+				ret = hfs_inode_destroy(fs, ino);
+			if (!ret)
+				ret = hfs_orphan_del(fs, ino);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+	int ret;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	n = ret ? ret : hfs_file_read(fs, &ip, buf, size, (uint64_t)off);
+	pthread_mutex_unlock(&fs->lock);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	ssize_t n;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret && (fi->flags & O_APPEND))
+		off = (off_t)ip.size;
+	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
+	if (n > 0) {
+		/* a write by anyone drops set-user-ID; set-group-ID too if group-executable */
+		if (ip.mode & (S_ISUID | S_ISGID)) {
+			ip.mode &= ~(unsigned)S_ISUID;
+			if (ip.mode & S_IXGRP)
+				ip.mode &= ~(unsigned)S_ISGID;
+		}
+		ret = hfs_inode_store(fs, &ip);
+		if (ret)
+			n = ret;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -hfs_sync(FS(req)));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_open(req, fi);
+}
+
+/* Offsets: 1 after ".", 2 after "..", key + 3 after an entry with key. */
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	char *buf = calloc(1, size), name[256];
+	size_t used = 0;
+	struct hfs_inode d;
+	int ret;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &d);
+	if (ret)
+		goto out;
+	if (!S_ISDIR(d.mode)) {
+		ret = -ENOTDIR;
+		goto out;
+	}
+	while (used < size) {
+		struct stat st;
+		uint64_t key, child;
+		uint8_t t;
+		size_t n;
+		off_t next;
+
+		memset(&st, 0, sizeof(st));
+		if (off == 0) {
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+			n = fuse_add_direntry(req, buf + used, size - used, ".", &st, 1);
+			next = 1;
+		} else if (off == 1) {
+			st.st_ino = d.parent ? d.parent : ino;
+			st.st_mode = S_IFDIR;
+			n = fuse_add_direntry(req, buf + used, size - used, "..", &st, 2);
+			next = 2;
+		} else {
+			ret = hfs_dir_next(fs, ino, (uint64_t)off - 2, &key, name, &child, &t);
+			if (ret == -ENOENT) {
+				ret = 0;
+				break;
+			}
+			if (ret)
+				break;
+			st.st_ino = child;
+			st.st_mode = (mode_t)t << 12;
+			next = (off_t)(key + 3);
+			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+		}
+		if (n > size - used)
+			break;
+		used += n;
+		off = next;
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (ret && !used)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct hfs_statfs s;
+	struct statvfs v;
+
+	hfs_statfs_get(FS(req), &s);
+	memset(&v, 0, sizeof(v));
+	v.f_bsize = v.f_frsize = HFS_BLKSIZE;
+	v.f_blocks = s.total_blocks;
+	v.f_bfree = v.f_bavail = s.free_blocks;
+	v.f_files = s.max_inodes;
+	v.f_ffree = v.f_favail = s.max_inodes - s.ninodes;
+	v.f_namemax = 255;
+	fuse_reply_statfs(req, &v);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+	if (!ret && !hfs_inode_load(fs, ino, &ip)) {
+		now(&ip.ctime);
+		ret = hfs_inode_store(fs, &ip);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct hfs_fs *fs = FS(req);
+	char *buf = size ? malloc(size) : NULL;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_xattr_get(fs, ino, name, buf, size);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct hfs_fs *fs = FS(req);
+	char *buf = size ? malloc(size) : NULL;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_xattr_list(fs, ino, buf, size);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct hfs_fs *fs = FS(req);
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_xattr_remove(fs, ino, name);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
+	if (!ret)
+		ret = hfs_inode_store(fs, &ip);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -ret);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	uint64_t out = 0;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_file_seek(fs, &ip, (uint64_t)off, whence, &out);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_lseek(req, (off_t)out);
+}
+
+void (*hfs_fuse_on_mounted)(void);
+
+static const struct fuse_lowlevel_ops hfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsync,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.create = op_create,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+};
+
+int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,
+		 char **fuse_argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
+	struct fuse_session *se;
+	struct fuse_loop_config *cfg;
+	int ret = -EIO;
+
+	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	if (!se)
+		goto out_args;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_se;
+	if (fuse_session_mount(se, mountpoint) != 0)
+		goto out_sig;
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		goto out_mount;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, 8);
+	if (hfs_fuse_on_mounted)
+		hfs_fuse_on_mounted();
+	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
+	fuse_loop_cfg_destroy(cfg);
+out_mount:
+	fuse_session_unmount(se);
+out_sig:
+	fuse_remove_signal_handlers(se);
+out_se:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,66 @@
+# tests/lib.sh — shared helpers for the mount tests (source it).
+# Everything a test creates lives under $T (a mktemp -d dir) or is a loop
+# device recorded in $T/loops; cleanup() unmounts, detaches and removes only
+# those, also on failure or Ctrl-C.
+set -u
+B=${BUILDDIR:-build}
+B=$(cd "$B" && pwd)
+T=$(mktemp -d /tmp/hfs-test.XXXXXX)
+FAILS=0
+
+cleanup() {
+	local m l
+	for m in $(awk -v t="$T" '$2 ~ "^"t {print $2}' /proc/mounts 2>/dev/null); do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	sleep 0.2
+	if [ -f "$T/loops" ]; then
+		while read -r l; do losetup -d "$l" 2>/dev/null; done < "$T/loops"
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS+1)); }
+ok() { echo "ok: $*"; }
+check() { # check DESCRIPTION CMD... : the command must succeed
+	local what=$1; shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+mkimg() { truncate -s "${2:-512M}" "$T/$1"; echo "$T/$1"; }
+
+mkloop() { # mkloop IMAGE -> prints the loop device (recorded for cleanup)
+	local dev
+	dev=$(losetup -f --show "$1") || return 1
+	echo "$dev" >> "$T/loops"
+	echo "$dev"
+}
+
+# hfs_mount MNT DEV... [-- opts]: mount and wait until it answers.
+hfs_mount() {
+	local mnt=$1; shift
+	mkdir -p "$mnt"
+	timeout 60 "$B/hfs" "$@" "$mnt" || return 1
+	timeout 10 stat "$mnt" >/dev/null || return 1
+	grep -q " $mnt fuse.hfs " /proc/mounts
+}
+
+# hfs_umount MNT DEV: unmount, then wait until the daemon has flushed and
+# let go of the device (it holds a flock on every component while running).
+hfs_umount() {
+	local mnt=$1 dev=$2 i
+	fusermount3 -u "$mnt" || return 1
+	for i in $(seq 1 600); do
+		flock -n "$dev" true 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "daemon did not exit after unmounting $mnt" >&2
+	return 1
+}
+
+finish() {
+	if [ "$FAILS" -eq 0 ]; then echo "PASS: $(basename "$0")"; exit 0; fi
+	echo "FAILED: $(basename "$0") ($FAILS)"; exit 1
+}
