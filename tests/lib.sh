@@ -3,8 +3,9 @@
 # device recorded in $T/loops; cleanup() unmounts, detaches and removes only
 # those, also on failure or Ctrl-C.
 set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${BUILDDIR:-build}
-B=$(cd "$B" && pwd)
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
 T=$(mktemp -d /tmp/hfs-test.XXXXXX)
 FAILS=0
 
