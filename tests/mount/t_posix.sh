@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# POSIX behaviour through a real mount: links, symlinks, xattrs, renames,
+# truncate, sparse files, special files, big directories, a file larger
+# than the cache, and everything again after a remount.
+. "$(dirname "$0")/../lib.sh"
+img=$(mkimg p.img 1G)
+m=$T/m
+check "mkfs" "$B/mkfs.hfs" -q "$img"
+check "mount (cache_size=16M)" hfs_mount "$m" "$img" -o cache_size=16M
+
+# hard links
+echo data > "$m/a"
+check "link" ln "$m/a" "$m/b"
+check "nlink 2" test "$(stat -c %h "$m/a")" = 2
+check "same inode" test "$(stat -c %i "$m/a")" = "$(stat -c %i "$m/b")"
+rm "$m/a"
+check "nlink 1 after unlink" test "$(stat -c %h "$m/b")" = 1
+check "content via other link" test "$(cat "$m/b")" = data
+
+# symlinks
+check "symlink" ln -s /some/where/else "$m/s"
+check "readlink" test "$(readlink "$m/s")" = /some/where/else
+check "lstat is a link" test -L "$m/s"
+
+# xattrs
+check "setfattr" setfattr -n user.k -v hello "$m/b"
+check "getfattr" test "$(getfattr --absolute-names --only-values -n user.k "$m/b")" = hello
+check "listxattr" bash -c "getfattr --absolute-names -d '$m/b' | grep -q user.k"
+check "removexattr" setfattr -x user.k "$m/b"
+check "ENODATA after remove" bash -c "! getfattr -n user.k '$m/b' 2>/dev/null"
+
+# renames
+echo one > "$m/r1"; echo two > "$m/r2"
+check "rename over a file" mv -f "$m/r1" "$m/r2"
+check "target has source content" test "$(cat "$m/r2")" = one
+check "source gone" test ! -e "$m/r1"
+mkdir -p "$m/d1/sub" "$m/d2"
+check "rename dir across dirs" mv "$m/d1/sub" "$m/d2/sub"
+check "parent nlink dropped" test "$(stat -c %h "$m/d1")" = 2
+check "new parent nlink" test "$(stat -c %h "$m/d2")" = 3
+check "rename into own subtree fails" bash -c "! mv '$m/d2' '$m/d2/sub/x' 2>/dev/null"
+mkdir "$m/full"; touch "$m/full/f"
+check "rmdir non-empty fails" bash -c "! rmdir '$m/full' 2>/dev/null"
+check "rename onto non-empty dir fails" bash -c "! mv -T '$m/d1' '$m/full' 2>/dev/null"
+
+# truncate and sparse files
+head -c 300000 /dev/urandom > "$T/ref"
+cp "$T/ref" "$m/t"
+check "truncate down" truncate -s 70000 "$m/t"
+truncate -s 70000 "$T/ref"
+check "content after truncate down" cmp "$m/t" "$T/ref"
+check "truncate up" truncate -s 500000 "$m/t"
+truncate -s 500000 "$T/ref"
+check "zeros after truncate up" cmp "$m/t" "$T/ref"
+check "sparse write at 5 GiB" dd if=/dev/urandom of="$m/sparse" bs=4096 count=1 seek=$((5*1024*1024/4)) status=none
+check "sparse size" test "$(stat -c %s "$m/sparse")" = $((5*1024*1024*1024 + 4096))
+check "sparse uses little space" test "$(stat -c %b "$m/sparse")" -lt 1000
+check "hole reads as zeros" test "$(dd if="$m/sparse" bs=4096 count=1 skip=1000 status=none | tr -d '\0' | wc -c)" = 0
+
+# special files
+check "mkfifo" mkfifo "$m/fifo"
+check "is a fifo" test -p "$m/fifo"
+check "mknod char" mknod "$m/null" c 1 3
+check "char device numbers" test "$(stat -c %t:%T "$m/null")" = 1:3
+
+# 20,000 entries in one directory
+mkdir "$m/big"
+(cd "$m/big" && seq 1 20000 | xargs touch)
+check "20000 entries listed" test "$(ls "$m/big" | wc -l)" = 20000
+
+# a file larger than the cache (16M): 200 MiB of a known pattern
+head -c $((200*1024*1024)) /dev/urandom > "$T/bigref"
+check "write 200 MiB" cp "$T/bigref" "$m/bigfile"
+check "statfs changes" test "$(df --output=used "$m" | tail -1)" -gt 200000
+
+check "unmount" hfs_umount "$m" "$img"
+check "remount" hfs_mount "$m" "$img"
+check "big file intact" cmp "$T/bigref" "$m/bigfile"
+check "20000 entries after remount" test "$(ls "$m/big" | wc -l)" = 20000
+check "delete 20000 entries" bash -c "cd '$m/big' && ls | xargs rm && cd / && rmdir '$m/big'"
+check "hard link survived" test "$(cat "$m/b")" = data
+check "symlink survived" test "$(readlink "$m/s")" = /some/where/else
+check "truncated file survived" cmp "$m/t" "$T/ref"
+used=$(df --output=used "$m" | tail -1)
+rm "$m/bigfile"
+check "space given back" test "$(df --output=used "$m" | tail -1)" -lt $((used - 190000))
+check "unmount" hfs_umount "$m" "$img"
+finish
