@@ -188,7 +188,7 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	struct raid_comp tmp[RAID_MAX_COMP];
 	int have[RAID_MAX_COMP] = {0};
 	struct raid_set *s;
-	int i, ret, ncomp, missing = 0;
+	int i, ret, ncomp, missing = 0, first_err = 0;
 
 	if (!o)
 		o = &defaults;
@@ -197,9 +197,12 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	for (i = 0; i < n; i++) {
 		ret = raid_dev_open(&tmp[i], paths[i], !o->readonly, o->no_direct);
 		if (ret) {
-			fprintf(stderr, "hfs: %s: %s\n", paths[i], strerror(-ret));
+			fprintf(stderr, "hfs: %s: %s%s\n", paths[i], strerror(-ret),
+				ret == -EBUSY ? " (mounted or in use by another process?)" : "");
 			tmp[i].c_fd = -1;
 			have[i] = 0;
+			if (!first_err)
+				first_err = ret;
 			continue;
 		}
 		ret = raid_label_read(&tmp[i], &lab[i]);
@@ -214,7 +217,7 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		if (!best || le64toh(lab[i].l_generation) > le64toh(best->l_generation))
 			best = &lab[i];
 	}
-	ret = -EINVAL;
+	ret = first_err ? first_err : -EINVAL;
 	if (!best)
 		goto err_tmp;
 	ncomp = (int)le32toh(best->l_ncomp);
