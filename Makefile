@@ -19,6 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -pthread \
             -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 -I. $(PKG_CFLAGS) -MMD -MP
+CFLAGS   += $(EXTRA_CFLAGS)
 ifeq ($(DEBUG),1)
 CFLAGS   += -O0 -DHFS_DEBUG=1
 endif
@@ -102,7 +103,7 @@ demo: deps
 	@BUILDDIR=$(BUILDDIR) tests/demo.sh
 
 asan: deps
-	$(MAKE) BUILDDIR=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	$(MAKE) BUILDDIR=build-asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	@BUILDDIR=build-asan tests/run-all.sh
 
 install: $(PROGS)

@@ -69,6 +69,14 @@ int  hfs_orphans_reap(struct hfs_fs *fs);
  * reads both headers, picks the newest valid one into *vh, replays the
  * group after it.  *nrec = records applied.  Does not write the header. */
 int  hfs_recover(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec);
+/* The pre-images the group after vh's commit left in the UNDO FIFO, each
+ * passed to fn (raw logical offset, bytes); nothing is written (fsck -n
+ * overlays them in memory).  0 or -errno; *nrec = records. */
+typedef int (*hfs_undo_fn)(void *priv, uint64_t raw, const void *data, uint32_t len);
+int  hfs_undo_collect(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, hfs_undo_fn fn,
+		      void *priv, int *nrec);
+/* Write a header (CRC filled in) to slot seq & 1 straight through raid. */
+int  hfs_write_header_raw(struct raid_set *rs, struct hfs_volhdr_ondisk *vh);
 /* Read both header copies; return the index (0/1) of the newest valid one
  * and copy it to *vh, or -EUCLEAN/-EBADMSG if neither is valid. */
 int  hfs_read_header(struct raid_set *rs, struct hfs_volhdr_ondisk *vh);

@@ -93,9 +93,6 @@ void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
 int  hfs_meta_verify(void *priv, struct bc_buf *b);/* bufcache verify hook */
 int  hfs_meta_get(struct hfs_fs *fs, uint64_t zaddr, int flags, struct bc_buf **out);
 
-/* Write a header (CRC filled in) to slot seq & 1 straight through raid. */
-int  hfs_write_header_raw(struct raid_set *rs, struct hfs_volhdr_ondisk *vh);
-
 /* undo.c */
 /* 1 if the group after vh's commit left UNDO records to replay. */
 int  hfs_undo_pending(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);

@@ -148,8 +148,10 @@ static int fifo_get(struct raid_set *rs, uint64_t base, uint64_t pos, void *out,
 	return ret;
 }
 
-/* Scan the group after vh's commit.  apply = 0: count only. */
-static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, int apply, int *nrec)
+/* Scan the group after vh's commit; call fn for every pre-image (after the
+ * whole group was read and checked).  fn NULL: count only. */
+static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, hfs_undo_fn fn,
+		void *priv, int *nrec)
 {
 	uint64_t base = hfs_raw(hfs_le64(vh->vh_undo_base));
 	uint64_t fifo = hfs_le64(vh->vh_undo_size), vsize = hfs_le64(vh->vh_size);
@@ -230,14 +232,8 @@ static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, int app
 		seen += size;
 		pos = (pos + size) % fifo;
 	}
-	if (apply) {
-		for (i = 0; i < n && !ret; i++) {
-			memcpy(scratch, recs[i].data, recs[i].len);
-			ret = raid_write(rs, recs[i].target, scratch, recs[i].len);
-		}
-		if (!ret && n)
-			ret = raid_flush(rs);
-	}
+	for (i = 0; fn && i < n && !ret; i++)
+		ret = fn(priv, recs[i].target, recs[i].data, recs[i].len);
 	*nrec = n;
 out:
 	for (i = 0; i < n; i++)
@@ -248,6 +244,20 @@ out:
 	return ret;
 }
 
+static int write_back(void *priv, uint64_t raw, const void *data, uint32_t len)
+{
+	struct raid_set *rs = priv;
+	void *p;
+	int ret;
+
+	if (posix_memalign(&p, 4096, len))
+		return -ENOMEM;
+	memcpy(p, data, len);
+	ret = raid_write(rs, raw, p, len);
+	free(p);
+	return ret;
+}
+
 int hfs_recover(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec)
 {
 	int ret = hfs_read_header(rs, vh);
@@ -255,13 +265,22 @@ int hfs_recover(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec)
 	*nrec = 0;
 	if (ret < 0)
 		return ret;
-	ret = scan(rs, vh, 1, nrec);
+	ret = scan(rs, vh, write_back, rs, nrec);
+	if (!ret && *nrec)
+		ret = raid_flush(rs);
 	return ret < 0 ? ret : 0;
+}
+
+int hfs_undo_collect(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, hfs_undo_fn fn,
+		     void *priv, int *nrec)
+{
+	*nrec = 0;
+	return scan(rs, vh, fn, priv, nrec);
 }
 
 int hfs_undo_pending(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh)
 {
 	int n = 0;
 
-	return scan(rs, vh, 0, &n) == 0 && n > 0;
+	return scan(rs, vh, NULL, NULL, &n) == 0 && n > 0;
 }

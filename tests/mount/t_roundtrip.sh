@@ -14,6 +14,7 @@ roundtrip() { # roundtrip NAME DEV...
 	check "$name: cp -a $SRC" cp -a "$SRC" "$m/tree"
 	check "$name: unmount" hfs_umount "$m" "$1"
 	echo "   copy + unmount took $(echo "$(date +%s.%N) - $t0" | bc) s"
+	check "$name: fsck.hfs -n clean" "$B/fsck.hfs" -n "$@"
 	check "$name: remount" hfs_mount "$m" "$@"
 	check "$name: diff -r identical" diff -r --no-dereference "$SRC" "$m/tree"
 	check "$name: same file count" test "$(find "$SRC" | wc -l)" = "$(find "$m/tree" | wc -l)"
