@@ -796,18 +796,62 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
+/* An access ACL carries the permission bits (as the kernel's
+ * posix_acl_equiv_mode/update_mode do): copy them into the mode.  Returns
+ * 1 when the ACL says nothing beyond the mode (no need to store it), 0 when
+ * it must be stored, -EINVAL when malformed. */
+static int acl_to_mode(const char *v, size_t size, uint32_t *mode)
+{
+	size_t n, i;
+	int user = -1, group = -1, mask = -1, other = -1, extra = 0;
+
+	if (size < 4 || (size - 4) % 8 || v[0] != 2 || v[1] || v[2] || v[3])
+		return -EINVAL;
+	n = (size - 4) / 8;
+	for (i = 0; i < n; i++) {
+		const unsigned char *e = (const unsigned char *)v + 4 + 8 * i;
+		unsigned tag = e[0] | e[1] << 8, perm = (e[2] | e[3] << 8) & 7;
+
+		switch (tag) {
+		case 0x01: user = (int)perm; break;
+		case 0x04: group = (int)perm; break;
+		case 0x10: mask = (int)perm; break;
+		case 0x20: other = (int)perm; break;
+		case 0x02: case 0x08: extra = 1; break;
+		default: return -EINVAL;
+		}
+	}
+	if (user < 0 || group < 0 || other < 0)
+		return -EINVAL;
+	*mode = (*mode & ~0777u) | (unsigned)user << 6 | (unsigned)(mask >= 0 ? mask : group) << 3 |
+		(unsigned)other;
+	return !extra && mask < 0;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, equiv = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
 	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret && !strcmp(name, "system.posix_acl_access")) {
+		ret = acl_to_mode(value, size, &ip.mode);
+		equiv = ret == 1;
+		ret = ret < 0 ? ret : 0;
+	}
+	if (!ret && equiv) {
+		ret = hfs_xattr_remove(fs, ino, name);   /* the mode says it all */
+		if (ret == -ENODATA)
+			ret = 0;
+	} else if (!ret) {
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
-	if (!ret && !hfs_inode_load(fs, ino, &ip)) {
+	}
+	if (!ret) {
 		now(&ip.ctime);
 		ret = hfs_inode_store(fs, &ip);
 	}

@@ -62,6 +62,10 @@ int  hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground,
 /* Called by hfs_fuse_run once the kernel mount exists (the daemon tells its
  * waiting parent that mounting worked). */
 extern void (*hfs_fuse_on_mounted)(void);
+/* Status file for hfsctl: /run/hfs/<mountpoint with / as _>.json. */
+int  hfs_status_path(const char *mountpoint, char *out, size_t cap);
+int  hfs_status_start(struct hfs_fs *fs, const char *mountpoint);
+void hfs_status_remove(struct hfs_fs *fs);
 /* Destroy orphans a crash left behind (call once after a read-write open). */
 int  hfs_orphans_reap(struct hfs_fs *fs);
 

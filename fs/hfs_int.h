@@ -83,7 +83,15 @@ struct hfs_fs {
 	pthread_t flusher;
 	pthread_cond_t flush_cv;
 	bool flusher_stop, flusher_running;
+
+	/* status.c: the status file hfsctl reads */
+	char status_path[4200];
+	char mountpoint[4096];
+	uint64_t status_ns;                /* last publish */
 };
+
+/* status.c */
+int  hfs_status_publish(struct hfs_fs *fs);   /* fs->lock held */
 
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */

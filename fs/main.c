@@ -222,7 +222,10 @@ int main(int argc, char **argv)
 	}
 	if (!o.readonly && (ret = hfs_orphans_reap(fs)) != 0)
 		fprintf(stderr, "hfs: orphan cleanup failed: %s\n", strerror(-ret));
+	if (hfs_status_start(fs, mnt) != 0)
+		fprintf(stderr, "hfs: warning: no status file for hfsctl\n");
 	ret = hfs_fuse_run(fs, mnt, foreground, fargc, fargv);
+	hfs_status_remove(fs);
 	if (ret)
 		fprintf(stderr, "hfs: mounting %s failed\n", mnt);
 	i = hfs_close(fs);

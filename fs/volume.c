@@ -179,6 +179,14 @@ int hfs_flush_locked(struct hfs_fs *fs)
 	if (fs->readonly)
 		return bc_readonly(fs->bc) ? -EIO : 0;
 	ret = bc_flush(fs->bc);
+	if (!ret && fs->status_path[0]) {
+		uint64_t t = hfs_now_ns();
+
+		if (t - fs->status_ns > 1000000000ull) {   /* at most once a second */
+			fs->status_ns = t;
+			hfs_status_publish(fs);
+		}
+	}
 	if (ret && bc_readonly(fs->bc) && !fs->readonly) {
 		fs->readonly = true;
 		HFS_ERR("metadata write failed: filesystem is read-only from now on");
@@ -224,6 +232,8 @@ static void *flusher_main(void *arg)
 		pthread_cond_timedwait(&fs->flush_cv, &fs->lock, &ts);
 		if (!fs->flusher_stop && !fs->readonly && bc_dirty_bytes(fs->bc))
 			hfs_flush_locked(fs);
+		if (!fs->flusher_stop)
+			hfs_status_publish(fs);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return NULL;

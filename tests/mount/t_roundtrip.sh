@@ -18,6 +18,7 @@ roundtrip() { # roundtrip NAME DEV...
 	check "$name: remount" hfs_mount "$m" "$@"
 	check "$name: diff -r identical" diff -r --no-dereference "$SRC" "$m/tree"
 	check "$name: same file count" test "$(find "$SRC" | wc -l)" = "$(find "$m/tree" | wc -l)"
+	check "$name: same modes, owners, mtimes" bash -c "diff <(cd '$SRC' && find . -printf '%M %u %g %T@ %p\n' | sort -k5) <(cd '$m/tree' && find . -printf '%M %u %g %T@ %p\n' | sort -k5)"
 	check "$name: unmount again" hfs_umount "$m" "$1"
 }
 

@@ -1,0 +1,98 @@
+/*
+ * status.c — the daemon's status file: /run/hfs/<mountpoint>.json, written
+ * atomically (temp file + rename) at mount and after every periodic flush,
+ * read by `hfsctl status`.  Reading it costs the daemon nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid.h>
+#include "fs/hfs_int.h"
+
+#define STATUS_DIR "/run/hfs"
+
+int hfs_status_path(const char *mountpoint, char *out, size_t cap)
+{
+	char real[4096], *p;
+
+	if (!realpath(mountpoint, real))
+		return -errno;
+	for (p = real; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	return snprintf(out, cap, "%s/%s.json", STATUS_DIR, real) >= (int)cap ? -ENAMETOOLONG : 0;
+}
+
+/* fs->lock held. */
+int hfs_status_publish(struct hfs_fs *fs)
+{
+	struct raid_comp_status cs[RAID_MAX_COMP];
+	struct bc_stats bs;
+	char tmp[4300], label[HFS_LABEL_MAX + 1], u[37];
+	FILE *f;
+	int n, i;
+
+	if (!fs->status_path[0])
+		return 0;
+	mkdir(STATUS_DIR, 0755);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->status_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	n = raid_status(fs->rs, cs, RAID_MAX_COMP);
+	bc_get_stats(fs->bc, &bs);
+	memcpy(label, fs->vh.vh_label, HFS_LABEL_MAX);
+	label[HFS_LABEL_MAX] = 0;
+	for (i = 0; label[i]; i++)
+		if (label[i] == '"' || label[i] == '\\' || (unsigned char)label[i] < 32)
+			label[i] = '_';
+	uuid_unparse(fs->vh.vh_uuid, u);
+	fprintf(f, "{\n  \"mountpoint\": \"%s\",\n  \"uuid\": \"%s\",\n  \"label\": \"%s\",\n"
+		   "  \"layout\": \"%s\",\n  \"engine\": \"%s\",\n  \"state\": \"%s\",\n"
+		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
+		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"cache_bytes\": %zu,\n"
+		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
+		fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
+		raid_engine_name(fs->rs), fs->readonly ? "read-only" : "online",
+		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
+		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
+		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,
+		bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
+	for (i = 0; i < n; i++)
+		fprintf(f, "    { \"path\": \"%s\", \"state\": \"%s\", \"read_errors\": %llu, "
+			   "\"write_errors\": %llu, \"crc_errors\": %llu }%s\n",
+			cs[i].path, raid_comp_state_name(cs[i].state), (unsigned long long)cs[i].read_errs,
+			(unsigned long long)cs[i].write_errs, (unsigned long long)cs[i].crc_errs,
+			i + 1 < n ? "," : "");
+	fprintf(f, "  ]\n}\n");
+	if (fclose(f) != 0 || rename(tmp, fs->status_path) != 0) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
+void hfs_status_remove(struct hfs_fs *fs)
+{
+	if (fs->status_path[0])
+		unlink(fs->status_path);
+}
+
+int hfs_status_start(struct hfs_fs *fs, const char *mountpoint)
+{
+	int ret = hfs_status_path(mountpoint, fs->status_path, sizeof(fs->status_path));
+
+	if (ret) {
+		fs->status_path[0] = 0;
+		return ret;
+	}
+	if (!realpath(mountpoint, fs->mountpoint))
+		snprintf(fs->mountpoint, sizeof(fs->mountpoint), "%s", mountpoint);
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_status_publish(fs);
+	pthread_mutex_unlock(&fs->lock);
+	return ret;
+}
