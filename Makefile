@@ -109,7 +109,8 @@ asan: deps
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 $(BUILDDIR)/hfs $(BUILDDIR)/mkfs.hfs $(BUILDDIR)/fsck.hfs $(BUILDDIR)/hfsctl $(DESTDIR)$(PREFIX)/sbin/
-	ln -sf hfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.hfs 2>/dev/null || true
+	# mount -t fuse.hfs runs /sbin/mount.fuse.hfs (mount(8) keeps a fixed PATH)
+	ln -sf $(PREFIX)/sbin/hfs $(DESTDIR)/sbin/mount.fuse.hfs
 
 clean:
 	rm -rf build build-asan

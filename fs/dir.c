@@ -23,7 +23,7 @@ static int find(struct hfs_fs *fs, uint64_t dir, const char *name, size_t len,
 	uint64_t h = (uint64_t)hfs_name_hash(name, len) << 32;
 	struct hfs_key from = hfs_mkkey(dir, HFS_REC_DIRENT, h);
 	struct hfs_key to = hfs_mkkey(dir, HFS_REC_DIRENT, h | 0xffffffffu), k;
-	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256];
+	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
 	uint32_t expect = 0;
 	size_t vlen;
 	int ret;
@@ -67,7 +67,7 @@ int hfs_dir_lookup(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t *
 int hfs_dir_add(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t ino, uint8_t type)
 {
 	size_t len = strlen(name);
-	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256];
+	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
 	struct hfs_dirent_ondisk *d = (void *)buf;
 	uint64_t key, oino;
 	uint8_t otype;
@@ -110,7 +110,7 @@ int hfs_dir_remove(struct hfs_fs *fs, uint64_t dir, const char *name)
 
 int hfs_dir_set(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t ino, uint8_t type)
 {
-	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256];
+	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
 	struct hfs_dirent_ondisk *d = (void *)buf;
 	size_t len = strlen(name);
 	uint64_t key, oino;
@@ -143,7 +143,7 @@ int hfs_dir_next(struct hfs_fs *fs, uint64_t dir, uint64_t from_key, uint64_t *k
 {
 	struct hfs_key from = hfs_mkkey(dir, HFS_REC_DIRENT, from_key);
 	struct hfs_key to = hfs_mkkey(dir, HFS_REC_DIRENT, UINT64_MAX), k;
-	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256];
+	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
 	const struct hfs_dirent_ondisk *d = (const void *)buf;
 	size_t vlen;
 	int ret = hfs_bt_next(fs, &from, &to, &k, buf, sizeof(buf), &vlen);

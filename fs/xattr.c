@@ -45,7 +45,7 @@ static int xfind(struct hfs_fs *fs, uint64_t ino, const char *name, size_t nlen,
 
 int hfs_xattr_set(struct hfs_fs *fs, uint64_t ino, const char *name, const void *val, size_t len, int flags)
 {
-	uint8_t buf[XBUF];
+	uint8_t buf[XBUF] __attribute__((aligned(8)));
 	struct hfs_xattr_ondisk *x = (void *)buf;
 	size_t nlen = strlen(name), vlen;
 	uint64_t key;
@@ -82,7 +82,7 @@ int hfs_xattr_set(struct hfs_fs *fs, uint64_t ino, const char *name, const void 
 
 int hfs_xattr_get(struct hfs_fs *fs, uint64_t ino, const char *name, void *val, size_t size)
 {
-	uint8_t buf[XBUF];
+	uint8_t buf[XBUF] __attribute__((aligned(8)));
 	const struct hfs_xattr_ondisk *x = (const void *)buf;
 	size_t nlen = strlen(name), vlen;
 	uint64_t key;
@@ -106,7 +106,7 @@ int hfs_xattr_list(struct hfs_fs *fs, uint64_t ino, char *list, size_t size)
 {
 	struct hfs_key from = hfs_mkkey(ino, HFS_REC_XATTR, 0);
 	struct hfs_key to = hfs_mkkey(ino, HFS_REC_XATTR, UINT64_MAX), k;
-	uint8_t buf[XBUF];
+	uint8_t buf[XBUF] __attribute__((aligned(8)));
 	const struct hfs_xattr_ondisk *x = (const void *)buf;
 	size_t vlen, total = 0;
 	int ret;
@@ -133,7 +133,7 @@ int hfs_xattr_list(struct hfs_fs *fs, uint64_t ino, char *list, size_t size)
 
 int hfs_xattr_remove(struct hfs_fs *fs, uint64_t ino, const char *name)
 {
-	uint8_t buf[XBUF];
+	uint8_t buf[XBUF] __attribute__((aligned(8)));
 	size_t vlen;
 	uint64_t key;
 	struct hfs_key k;

@@ -290,9 +290,14 @@ static void check_data(struct fsck *f, const struct key *k, const struct hfs_dat
 	free(buf);
 }
 
-static void record(struct fsck *f, const struct key *k, const uint8_t *v, unsigned len,
+static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, unsigned len,
 		   uint64_t leaf, unsigned voff)
 {
+	/* values sit at any byte offset in a leaf: decode from an aligned copy */
+	uint64_t vbuf[(HFS_MAX_VALUE + 7) / 8];
+	const uint8_t *v = (const uint8_t *)vbuf;
+
+	memcpy(vbuf, raw_v, len <= sizeof(vbuf) ? len : sizeof(vbuf));
 	switch (k->type) {
 	case HFS_REC_INODE: {
 		const struct hfs_inode_ondisk *d = (const void *)v;
@@ -402,15 +407,17 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *v, unsign
 static int fix_nlink(struct fsck *f, struct inode_info *ii, uint32_t nlink)
 {
 	uint8_t *d;
-	struct hfs_inode_ondisk *in;
 	int ret;
 
 	if (posix_memalign((void **)&d, 4096, HFS_BUFSIZE))
 		return -ENOMEM;
 	ret = rd(f, ii->leaf_raw, d, HFS_BUFSIZE);
 	if (!ret) {
-		in = (void *)(d + ii->val_off);
-		in->i_nlink = hfs_tole32(nlink);
+		struct hfs_inode_ondisk tmp;
+
+		memcpy(&tmp, d + ii->val_off, sizeof(tmp));
+		tmp.i_nlink = hfs_tole32(nlink);
+		memcpy(d + ii->val_off, &tmp, sizeof(tmp));
 		((struct hfs_blkhdr_ondisk *)d)->bh_crc = hfs_tole32(hfs_block_crc(d, HFS_BUFSIZE, 4));
 		ret = raid_write(f->rs, ii->leaf_raw, d, HFS_BUFSIZE);
 	}
@@ -697,6 +704,18 @@ int main(int argc, char **argv)
 	       (unsigned long long)f.ndata, (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
 	       (unsigned long long)f.nblocks, f.problems, f.problems == 1 ? "" : "s", f.fixed);
 	raid_close(f.rs);
+	for (c = 0; c < 1024; c++)
+		while (f.ovl[c]) {
+			struct ovl *o = f.ovl[c];
+
+			f.ovl[c] = o->next;
+			free(o->data);
+			free(o);
+		}
+	free(f.refmap);
+	free(f.ino);
+	free(f.dents);
+	free(f.orphans);
 	if (!f.problems)
 		return 0;
 	/* -y: 1 when something was corrected; problems it cannot fix leave 4
