@@ -15,33 +15,29 @@ uint32_t hfs_name_hash(const char *name, size_t len)
 	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)name, (uInt)len) & 0x7fffffffu;
 }
 
-/* Find name in dir: 0 and its key, inode and type, or -ENOENT.  *free_iter gets
- * the first unused collision index (for an insert). */
-static int find(struct hfs_fs *fs, uint64_t dir, const char *name, size_t len,
-		uint64_t *key, uint64_t *ino, uint8_t *type, uint32_t *free_iter)
+int hfs_name_scan(struct hfs_fs *fs, uint64_t obj, uint8_t type, const char *name, size_t len,
+		  int (*name_of)(const uint8_t *v, size_t vlen, const uint8_t **nm, size_t *nl),
+		  uint8_t *buf, size_t cap, size_t *vlen, uint64_t *key, uint32_t *free_iter)
 {
 	uint64_t h = (uint64_t)hfs_name_hash(name, len) << 32;
-	struct hfs_key from = hfs_mkkey(dir, HFS_REC_DIRENT, h);
-	struct hfs_key to = hfs_mkkey(dir, HFS_REC_DIRENT, h | 0xffffffffu), k;
-	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
+	struct hfs_key from = hfs_mkkey(obj, type, h), to = hfs_mkkey(obj, type, h | 0xffffffffu), k;
 	uint32_t expect = 0;
-	size_t vlen;
 	int ret;
 
 	if (free_iter)
 		*free_iter = UINT32_MAX;
-	while ((ret = hfs_bt_next(fs, &from, &to, &k, buf, sizeof(buf), &vlen)) == 0) {
-		const struct hfs_dirent_ondisk *d = (const void *)buf;
+	while ((ret = hfs_bt_next(fs, &from, &to, &k, buf, cap, vlen)) == 0) {
+		const uint8_t *nm;
+		size_t nl;
 
 		if (free_iter && *free_iter == UINT32_MAX && (uint32_t)k.key != expect)
 			*free_iter = expect;
 		expect = (uint32_t)k.key + 1;
-		if (vlen < sizeof(*d) || vlen != sizeof(*d) + d->d_namelen)
-			return HFS_CORRUPT("dirent in %llu has length %zu", (unsigned long long)dir, vlen);
-		if (d->d_namelen == len && !memcmp(buf + sizeof(*d), name, len)) {
+		if (name_of(buf, *vlen, &nm, &nl))
+			return HFS_CORRUPT("object %llu: malformed named record (type %u, %zu bytes)",
+					   (unsigned long long)obj, type, *vlen);
+		if (nl == len && !memcmp(nm, name, len)) {
 			*key = k.key;
-			*ino = hfs_le64(d->d_ino);
-			*type = d->d_type;
 			return 0;
 		}
 		if (k.key == (h | 0xffffffffu))
@@ -52,6 +48,35 @@ static int find(struct hfs_fs *fs, uint64_t dir, const char *name, size_t len,
 	if (free_iter && *free_iter == UINT32_MAX)
 		*free_iter = expect;
 	return ret == 0 || ret == -ENOENT ? -ENOENT : ret;
+}
+
+static int dirent_name(const uint8_t *v, size_t vlen, const uint8_t **nm, size_t *nl)
+{
+	const struct hfs_dirent_ondisk *d = (const void *)v;
+
+	if (vlen < sizeof(*d) || vlen != sizeof(*d) + d->d_namelen)
+		return -EUCLEAN;
+	*nm = v + sizeof(*d);
+	*nl = d->d_namelen;
+	return 0;
+}
+
+/* Find name in dir: 0 and its key, inode and type, or -ENOENT.  *free_iter gets
+ * the first unused collision index (for an insert). */
+static int find(struct hfs_fs *fs, uint64_t dir, const char *name, size_t len,
+		uint64_t *key, uint64_t *ino, uint8_t *type, uint32_t *free_iter)
+{
+	uint8_t buf[sizeof(struct hfs_dirent_ondisk) + 256] __attribute__((aligned(8)));
+	const struct hfs_dirent_ondisk *d = (const void *)buf;
+	size_t vlen;
+	int ret = hfs_name_scan(fs, dir, HFS_REC_DIRENT, name, len, dirent_name, buf, sizeof(buf),
+				&vlen, key, free_iter);
+
+	if (ret)
+		return ret;
+	*ino = hfs_le64(d->d_ino);
+	*type = d->d_type;
+	return 0;
 }
 
 int hfs_dir_lookup(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t *ino, uint8_t *type)

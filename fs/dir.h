@@ -8,6 +8,13 @@
 #include "fs/hfs_int.h"
 
 uint32_t hfs_name_hash(const char *name, size_t len);
+/* Records keyed (obj, type, hash << 32 | iter) that carry a name: find the
+ * one named name (0: record in buf, its key in *key) or -ENOENT; *free_iter
+ * (if not NULL) gets the first unused collision index.  name_of extracts the
+ * name from a record or returns -EUCLEAN. */
+int hfs_name_scan(struct hfs_fs *fs, uint64_t obj, uint8_t type, const char *name, size_t len,
+		  int (*name_of)(const uint8_t *v, size_t vlen, const uint8_t **nm, size_t *nl),
+		  uint8_t *buf, size_t cap, size_t *vlen, uint64_t *key, uint32_t *free_iter);
 int hfs_dir_lookup(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t *ino, uint8_t *type);
 int hfs_dir_add(struct hfs_fs *fs, uint64_t dir, const char *name, uint64_t ino, uint8_t type);
 int hfs_dir_remove(struct hfs_fs *fs, uint64_t dir, const char *name);

@@ -859,6 +859,17 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	fuse_reply_err(req, -ret);
 }
 
+/* Reply to getxattr/listxattr: ret is a length or -errno; size 0 asks for the length. */
+static void reply_xattr(fuse_req_t req, int ret, const char *buf, size_t size)
+{
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else if (!size)
+		fuse_reply_xattr(req, (size_t)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct hfs_fs *fs = FS(req);
@@ -866,14 +877,9 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_xattr_get(fs, ino, name, buf, size);
+	ret = size && !buf ? -ENOMEM : hfs_xattr_get(fs, ino, name, buf, size);
 	pthread_mutex_unlock(&fs->lock);
-	if (ret < 0)
-		fuse_reply_err(req, -ret);
-	else if (!size)
-		fuse_reply_xattr(req, (size_t)ret);
-	else
-		fuse_reply_buf(req, buf, (size_t)ret);
+	reply_xattr(req, ret, buf, size);
 	free(buf);
 }
 
@@ -884,14 +890,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_xattr_list(fs, ino, buf, size);
+	ret = size && !buf ? -ENOMEM : hfs_xattr_list(fs, ino, buf, size);
 	pthread_mutex_unlock(&fs->lock);
-	if (ret < 0)
-		fuse_reply_err(req, -ret);
-	else if (!size)
-		fuse_reply_xattr(req, (size_t)ret);
-	else
-		fuse_reply_buf(req, buf, (size_t)ret);
+	reply_xattr(req, ret, buf, size);
 	free(buf);
 }
 

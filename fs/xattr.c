@@ -9,38 +9,25 @@
 
 #define XBUF (sizeof(struct hfs_xattr_ondisk) + 255 + HFS_XATTR_MAX)
 
-/* Find name: 0 with its key and the record in buf, or -ENODATA; free_iter as in dir.c */
+static int xattr_name(const uint8_t *v, size_t vlen, const uint8_t **nm, size_t *nl)
+{
+	const struct hfs_xattr_ondisk *x = (const void *)v;
+
+	if (vlen < sizeof(*x) || vlen != sizeof(*x) + x->x_namelen + hfs_le16(x->x_vallen))
+		return -EUCLEAN;
+	*nm = v + sizeof(*x);
+	*nl = x->x_namelen;
+	return 0;
+}
+
+/* Find name: 0 with its key and the record in buf, or -ENODATA. */
 static int xfind(struct hfs_fs *fs, uint64_t ino, const char *name, size_t nlen, uint64_t *key,
 		 uint8_t *buf, size_t *vlen, uint32_t *free_iter)
 {
-	uint64_t h = (uint64_t)hfs_name_hash(name, nlen) << 32;
-	struct hfs_key from = hfs_mkkey(ino, HFS_REC_XATTR, h);
-	struct hfs_key to = hfs_mkkey(ino, HFS_REC_XATTR, h | 0xffffffffu), k;
-	uint32_t expect = 0;
-	int ret;
+	int ret = hfs_name_scan(fs, ino, HFS_REC_XATTR, name, nlen, xattr_name, buf, XBUF, vlen,
+				key, free_iter);
 
-	if (free_iter)
-		*free_iter = UINT32_MAX;
-	while ((ret = hfs_bt_next(fs, &from, &to, &k, buf, XBUF, vlen)) == 0) {
-		const struct hfs_xattr_ondisk *x = (const void *)buf;
-
-		if (free_iter && *free_iter == UINT32_MAX && (uint32_t)k.key != expect)
-			*free_iter = expect;
-		expect = (uint32_t)k.key + 1;
-		if (*vlen < sizeof(*x) || *vlen != sizeof(*x) + x->x_namelen + hfs_le16(x->x_vallen))
-			return HFS_CORRUPT("xattr of %llu has length %zu", (unsigned long long)ino, *vlen);
-		if (x->x_namelen == nlen && !memcmp(buf + sizeof(*x), name, nlen)) {
-			*key = k.key;
-			return 0;
-		}
-		if (k.key == (h | 0xffffffffu))
-			break;
-		from = k;
-		from.key++;
-	}
-	if (free_iter && *free_iter == UINT32_MAX)
-		*free_iter = expect;
-	return ret == 0 || ret == -ENOENT ? -ENODATA : ret;
+	return ret == -ENOENT ? -ENODATA : ret;
 }
 
 int hfs_xattr_set(struct hfs_fs *fs, uint64_t ino, const char *name, const void *val, size_t len, int flags)
