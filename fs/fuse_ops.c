@@ -142,7 +142,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;   /* plain readdir only, for now */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 }
@@ -708,9 +709,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-/* Offsets: 1 after ".", 2 after "..", key + 3 after an entry with key. */
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* Offsets: 1 after ".", 2 after "..", key + 3 after an entry with key.
+ * plus: readdirplus, each entry with its attributes (and a lookup). */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct hfs_fs *fs = FS(req);
 	char *buf = calloc(1, size), name[256];
@@ -737,17 +738,18 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t n;
 		off_t next;
 
+		struct fuse_entry_param e;
+
 		memset(&st, 0, sizeof(st));
-		if (off == 0) {
-			st.st_ino = ino;
+		memset(&e, 0, sizeof(e));
+		if (off == 0 || off == 1) {
+			/* "." and "..": no lookup is taken for them (ino 0 entry) */
+			st.st_ino = off == 0 ? ino : (d.parent ? d.parent : ino);
 			st.st_mode = S_IFDIR;
-			n = fuse_add_direntry(req, buf + used, size - used, ".", &st, 1);
-			next = 1;
-		} else if (off == 1) {
-			st.st_ino = d.parent ? d.parent : ino;
-			st.st_mode = S_IFDIR;
-			n = fuse_add_direntry(req, buf + used, size - used, "..", &st, 2);
-			next = 2;
+			next = off + 1;
+			e.attr = st;
+			n = plus ? fuse_add_direntry_plus(req, buf + used, size - used, off ? ".." : ".", &e, next)
+				 : fuse_add_direntry(req, buf + used, size - used, off ? ".." : ".", &st, next);
 		} else {
 			ret = hfs_dir_next(fs, ino, (uint64_t)off - 2, &key, name, &child, &t);
 			if (ret == -ENOENT) {
@@ -759,7 +761,20 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = child;
 			st.st_mode = (mode_t)t << 12;
 			next = (off_t)(key + 3);
-			n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+			if (plus) {
+				struct hfs_inode ci;
+
+				ret = hfs_inode_load(fs, child, &ci);
+				if (ret)
+					break;
+				e.ino = child;
+				e.generation = ci.generation;
+				e.attr_timeout = e.entry_timeout = TIMEOUT;
+				to_stat(&ci, &e.attr);
+				n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, next);
+			} else {
+				n = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+			}
 		}
 		if (n > size - used)
 			break;
@@ -773,6 +788,18 @@ out:
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, 1);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -969,6 +996,7 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsync,
 	.statfs = op_statfs,

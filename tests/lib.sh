@@ -8,6 +8,9 @@ B=${BUILDDIR:-build}
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 T=$(mktemp -d /tmp/hfs-test.XXXXXX)
 FAILS=0
+# Sanitizer reports of daemons (whose stderr is /dev/null) land here; finish() fails on any.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T/sanitizer:print_stacktrace=1"
 
 cleanup() {
 	local m l
@@ -62,6 +65,12 @@ hfs_umount() {
 }
 
 finish() {
+	local r
+	for r in "$T"/sanitizer.*; do
+		[ -e "$r" ] || continue
+		fail "sanitizer report $(basename "$r")"
+		cat "$r"
+	done
 	if [ "$FAILS" -eq 0 ]; then echo "PASS: $(basename "$0")"; exit 0; fi
 	echo "FAILED: $(basename "$0") ($FAILS)"; exit 1
 }

@@ -63,6 +63,9 @@ check "is a fifo" test -p "$m/fifo"
 check "mknod char" mknod "$m/null" c 1 3
 check "char device numbers" test "$(stat -c %t:%T "$m/null")" = 1:3
 
+# readdir(plus) attributes agree with stat
+check "listing matches stat" bash -c "cd '$m' && for f in *; do l=\$(ls -ldn -- \"\$f\" | awk '{print \$1, \$2, \$5}'); s=\$(stat -c '%A %h %s' -- \"\$f\"); [ \"\$l\" = \"\$s\" ] || [ -c \"\$f\" ] || { echo \"\$f: \$l vs \$s\"; exit 1; }; done"
+
 # 20,000 entries in one directory
 mkdir "$m/big"
 (cd "$m/big" && seq 1 20000 | xargs touch)
