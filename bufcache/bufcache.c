@@ -33,6 +33,13 @@
 
 enum bcb_state { BCB_LOADING = 0, BCB_CLEAN, BCB_DIRTY, BCB_RUNNING, BCB_IOERROR };
 
+/* An entry of the running-I/O list: every buffer or direct write in flight,
+ * in issue order, plus the placemarkers of bc_wait_all callers. */
+struct bc_run {
+	TAILQ_ENTRY(bc_run) r_link;
+	int r_placemark;
+};
+
 struct bcb {
 	struct bc_buf pub;               /* must be first */
 	struct bc *b_cache;
@@ -70,6 +77,7 @@ struct bc {
 	int readonly;
 	long direct_outstanding;
 	int direct_err;
+	TAILQ_HEAD(, bc_run) running;     /* in-flight writes and placemarkers */
 	struct bc_stats st;
 	void (*trace)(void *priv, enum bc_type t, uint64_t off);
 	void *trace_priv;
@@ -131,6 +139,18 @@ static void reclaim(struct bc *c, size_t want_free)
 	}
 }
 
+static void run_start(struct bc *c, struct bc_run *r)   /* c->lock held */
+{
+	r->r_placemark = 0;
+	TAILQ_INSERT_TAIL(&c->running, r, r_link);
+}
+
+static void run_end(struct bc *c, struct bc_run *r)     /* c->lock held */
+{
+	TAILQ_REMOVE(&c->running, r, r_link);
+	pthread_cond_broadcast(&c->cv);
+}
+
 /* ---- public: open/close ---------------------------------------------------- */
 
 int bc_open(struct raid_set *rs, const struct bc_opts *o, const struct bc_hooks *h,
@@ -158,6 +178,7 @@ int bc_open(struct raid_set *rs, const struct bc_opts *o, const struct bc_hooks 
 	for (t = 0; t < BC_NTYPES; t++)
 		RB_INIT(&c->tree[t]);
 	TAILQ_INIT(&c->lru);
+	TAILQ_INIT(&c->running);
 	*out = c;
 	return 0;
 }
@@ -358,6 +379,8 @@ struct wio {
 	struct raid_io io;
 	struct bcb *b;
 	struct wctx *w;
+	struct bc *c;
+	struct bc_run run;
 };
 
 static void write_done(struct raid_io *io, int err)
@@ -365,6 +388,9 @@ static void write_done(struct raid_io *io, int err)
 	struct wio *x = (struct wio *)io;
 	struct wctx *w = x->w;
 
+	pthread_mutex_lock(&x->c->lock);
+	run_end(x->c, &x->run);
+	pthread_mutex_unlock(&x->c->lock);
 	pthread_mutex_lock(&w->m);
 	if (err && !w->err)
 		w->err = err;
@@ -425,7 +451,12 @@ static int flush_type(struct bc *c, enum bc_type t)
 			x[i].io.io_copy = -1;
 			x[i].io.io_done = write_done;
 			x[i].w = &w;
+			x[i].c = c;
 		}
+		pthread_mutex_lock(&c->lock);
+		for (i = 0; i < n; i++)
+			run_start(c, &x[i].run);
+		pthread_mutex_unlock(&c->lock);
 		for (i = 0; i < n; i++) {
 			int r = raid_submit(c->rs, &x[i].io);
 
@@ -576,6 +607,7 @@ struct dio {
 	struct bc *c;
 	bc_direct_done_fn done;
 	void *priv;
+	struct bc_run run;
 };
 
 static void direct_done(struct raid_io *io, int err)
@@ -584,13 +616,14 @@ static void direct_done(struct raid_io *io, int err)
 	struct bc *c = d->c;
 
 	d->done(d->priv, err);
-	free(d);
 	pthread_mutex_lock(&c->lock);
+	run_end(c, &d->run);
 	if (err && !c->direct_err)
 		c->direct_err = err;
 	if (--c->direct_outstanding == 0)
 		pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->lock);
+	free(d);
 }
 
 int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
@@ -617,10 +650,12 @@ int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 	pthread_mutex_lock(&c->lock);
 	c->direct_outstanding++;
 	c->st.direct_writes++;
+	run_start(c, &d->run);
 	pthread_mutex_unlock(&c->lock);
 	ret = raid_submit(c->rs, &d->io);
 	if (ret) {
 		pthread_mutex_lock(&c->lock);
+		run_end(c, &d->run);
 		c->direct_outstanding--;
 		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->lock);
@@ -637,15 +672,38 @@ int bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy)
 	return copy < 0 ? raid_read(c->rs, off, buf, len) : raid_read_copy(c->rs, copy, off, buf, len);
 }
 
-int bc_wait_direct(struct bc *c)
+int bc_wait_all(struct bc *c)
 {
+	struct bc_run mark = { .r_placemark = 1 };
 	int err;
 
+	/* Wait until everything issued before the placemarker has left the
+	 * list; writes issued after it do not hold us up. */
 	pthread_mutex_lock(&c->lock);
-	while (c->direct_outstanding > 0)
+	TAILQ_INSERT_TAIL(&c->running, &mark, r_link);
+	while (TAILQ_FIRST(&c->running) != &mark) {
+		struct bc_run *r = TAILQ_FIRST(&c->running);
+
+		if (r->r_placemark) {
+			/* another waiter's mark ahead of ours: skip over it */
+			struct bc_run *n = TAILQ_NEXT(r, r_link);
+
+			while (n != &mark && n->r_placemark)
+				n = TAILQ_NEXT(n, r_link);
+			if (n == &mark)
+				break;
+		}
 		pthread_cond_wait(&c->cv, &c->lock);
+	}
+	TAILQ_REMOVE(&c->running, &mark, r_link);
+	pthread_cond_broadcast(&c->cv);
 	err = c->direct_err;
 	c->direct_err = 0;
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+int bc_wait_direct(struct bc *c)
+{
+	return bc_wait_all(c);
 }

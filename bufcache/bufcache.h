@@ -114,6 +114,10 @@ int  bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 int  bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy);
 /* Wait for every direct write issued before the call. */
 int  bc_wait_direct(struct bc *c);
+/* Wait for every write (buffer or direct) issued before the call, using a
+ * placemarker in the running-I/O list; later writes do not delay it.
+ * Returns the first direct-write error since the last wait. */
+int  bc_wait_all(struct bc *c);
 
 struct bc_stats {
 	uint64_t hits, misses, reclaims, flushes, writes[BC_NTYPES], bytes_written[BC_NTYPES];

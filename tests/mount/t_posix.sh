@@ -57,6 +57,23 @@ check "sparse size" test "$(stat -c %s "$m/sparse")" = $((5*1024*1024*1024 + 409
 check "sparse uses little space" test "$(stat -c %b "$m/sparse")" -lt 1000
 check "hole reads as zeros" test "$(dd if="$m/sparse" bs=4096 count=1 skip=1000 status=none | tr -d '\0' | wc -c)" = 0
 
+# fallocate, punch hole, SEEK_DATA / SEEK_HOLE
+check "fallocate 1 MiB" fallocate -l 1048576 "$m/fa"
+check "fallocated size" test "$(stat -c %s "$m/fa")" = 1048576
+check "fallocated blocks" test "$(stat -c %b "$m/fa")" -ge 2048
+head -c 1048576 /dev/urandom > "$T/fa"; cp "$T/fa" "$m/fa"
+check "punch 128 KiB hole" fallocate -p -o 131072 -l 131072 "$m/fa"
+dd if=/dev/zero of="$T/fa" bs=131072 seek=1 count=1 conv=notrunc status=none
+check "punched content" cmp "$m/fa" "$T/fa"
+check "SEEK_HOLE / SEEK_DATA" python3 -c "
+import os
+fd = os.open('$m/fa', os.O_RDONLY)
+assert os.lseek(fd, 0, os.SEEK_HOLE) == 131072, os.lseek(fd, 0, os.SEEK_HOLE)
+assert os.lseek(fd, 131072, os.SEEK_DATA) == 262144
+fd2 = os.open('$m/sparse', os.O_RDONLY)
+assert os.lseek(fd2, 0, os.SEEK_DATA) == 5 * 1024**3 - (5 * 1024**3) % 65536
+"
+
 # special files
 check "mkfifo" mkfifo "$m/fifo"
 check "is a fifo" test -p "$m/fifo"

@@ -335,8 +335,11 @@ static void test_direct(void **st)
 	bc_put(b);
 	direct_fired = 0;
 	assert_int_equal(bc_direct_write(e->c, off, buf, 65536, ddone, NULL), 0);
+	assert_int_equal(bc_wait_all(e->c), 0);
+	assert_int_equal(direct_fired, 1);   /* the placemarker waited for it */
+	assert_int_equal(bc_direct_write(e->c, off, buf, 65536, ddone, NULL), 0);
 	assert_int_equal(bc_flush(e->c), 0);
-	assert_int_equal(direct_fired, 1);   /* flush waited for the callback */
+	assert_int_equal(direct_fired, 2);   /* flush waited for the callback */
 	assert_int_equal(bc_get(e->c, BC_DATA, off, 0, &b), 0);
 	assert_int_equal(b->b_data[0], 0x42);   /* re-read, not the stale zeroes */
 	bc_put(b);
