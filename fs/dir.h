@@ -32,4 +32,17 @@ int hfs_xattr_get(struct hfs_fs *fs, uint64_t ino, const char *name, void *val, 
 int hfs_xattr_list(struct hfs_fs *fs, uint64_t ino, char *list, size_t size);
 int hfs_xattr_remove(struct hfs_fs *fs, uint64_t ino, const char *name);
 
+/* namei.c: namespace changes (fs->lock held).  The open-count table is
+ * process-wide (one mounted filesystem per daemon). */
+static inline uint8_t hfs_dtype(uint32_t mode) { return (uint8_t)((mode & 0170000) >> 12); }
+static inline void hfs_now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
+int  hfs_open_count(uint64_t ino);
+void hfs_open_get(uint64_t ino);
+int  hfs_open_put(uint64_t ino);                 /* opens left */
+int  hfs_dir_touch(struct hfs_fs *fs, uint64_t dir, int nlink_delta);
+int  hfs_unref(struct hfs_fs *fs, struct hfs_inode *ip);   /* drop a link; destroy or orphan */
+int  hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir);
+int  hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp, const char *dn,
+		   unsigned flags);
+
 #endif

@@ -20,53 +20,6 @@
 
 #define TIMEOUT 1.0   /* single host: the kernel's cache only goes stale through us */
 
-/* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count; struct opened *next; };
-#define OHASH 1024
-static struct opened *otab[OHASH];
-
-static struct opened **ofind(uint64_t ino)
-{
-	struct opened **pp = &otab[ino % OHASH];
-
-	while (*pp && (*pp)->ino != ino)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static int ocount(uint64_t ino)
-{
-	struct opened *o = *ofind(ino);
-
-	return o ? (int)o->count : 0;
-}
-
-static void oget(uint64_t ino)
-{
-	struct opened **pp = ofind(ino);
-
-	if (!*pp) {
-		*pp = calloc(1, sizeof(**pp));
-		if (!*pp)
-			return;   /* an untracked open only loses the orphan delay */
-		(*pp)->ino = ino;
-	}
-	(*pp)->count++;
-}
-
-static int oput(uint64_t ino)
-{
-	struct opened **pp = ofind(ino), *o = *pp;
-
-	if (!o)
-		return 0;
-	if (--o->count)
-		return (int)o->count;
-	*pp = o->next;
-	free(o);
-	return 0;
-}
-
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
@@ -100,39 +53,6 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 	fuse_reply_entry(req, &e);
 }
 
-static uint8_t dtype(uint32_t mode) { return (uint8_t)((mode & S_IFMT) >> 12); }
-static void now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
-
-static int touch_dir(struct hfs_fs *fs, uint64_t dir, int nlink_delta)
-{
-	struct hfs_inode d;
-	int ret = hfs_inode_load(fs, dir, &d);
-
-	if (ret)
-		return ret;
-	now(&d.mtime);
-	d.ctime = d.mtime;
-	d.nlink = (uint32_t)((int)d.nlink + nlink_delta);
-	return hfs_inode_store(fs, &d);
-}
-
-/* Drop one link of ino; destroy it now, or make it an orphan while open. */
-static int unref(struct hfs_fs *fs, struct hfs_inode *ip)
-{
-	now(&ip->ctime);
-	if (S_ISDIR(ip->mode))
-		ip->nlink = 0;
-	else if (ip->nlink)
-		ip->nlink--;
-	if (ip->nlink)
-		return hfs_inode_store(fs, ip);
-	if (ocount(ip->ino)) {
-		int ret = hfs_inode_store(fs, ip);
-
-		return ret ? ret : hfs_orphan_add(fs, ip->ino);
-	}
-	return hfs_inode_destroy(fs, ip->ino);
-}
 
 /* ---- ops ------------------------------------------------------------------------- */
 
@@ -231,17 +151,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 			goto out;
 	}
 	if (set & FUSE_SET_ATTR_ATIME_NOW)
-		now(&ip.atime);
+		hfs_now(&ip.atime);
 	else if (set & FUSE_SET_ATTR_ATIME)
 		ip.atime = a->st_atim;
 	if (set & FUSE_SET_ATTR_MTIME_NOW)
-		now(&ip.mtime);
+		hfs_now(&ip.mtime);
 	else if (set & FUSE_SET_ATTR_MTIME)
 		ip.mtime = a->st_mtim;
 	if (set & FUSE_SET_ATTR_CTIME)
 		ip.ctime = a->st_ctim;
 	else
-		now(&ip.ctime);
+		hfs_now(&ip.ctime);
 	ret = hfs_inode_store(fs, &ip);
 out:
 	pthread_mutex_unlock(&fs->lock);
@@ -287,7 +207,7 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ip->nlink = S_ISDIR(mode) ? 2 : 1;
 	ip->rdev = rdev;
 	ip->parent = S_ISDIR(mode) ? parent : 0;
-	now(&ip->atime);
+	hfs_now(&ip->atime);
 	ip->mtime = ip->ctime = ip->btime = ip->atime;
 	if (link)
 		ip->size = strlen(link);
@@ -301,10 +221,10 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		if (ret)
 			goto undo;
 	}
-	ret = hfs_dir_add(fs, parent, name, ip->ino, dtype(mode));
+	ret = hfs_dir_add(fs, parent, name, ip->ino, hfs_dtype(mode));
 	if (ret)
 		goto undo;
-	return touch_dir(fs, parent, S_ISDIR(mode) ? 1 : 0);
+	return hfs_dir_touch(fs, parent, S_ISDIR(mode) ? 1 : 0);
 undo:
 	hfs_inode_destroy(fs, ip->ino);
 	return ret;
@@ -364,43 +284,13 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-static int do_unlink(struct hfs_fs *fs, fuse_ino_t parent, const char *name, int isdir)
-{
-	struct hfs_inode ip;
-	uint64_t ino;
-	uint8_t t;
-	int ret = hfs_op_begin(fs);
-
-	if (!ret)
-		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
-	if (ret)
-		return ret;
-	if (isdir && !S_ISDIR(ip.mode))
-		return -ENOTDIR;
-	if (!isdir && S_ISDIR(ip.mode))
-		return -EISDIR;
-	if (isdir) {
-		ret = hfs_dir_empty(fs, ino);
-		if (ret <= 0)
-			return ret ? ret : -ENOTEMPTY;
-	}
-	ret = hfs_dir_remove(fs, parent, name);
-	if (!ret)
-		ret = touch_dir(fs, parent, isdir ? -1 : 0);
-	if (!ret)
-		ret = unref(fs, &ip);
-	return ret;
-}
-
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hfs_fs *fs = FS(req);
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = do_unlink(fs, parent, name, 0);
+	ret = hfs_do_unlink(fs, parent, name, 0);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -415,128 +305,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
-	ret = do_unlink(fs, parent, name, 1);
+	ret = hfs_do_unlink(fs, parent, name, 1);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
-}
-
-/* Is 'anc' an ancestor of (or equal to) directory 'ino'? */
-static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
-{
-	int depth = 0;
-
-	while (depth++ < 4096) {
-		struct hfs_inode d;
-
-		if (ino == anc)
-			return 1;
-		if (ino == HFS_ROOT_INO)
-			return 0;
-		if (hfs_inode_load(fs, ino, &d))
-			return 0;
-		ino = d.parent;
-	}
-	return 1;   /* a cycle: refuse the rename */
-}
-
-static int do_rename(struct hfs_fs *fs, fuse_ino_t sp, const char *sn, fuse_ino_t dp,
-		     const char *dn, unsigned flags)
-{
-	struct hfs_inode src, dst;
-	uint64_t sino, dino;
-	uint8_t st, dt;
-	int ret, have_dst;
-
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL;
-	if (strlen(dn) > 255)
-		return -ENAMETOOLONG;
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_dir_lookup(fs, sp, sn, &sino, &st);
-	if (!ret)
-		ret = hfs_inode_load(fs, sino, &src);
-	if (ret)
-		return ret;
-	ret = hfs_dir_lookup(fs, dp, dn, &dino, &dt);
-	if (ret && ret != -ENOENT)
-		return ret;
-	have_dst = ret == 0;
-	if (have_dst && dino == sino)
-		return 0;   /* hard links of one inode: nothing to do */
-	if (have_dst && (flags & RENAME_NOREPLACE))
-		return -EEXIST;
-	if (!have_dst && (flags & RENAME_EXCHANGE))
-		return -ENOENT;
-	if (S_ISDIR(src.mode) && sp != dp && is_ancestor(fs, sino, dp))
-		return -EINVAL;
-	if (have_dst) {
-		ret = hfs_inode_load(fs, dino, &dst);
-		if (ret)
-			return ret;
-	}
-	if (flags & RENAME_EXCHANGE) {
-		if (S_ISDIR(dst.mode) && sp != dp && is_ancestor(fs, dino, sp))
-			return -EINVAL;
-		ret = hfs_dir_set(fs, sp, sn, dino, dtype(dst.mode));
-		if (!ret)
-			ret = hfs_dir_set(fs, dp, dn, sino, dtype(src.mode));
-		if (ret)
-			return ret;
-		if (S_ISDIR(src.mode) != S_ISDIR(dst.mode) && sp != dp) {
-			ret = touch_dir(fs, sp, S_ISDIR(dst.mode) ? 1 : -1);
-			if (!ret)
-				ret = touch_dir(fs, dp, S_ISDIR(src.mode) ? 1 : -1);
-		} else {
-			ret = touch_dir(fs, sp, 0);
-			if (!ret && dp != sp)
-				ret = touch_dir(fs, dp, 0);
-		}
-		if (ret)
-			return ret;
-		src.parent = S_ISDIR(src.mode) ? dp : 0;
-		dst.parent = S_ISDIR(dst.mode) ? sp : 0;
-		now(&src.ctime);
-		dst.ctime = src.ctime;
-		ret = hfs_inode_store(fs, &src);
-		return ret ? ret : hfs_inode_store(fs, &dst);
-	}
-	if (have_dst) {
-		if (S_ISDIR(src.mode) && !S_ISDIR(dst.mode))
-			return -ENOTDIR;
-		if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
-			return -EISDIR;
-		if (S_ISDIR(dst.mode)) {
-			ret = hfs_dir_empty(fs, dino);
-			if (ret <= 0)
-				return ret ? ret : -ENOTEMPTY;
-		}
-		ret = hfs_dir_set(fs, dp, dn, sino, dtype(src.mode));
-		if (!ret && S_ISDIR(dst.mode))
-			ret = touch_dir(fs, dp, -1);   /* the replaced dir's ".." */
-		if (!ret)
-			ret = unref(fs, &dst);
-	} else {
-		ret = hfs_dir_add(fs, dp, dn, sino, dtype(src.mode));
-	}
-	if (!ret)
-		ret = hfs_dir_remove(fs, sp, sn);
-	if (ret)
-		return ret;
-	if (S_ISDIR(src.mode) && sp != dp) {
-		ret = touch_dir(fs, sp, -1);
-		if (!ret)
-			ret = touch_dir(fs, dp, 1);
-		src.parent = dp;
-	} else {
-		ret = touch_dir(fs, sp, 0);
-		if (!ret && dp != sp)
-			ret = touch_dir(fs, dp, 0);
-	}
-	if (ret)
-		return ret;
-	now(&src.ctime);
-	return hfs_inode_store(fs, &src);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t dp,
@@ -546,7 +317,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = do_rename(fs, sp, sn, dp, dn, flags);
+	ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -566,14 +337,14 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	if (!ret && ip.nlink >= 65000)
 		ret = -EMLINK;
 	if (!ret)
-		ret = hfs_dir_add(fs, parent, name, ino, dtype(ip.mode));
+		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
 	if (!ret) {
 		ip.nlink++;
-		now(&ip.ctime);
+		hfs_now(&ip.ctime);
 		ret = hfs_inode_store(fs, &ip);
 	}
 	if (!ret)
-		ret = touch_dir(fs, parent, 0);
+		ret = hfs_dir_touch(fs, parent, 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -597,7 +368,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			ret = hfs_inode_store(fs, &ip);
 	}
 	if (!ret)
-		oget(ino);
+		hfs_open_get(ino);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -616,7 +387,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (!ret)
-		oget(ip.ino);
+		hfs_open_get(ip.ino);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -635,7 +406,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->lock);
-	if (oput(ino) == 0) {
+	if (hfs_open_put(ino) == 0) {
 		struct hfs_inode ip;
 
 		if (hfs_inode_load(fs, ino, &ip) == 0 && ip.nlink == 0) {
@@ -891,7 +662,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
 	}
 	if (!ret) {
-		now(&ip.ctime);
+		hfs_now(&ip.ctime);
 		ret = hfs_inode_store(fs, &ip);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -74,6 +74,14 @@ fd2 = os.open('$m/sparse', os.O_RDONLY)
 assert os.lseek(fd2, 0, os.SEEK_DATA) == 5 * 1024**3 - (5 * 1024**3) % 65536
 "
 
+# an unlinked open file keeps its data until the last close
+head -c 300000 /dev/urandom > "$T/orph"; cp "$T/orph" "$m/orph"
+exec 7<"$m/orph"
+rm "$m/orph"
+check "unlinked file gone from the directory" test ! -e "$m/orph"
+check "open descriptor still reads the data" cmp - "$T/orph" <&7
+exec 7<&-
+
 # special files
 check "mkfifo" mkfifo "$m/fifo"
 check "is a fifo" test -p "$m/fifo"

@@ -1,0 +1,241 @@
+/*
+ * namei.c — namespace changes shared by the FUSE operations: unlink and
+ * rmdir, rename (plain, NOREPLACE, EXCHANGE), the parent-directory
+ * bookkeeping, and the open-count table that turns an unlinked open file
+ * into an orphan until its last close.  All with fs->lock held.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <linux/fs.h>
+#include "fs/dir.h"
+
+/* ---- open-count table ----------------------------------------------------- */
+struct opened { uint64_t ino; unsigned count; struct opened *next; };
+#define OHASH 1024
+static struct opened *otab[OHASH];
+
+static struct opened **ofind(uint64_t ino)
+{
+	struct opened **pp = &otab[ino % OHASH];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int hfs_open_count(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+
+	return o ? (int)o->count : 0;
+}
+
+void hfs_open_get(uint64_t ino)
+{
+	struct opened **pp = ofind(ino);
+
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return;   /* an untracked open only loses the orphan delay */
+		(*pp)->ino = ino;
+	}
+	(*pp)->count++;
+}
+
+int hfs_open_put(uint64_t ino)
+{
+	struct opened **pp = ofind(ino), *o = *pp;
+
+	if (!o)
+		return 0;
+	if (--o->count)
+		return (int)o->count;
+	*pp = o->next;
+	free(o);
+	return 0;
+}
+
+int hfs_dir_touch(struct hfs_fs *fs, uint64_t dir, int nlink_delta)
+{
+	struct hfs_inode d;
+	int ret = hfs_inode_load(fs, dir, &d);
+
+	if (ret)
+		return ret;
+	hfs_now(&d.mtime);
+	d.ctime = d.mtime;
+	d.nlink = (uint32_t)((int)d.nlink + nlink_delta);
+	return hfs_inode_store(fs, &d);
+}
+
+/* Drop one link of ino; destroy it now, or make it an orphan while open. */
+int hfs_unref(struct hfs_fs *fs, struct hfs_inode *ip)
+{
+	hfs_now(&ip->ctime);
+	if (S_ISDIR(ip->mode))
+		ip->nlink = 0;
+	else if (ip->nlink)
+		ip->nlink--;
+	if (ip->nlink)
+		return hfs_inode_store(fs, ip);
+	if (hfs_open_count(ip->ino)) {
+		int ret = hfs_inode_store(fs, ip);
+
+		return ret ? ret : hfs_orphan_add(fs, ip->ino);
+	}
+	return hfs_inode_destroy(fs, ip->ino);
+}
+
+int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir)
+{
+	struct hfs_inode ip;
+	uint64_t ino;
+	uint8_t t;
+	int ret = hfs_op_begin(fs);
+
+	if (!ret)
+		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (ret)
+		return ret;
+	if (isdir && !S_ISDIR(ip.mode))
+		return -ENOTDIR;
+	if (!isdir && S_ISDIR(ip.mode))
+		return -EISDIR;
+	if (isdir) {
+		ret = hfs_dir_empty(fs, ino);
+		if (ret <= 0)
+			return ret ? ret : -ENOTEMPTY;
+	}
+	ret = hfs_dir_remove(fs, parent, name);
+	if (!ret)
+		ret = hfs_dir_touch(fs, parent, isdir ? -1 : 0);
+	if (!ret)
+		ret = hfs_unref(fs, &ip);
+	return ret;
+}
+
+/* Is 'anc' an ancestor of (or equal to) directory 'ino'? */
+static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
+{
+	int depth = 0;
+
+	while (depth++ < 4096) {
+		struct hfs_inode d;
+
+		if (ino == anc)
+			return 1;
+		if (ino == HFS_ROOT_INO)
+			return 0;
+		if (hfs_inode_load(fs, ino, &d))
+			return 0;
+		ino = d.parent;
+	}
+	return 1;   /* a cycle: refuse the rename */
+}
+
+int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
+		     const char *dn, unsigned flags)
+{
+	struct hfs_inode src, dst;
+	uint64_t sino, dino;
+	uint8_t st, dt;
+	int ret, have_dst;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (strlen(dn) > 255)
+		return -ENAMETOOLONG;
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_dir_lookup(fs, sp, sn, &sino, &st);
+	if (!ret)
+		ret = hfs_inode_load(fs, sino, &src);
+	if (ret)
+		return ret;
+	ret = hfs_dir_lookup(fs, dp, dn, &dino, &dt);
+	if (ret && ret != -ENOENT)
+		return ret;
+	have_dst = ret == 0;
+	if (have_dst && dino == sino)
+		return 0;   /* hard links of one inode: nothing to do */
+	if (have_dst && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (!have_dst && (flags & RENAME_EXCHANGE))
+		return -ENOENT;
+	if (S_ISDIR(src.mode) && sp != dp && is_ancestor(fs, sino, dp))
+		return -EINVAL;
+	if (have_dst) {
+		ret = hfs_inode_load(fs, dino, &dst);
+		if (ret)
+			return ret;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		if (S_ISDIR(dst.mode) && sp != dp && is_ancestor(fs, dino, sp))
+			return -EINVAL;
+		ret = hfs_dir_set(fs, sp, sn, dino, hfs_dtype(dst.mode));
+		if (!ret)
+			ret = hfs_dir_set(fs, dp, dn, sino, hfs_dtype(src.mode));
+		if (ret)
+			return ret;
+		if (S_ISDIR(src.mode) != S_ISDIR(dst.mode) && sp != dp) {
+			ret = hfs_dir_touch(fs, sp, S_ISDIR(dst.mode) ? 1 : -1);
+			if (!ret)
+				ret = hfs_dir_touch(fs, dp, S_ISDIR(src.mode) ? 1 : -1);
+		} else {
+			ret = hfs_dir_touch(fs, sp, 0);
+			if (!ret && dp != sp)
+				ret = hfs_dir_touch(fs, dp, 0);
+		}
+		if (ret)
+			return ret;
+		src.parent = S_ISDIR(src.mode) ? dp : 0;
+		dst.parent = S_ISDIR(dst.mode) ? sp : 0;
+		hfs_now(&src.ctime);
+		dst.ctime = src.ctime;
+		ret = hfs_inode_store(fs, &src);
+		return ret ? ret : hfs_inode_store(fs, &dst);
+	}
+	if (have_dst) {
+		if (S_ISDIR(src.mode) && !S_ISDIR(dst.mode))
+			return -ENOTDIR;
+		if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
+			return -EISDIR;
+		if (S_ISDIR(dst.mode)) {
+			ret = hfs_dir_empty(fs, dino);
+			if (ret <= 0)
+				return ret ? ret : -ENOTEMPTY;
+		}
+		ret = hfs_dir_set(fs, dp, dn, sino, hfs_dtype(src.mode));
+		if (!ret && S_ISDIR(dst.mode))
+			ret = hfs_dir_touch(fs, dp, -1);   /* the replaced dir's ".." */
+		if (!ret)
+			ret = hfs_unref(fs, &dst);
+	} else {
+		ret = hfs_dir_add(fs, dp, dn, sino, hfs_dtype(src.mode));
+	}
+	if (!ret)
+		ret = hfs_dir_remove(fs, sp, sn);
+	if (ret)
+		return ret;
+	if (S_ISDIR(src.mode) && sp != dp) {
+		ret = hfs_dir_touch(fs, sp, -1);
+		if (!ret)
+			ret = hfs_dir_touch(fs, dp, 1);
+		src.parent = dp;
+	} else {
+		ret = hfs_dir_touch(fs, sp, 0);
+		if (!ret && dp != sp)
+			ret = hfs_dir_touch(fs, dp, 0);
+	}
+	if (ret)
+		return ret;
+	hfs_now(&src.ctime);
+	return hfs_inode_store(fs, &src);
+}
+
