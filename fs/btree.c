@@ -257,7 +257,8 @@ static void leaf_build(uint8_t *d, const struct rec *r, int n)
 	memset(tmp + 64, 0, HFS_BUFSIZE - 64);
 	for (i = 0; i < n; i++) {
 		top -= r[i].len;
-		memcpy(tmp + top, r[i].v, r[i].len);
+		if (r[i].len)   /* empty values (orphan records) may have no pointer */
+			memcpy(tmp + top, r[i].v, r[i].len);
 		hfs_key_encode(&slot(tmp, i)->bs_key, &r[i].k);
 		slot(tmp, i)->bs_off = hfs_tole16((uint16_t)top);
 		slot(tmp, i)->bs_len = hfs_tole16(r[i].len);
@@ -316,7 +317,8 @@ static int leaf_try_insert(uint8_t *d, int at, const struct hfs_key *k, const vo
 	}
 	memmove(slot(d, at + 1), slot(d, at), 32u * (unsigned)(n - at));
 	ds -= len;
-	memcpy(d + ds, v, len);
+	if (len)
+		memcpy(d + ds, v, len);
 	hfs_key_encode(&slot(d, at)->bs_key, k);
 	slot(d, at)->bs_off = hfs_tole16((uint16_t)ds);
 	slot(d, at)->bs_len = hfs_tole16((uint16_t)len);
@@ -708,7 +710,8 @@ int hfs_bt_update(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		/* in place: the tail of the old value becomes dead space */
 		ret = bc_modify(leaf);
 		if (!ret) {
-			memcpy(leaf->b_data + hfs_le16(slot(leaf->b_data, at)->bs_off), val, len);
+			if (len)
+				memcpy(leaf->b_data + hfs_le16(slot(leaf->b_data, at)->bs_off), val, len);
 			slot(leaf->b_data, at)->bs_len = hfs_tole16((uint16_t)len);
 			bc_modify_done(leaf);
 		}

@@ -130,20 +130,23 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 	return -EIO;
 }
 
-struct dwait {
+/* Completion counting for direct writes: one or a batch. */
+#define BATCH_MAX 32
+struct batch_wait {
 	pthread_mutex_t m;
 	pthread_cond_t cv;
-	int done, err;
+	int left, err;
 };
 
-static void dwait_done(void *priv, int err)
+static void batch_done(void *priv, int err)
 {
-	struct dwait *w = priv;
+	struct batch_wait *w = priv;
 
 	pthread_mutex_lock(&w->m);
-	w->err = err;
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
+	if (err && !w->err)
+		w->err = err;
+	if (--w->left == 0)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->m);
 }
 
@@ -161,13 +164,13 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	if (ret)
 		return ret;
 	if (z == HFS_ZONE_LARGE) {
-		struct dwait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+		struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
 
-		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, dwait_done, &w);
+		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, batch_done, &w);
 		if (!ret) {
 			/* the caller's buffer must outlive the write */
 			pthread_mutex_lock(&w.m);
-			while (!w.done)
+			while (w.left)
 				pthread_cond_wait(&w.cv, &w.m);
 			pthread_mutex_unlock(&w.m);
 			ret = w.err;
@@ -250,25 +253,6 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
  * write at once (the device works on them in parallel), wait for all the
  * completion callbacks, then point the records at the new extents.  On an
  * error nothing of the batch is referenced and its space is freed. */
-#define BATCH_MAX 32
-struct batch_wait {
-	pthread_mutex_t m;
-	pthread_cond_t cv;
-	int left, err;
-};
-
-static void batch_done(void *priv, int err)
-{
-	struct batch_wait *w = priv;
-
-	pthread_mutex_lock(&w->m);
-	if (err && !w->err)
-		w->err = err;
-	if (--w->left == 0)
-		pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->m);
-}
-
 static int write_full_blocks(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_t *src,
 			     uint64_t fbo0, int nblk)
 {
