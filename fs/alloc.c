@@ -30,6 +30,7 @@ struct hfs_alloc {
 	uint64_t cursor[16];           /* per zone: big-block to try first */
 	uint64_t *pend_list;           /* big-blocks with a pend map */
 	uint64_t npend, cappend;
+	uint64_t pending_blocks;       /* freed this group: free but not yet reusable */
 };
 
 static int bit(const uint8_t *m, unsigned i) { return (m[i >> 3] >> (i & 7)) & 1; }
@@ -236,8 +237,19 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 			bbi = i;
 			a->bb[i].zone = (uint8_t)z;
 		}
-	if (run < 0)
+	if (run < 0) {
+		uint64_t nz = 0, nf = 0, pend = 0;
+
+		for (i = 0; i < a->nbb; i++) {
+			nz += a->bb[i].zone == z;
+			nf += a->bb[i].zone == HFS_ZONE_FREE;
+			pend += a->bb[i].pend != NULL;
+		}
+		HFS_WARN("no space for %u bytes in zone %u (%llu big-blocks of the zone, %llu free, "
+			 "%llu with pending frees)", len, z, (unsigned long long)nz,
+			 (unsigned long long)nf, (unsigned long long)pend);
 		return -ENOSPC;
+	}
 	for (j = 0; j < k; j++)
 		setbit(a->bb[bbi].map, (unsigned)run + j);
 	a->bb[bbi].nfree -= k;
@@ -294,6 +306,7 @@ int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)
 		setbit(bi->pend, first + j);
 	}
 	bi->nfree += k;
+	a->pending_blocks += k;
 	if (bi->nfree == HFS_BLKS_PER_BB)
 		bi->zone = HFS_ZONE_FREE;   /* pending bits still guard reuse */
 	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) + k);
@@ -312,6 +325,12 @@ void hfs_alloc_committed(struct hfs_fs *fs)
 		a->bb[a->pend_list[i]].pend = NULL;
 	}
 	a->npend = 0;
+	a->pending_blocks = 0;
+}
+
+uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs)
+{
+	return fs->alloc ? fs->alloc->pending_blocks : 0;
 }
 
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs)

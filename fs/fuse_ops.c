@@ -459,6 +459,22 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
+	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
+		/* out of space with frees waiting for their commit: commit what
+		 * was written so far (a consistent state), then do the rest */
+		size_t did = n > 0 ? (size_t)n : 0;
+		ssize_t m;
+
+		ret = did ? hfs_inode_store(fs, &ip) : 0;
+		if (!ret)
+			ret = hfs_flush_locked(fs);
+		m = ret ? ret : hfs_file_write(fs, &ip, buf + did, size - did, (uint64_t)off + did);
+		n = m >= 0 ? (ssize_t)did + m : (did ? (ssize_t)did : m);
+	}
+	if (n >= 0 && (size_t)n < size)
+		hfs_open_seterr(ino, -ENOSPC);   /* the rest did not fit */
+	else if (n < 0)
+		hfs_open_seterr(ino, (int)n);
 	if (n > 0) {
 		/* a write by anyone drops set-user-ID; set-group-ID too if group-executable */
 		if (ip.mode & (S_ISUID | S_ISGID)) {
@@ -479,10 +495,28 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	struct hfs_fs *fs = FS(req);
+	int err;
+
+	pthread_mutex_lock(&fs->lock);
+	err = hfs_open_takeerr(ino);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct hfs_fs *fs = FS(req);
+	int err = hfs_sync(fs);
+
+	pthread_mutex_lock(&fs->lock);
+	if (!err)
+		err = hfs_open_takeerr(ino);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	fuse_reply_err(req, -hfs_sync(FS(req)));
 }
@@ -783,7 +817,7 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
-	.fsyncdir = op_fsync,
+	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
 	.setxattr = op_setxattr,
 	.getxattr = op_getxattr,

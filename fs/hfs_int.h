@@ -117,6 +117,7 @@ int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr
 int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
+uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
 /* mkfs: write an initial free map for a fresh volume, marking the RAW,
  * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
 int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);

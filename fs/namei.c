@@ -13,7 +13,7 @@
 #include "fs/dir.h"
 
 /* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count; struct opened *next; };
+struct opened { uint64_t ino; unsigned count; int err; struct opened *next; };
 #define OHASH 1024
 static struct opened *otab[OHASH];
 
@@ -24,6 +24,27 @@ static struct opened **ofind(uint64_t ino)
 	while (*pp && (*pp)->ino != ino)
 		pp = &(*pp)->next;
 	return pp;
+}
+
+/* A write error the writeback cache could not hand to the writer: kept
+ * until the next fsync or close of the file reports it (as Linux keeps a
+ * mapping's writeback error for fsync). */
+void hfs_open_seterr(uint64_t ino, int err)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o && !o->err)
+		o->err = err;
+}
+
+int hfs_open_takeerr(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+	int err = o ? o->err : 0;
+
+	if (o)
+		o->err = 0;
+	return err;
 }
 
 int hfs_open_count(uint64_t ino)

@@ -19,6 +19,10 @@
  * pre-image (rule (1) in hfs_int.h bounds an operation to 64 META buffers). */
 #define HFS_OP_MAX_META   64u
 #define HFS_OP_UNDO_BYTES (HFS_OP_MAX_META * (HFS_BUFSIZE + 2 * HFS_UNDO_ALIGN))
+/* Space one operation may allocate (a 1 MiB write: 17 data blocks, its
+ * B-tree nodes), with a wide margin: below it, freed-but-pending space is
+ * made reusable by committing first instead of failing with ENOSPC. */
+#define HFS_OP_SPACE_BLOCKS 2048u
 
 /* ---- headers ---------------------------------------------------------------- */
 
@@ -199,6 +203,12 @@ int hfs_op_begin(struct hfs_fs *fs)
 	if (fs->readonly)
 		return -EROFS;
 	if (hfs_undo_headroom(fs) < HFS_OP_UNDO_BYTES || bc_throttle(fs->bc))
+		return hfs_flush_locked(fs);
+	/* freed space is scattered through the big-blocks until it commits, so
+	 * commit once much of the free space is pending, or little is left */
+	if (hfs_alloc_pending_blocks(fs) &&
+	    (hfs_alloc_free_blocks(fs) - hfs_alloc_pending_blocks(fs) < HFS_OP_SPACE_BLOCKS ||
+	     hfs_alloc_pending_blocks(fs) > hfs_alloc_free_blocks(fs) / 2))
 		return hfs_flush_locked(fs);
 	return 0;
 }
