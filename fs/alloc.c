@@ -31,6 +31,7 @@ struct hfs_alloc {
 	uint64_t *pend_list;           /* big-blocks with a pend map */
 	uint64_t npend, cappend;
 	uint64_t pending_blocks;       /* freed this group: free but not yet reusable */
+	uint64_t enospc_seq;           /* group of the last ENOSPC log line (one per group) */
 };
 
 static int bit(const uint8_t *m, unsigned i) { return (m[i >> 3] >> (i & 7)) & 1; }
@@ -240,6 +241,9 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	if (run < 0) {
 		uint64_t nz = 0, nf = 0, pend = 0;
 
+		if (a->enospc_seq == bc_seq(fs->bc))
+			return -ENOSPC;
+		a->enospc_seq = bc_seq(fs->bc);
 		for (i = 0; i < a->nbb; i++) {
 			nz += a->bb[i].zone == z;
 			nf += a->bb[i].zone == HFS_ZONE_FREE;
