@@ -44,7 +44,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
 UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 
 DEB_PKGS := libfuse3-dev fuse3 liburing-dev zlib1g-dev libcmocka-dev libbsd-dev \
-            pkg-config uuid-dev libblkid-dev attr acl e2fsprogs util-linux
+            pkg-config uuid-dev libblkid-dev attr acl e2fsprogs util-linux bc python3
 
 .PHONY: all deps test unit mount-tests demo asan install check-long clean
 all: $(PROGS) $(UNIT_BIN)
