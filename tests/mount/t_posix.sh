@@ -43,6 +43,18 @@ mkdir "$m/full"; touch "$m/full/f"
 check "rmdir non-empty fails" bash -c "! rmdir '$m/full' 2>/dev/null"
 check "rename onto non-empty dir fails" bash -c "! mv -T '$m/d1' '$m/full' 2>/dev/null"
 
+# timestamps: explicit, UTIME_NOW, UTIME_OMIT, nanoseconds
+echo t > "$m/ts"
+check "set mtime" touch -m -d @1000000000.123456789 "$m/ts"
+check "mtime with nanoseconds" test "$(stat -c %.9Y "$m/ts")" = 1000000000.123456789
+check "atime only (mtime omitted)" touch -a -d @1200000000 "$m/ts"
+check "mtime unchanged by UTIME_OMIT" test "$(stat -c %Y "$m/ts")" = 1000000000
+check "atime set" test "$(stat -c %X "$m/ts")" = 1200000000
+check "UTIME_NOW" touch -m "$m/ts"
+check "mtime now" test $(( $(date +%s) - $(stat -c %Y "$m/ts") )) -le 5
+c0=$(stat -c %Z "$m/ts"); sleep 1.1; chmod 600 "$m/ts"
+check "ctime moves on chmod" test "$(stat -c %Z "$m/ts")" -gt "$c0"
+
 # truncate and sparse files
 head -c 300000 /dev/urandom > "$T/ref"
 cp "$T/ref" "$m/t"
