@@ -38,6 +38,8 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   cache_size=N[KMG]     bufcache memory limit (default 256M)
  *   flush_interval=SEC    periodic flush cycle (default 5)
  *   nodirect              never open components O_DIRECT (testing)
+ *   write_log=FILE        test device: log every completed write and flush
+ *                         (raid_wlog_replay rebuilds crash images from it)
  * Defaults added when mounted by root: allow_other, default_permissions. */
 struct hfs_mount_opts {
 	struct raid_opts raid;

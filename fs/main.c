@@ -59,6 +59,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->raid.allow_degraded = 1;
 		} else if (!strcmp(tok, "nodirect")) {
 			o->raid.no_direct = 1;
+		} else if (!strncmp(tok, "write_log=", 10) && tok[10]) {
+			o->raid.write_log = strdup(tok + 10);   /* crash tests: log every write */
 		} else if (!strncmp(tok, "engine=", 7)) {
 			if (!strcmp(tok + 7, "uring"))
 				o->raid.engine = RAID_ENGINE_URING;

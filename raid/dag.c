@@ -131,6 +131,10 @@ static void eng_done(struct raid_eng_req *r, long res)
 
 	if (err)
 		atomic_fetch_add(n->n_type == RN_READ ? &c->c_read_errs : &c->c_write_errs, 1);
+	else if (n->n_type == RN_WRITE)
+		raid_wlog_write(n->n_dag->d_set, n->n_comp, n->n_off, n->n_buf, n->n_len);
+	else if (n->n_type == RN_FLUSH)
+		raid_wlog_flush(n->n_dag->d_set, n->n_comp);
 	if (!err && n->n_bounce && n->n_type == RN_READ)
 		memcpy(n->n_buf, n->n_bounce, n->n_len);
 	raid_node_done(n, err);

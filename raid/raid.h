@@ -69,6 +69,8 @@ struct raid_opts {
 	int readonly;
 	int allow_degraded;        /* assemble a mirror with a leg missing */
 	int no_direct;             /* never O_DIRECT (testing) */
+	const char *write_log;     /* test device: record every completed write and
+				    * flush in this file (see raid_wlog_replay) */
 };
 
 /* Parameters for raid_create (mkfs). */
@@ -141,6 +143,19 @@ int raid_write(struct raid_set *s, uint64_t off, const void *buf, size_t len);
 int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t len);
 /* Durability barrier on every healthy component (fdatasync). */
 int raid_flush(struct raid_set *s);
+
+/* ---- write-log test device (like dm-log-writes) ------------------------
+ * With raid_opts.write_log set, every write that completes on a component
+ * is appended to the log with its data, in completion order, and every
+ * completed flush as a FLUSH record.  raid_wlog_replay rebuilds what
+ * component comp's device held after the first 'upto' records, applying
+ * them to 'image' (a copy of the device taken before the set was opened):
+ * a crash image at any record.  Records after the last FLUSH before 'upto'
+ * whose bit is set in drop_mask (bit 0 = first such record) are skipped:
+ * writes the device had not made durable.  Returns the number of records
+ * applied, or -errno.  raid_wlog_count counts records and flushes. */
+int raid_wlog_replay(const char *log, int comp, const char *image, long upto, uint64_t drop_mask);
+int raid_wlog_count(const char *log, long *records, long *flushes);
 
 /* ---- status ---------------------------------------------------------- */
 struct raid_comp_status {

@@ -74,7 +74,14 @@ struct raid_set {
 	atomic_int inflight;        /* logical ios outstanding */
 	pthread_mutex_t idle_lock;
 	pthread_cond_t idle_cv;
+	int wlog_fd;                /* write-log test device, -1 when off */
+	pthread_mutex_t wlog_lock;
 };
+
+/* wlog.c */
+int  raid_wlog_open(struct raid_set *s, const char *path);
+void raid_wlog_write(struct raid_set *s, int comp, uint64_t dev_off, const void *buf, size_t len);
+void raid_wlog_flush(struct raid_set *s, int comp);
 
 /* device.c */
 int  raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct);

@@ -162,6 +162,9 @@ static void set_free(struct raid_set *s)
 		s->eng->ops->destroy(s->eng);
 	for (i = 0; i < RAID_MAX_COMP; i++)
 		raid_dev_close(&s->comp[i]);
+	if (s->wlog_fd > 0)
+		close(s->wlog_fd);
+	pthread_mutex_destroy(&s->wlog_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->idle_lock);
 	pthread_cond_destroy(&s->idle_cv);
@@ -234,6 +237,12 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		s->comp[i].c_state = RAID_COMP_MISSING;
 		snprintf(s->comp[i].c_path, sizeof(s->comp[i].c_path), "(missing)");
 	}
+	ret = raid_wlog_open(s, o->write_log);
+	if (ret) {
+		fprintf(stderr, "hfs: write log %s: %s\n", o->write_log, strerror(-ret));
+		goto err_set_ret;
+	}
+
 	s->ncomp = ncomp;
 	s->layout = (enum raid_layout)le32toh(best->l_layout);
 	s->ops = raid_layout_ops_of(s->layout);

@@ -380,6 +380,83 @@ static void test_too_small_and_foreign_fs(void **st)
 	assert_int_equal(raid_create(p, 1, &cp), -EINVAL);
 }
 
+static int file_has(const char *img, uint64_t logical, const uint8_t *want, size_t len)
+{
+	uint8_t got[8192];
+	int fd = open(img, O_RDONLY);
+	ssize_t n = pread(fd, got, len, (off_t)(logical + RAID_DATA_OFF));
+
+	close(fd);
+	return n == (ssize_t)len && !memcmp(got, want, len);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "cp --sparse=always %s %s", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The write-log device: records every completed write and flush; replaying
+ * a prefix rebuilds the device as of that point, optionally without the
+ * writes after the last flush. */
+static void test_write_log(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_SINGLE, .force = 1 };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	char log[300], base[300], img[300];
+	uint8_t a[8192], b[8192], c[8192];
+	long recs, flushes;
+
+	snprintf(log, sizeof(log), "%s.wlog", f->img[0]);
+	snprintf(base, sizeof(base), "%s.base", f->img[0]);
+	snprintf(img, sizeof(img), "%s.crash", f->img[0]);
+	assert_int_equal(raid_create(paths(f, 0, 1), 1, &cp), 0);
+	copy_file(f->img[0], base);
+	o.write_log = log;
+	assert_int_equal(raid_open(paths(f, 0, 1), 1, &o, &s), 0);
+	fill(a, sizeof(a), 1);
+	fill(b, sizeof(b), 2);
+	fill(c, sizeof(c), 3);
+	assert_int_equal(raid_write(s, 0, a, sizeof(a)), 0);
+	assert_int_equal(raid_flush(s), 0);
+	assert_int_equal(raid_write(s, 65536, b, sizeof(b)), 0);
+	assert_int_equal(raid_flush(s), 0);
+	assert_int_equal(raid_write(s, 131072, c, sizeof(c)), 0);
+	raid_close(s);
+	assert_int_equal(raid_wlog_count(log, &recs, &flushes), 0);
+	assert_int_equal(recs, 5);
+	assert_int_equal(flushes, 2);
+	/* crash right after the first flush: A only */
+	copy_file(base, img);
+	assert_int_equal(raid_wlog_replay(log, 0, img, 2, 0), 1);
+	assert_true(file_has(img, 0, a, sizeof(a)));
+	assert_false(file_has(img, 65536, b, sizeof(b)));
+	/* everything */
+	copy_file(base, img);
+	assert_int_equal(raid_wlog_replay(log, 0, img, 5, 0), 3);
+	assert_true(file_has(img, 131072, c, sizeof(c)));
+	/* everything, but C (after the last flush) never reached the disk */
+	copy_file(base, img);
+	assert_int_equal(raid_wlog_replay(log, 0, img, 5, 1), 2);
+	assert_true(file_has(img, 65536, b, sizeof(b)));
+	assert_false(file_has(img, 131072, c, sizeof(c)));
+	/* a damaged log is an error, not garbage on the image */
+	{
+		int fd = open(log, O_WRONLY);
+
+		assert_int_equal(pwrite(fd, "XXXX", 4, 0), 4);
+		close(fd);
+	}
+	assert_int_equal(raid_wlog_replay(log, 0, img, 5, 0), -EBADMSG);
+	unlink(log);
+	unlink(base);
+	unlink(img);
+}
+
 static void test_engine_named(void **st)
 {
 	struct fixture *f = *st;
@@ -404,6 +481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_retry_other_copy, setup3, teardown3),
 		cmocka_unit_test_setup_teardown(test_assembly_checks, setup3, teardown3),
 		cmocka_unit_test(test_too_small_and_foreign_fs),
+		cmocka_unit_test_setup_teardown(test_write_log, setup3, teardown3),
 	};
 	int fails;
 
