@@ -427,21 +427,33 @@ static int parent_insert(struct hfs_fs *fs, struct path *p, int d, const struct 
 	}
 }
 
+/* Descend to k's leaf and find k in it: 0 with the leaf referenced and
+ * *at its slot, or -ENOENT / -errno with nothing held. */
+static int find_exact(struct hfs_fs *fs, const struct hfs_key *k, struct path *p,
+		      struct bc_buf **leaf, int *at)
+{
+	int found, ret = descend(fs, k, p, 0, leaf);
+
+	if (ret)
+		return ret;
+	*at = leaf_find((*leaf)->b_data, k, &found);
+	if (!found) {
+		bc_put(*leaf);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 /* ---- public ------------------------------------------------------------------------------- */
 
 int hfs_bt_lookup(struct hfs_fs *fs, const struct hfs_key *k, void *val, size_t cap, size_t *len)
 {
 	struct path p;
 	struct bc_buf *leaf;
-	int found, i, ret = descend(fs, k, &p, 0, &leaf);
+	int i, ret = find_exact(fs, k, &p, &leaf, &i);
 
 	if (ret)
 		return ret;
-	i = leaf_find(leaf->b_data, k, &found);
-	if (!found) {
-		bc_put(leaf);
-		return -ENOENT;
-	}
 	{
 		unsigned l = hfs_le16(slot(leaf->b_data, i)->bs_len);
 
@@ -663,16 +675,11 @@ int hfs_bt_delete(struct hfs_fs *fs, const struct hfs_key *k)
 {
 	struct path p;
 	struct bc_buf *leaf;
-	int found, at, n, ret = descend(fs, k, &p, 0, &leaf);
+	int at, n, ret = find_exact(fs, k, &p, &leaf, &at);
 	unsigned used;
 
 	if (ret)
 		return ret;
-	at = leaf_find(leaf->b_data, k, &found);
-	if (!found) {
-		bc_put(leaf);
-		return -ENOENT;
-	}
 	ret = bc_modify(leaf);
 	if (ret) {
 		bc_put(leaf);
@@ -694,18 +701,13 @@ int hfs_bt_update(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 {
 	struct path p;
 	struct bc_buf *leaf;
-	int found, at, ret;
+	int at, ret;
 
 	if (len > HFS_MAX_VALUE)
 		return -E2BIG;
-	ret = descend(fs, k, &p, 0, &leaf);
+	ret = find_exact(fs, k, &p, &leaf, &at);
 	if (ret)
 		return ret;
-	at = leaf_find(leaf->b_data, k, &found);
-	if (!found) {
-		bc_put(leaf);
-		return -ENOENT;
-	}
 	if (len <= hfs_le16(slot(leaf->b_data, at)->bs_len)) {
 		/* in place: the tail of the old value becomes dead space */
 		ret = bc_modify(leaf);
