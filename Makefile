@@ -80,6 +80,11 @@ $(BUILDDIR)/fsck.hfs: $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard fsck/*.c)) $(LIB
 $(BUILDDIR)/hfsctl: $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard tools/*.c)) $(LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# test tools (crash replay)
+$(BUILDDIR)/wlog: $(BUILDDIR)/tests/crash/wlog.o $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BUILDDIR)/wlog
+
 $(BUILDDIR)/tests/%: $(BUILDDIR)/tests/unit/%.o $(patsubst %.c,$(BUILDDIR)/%.o,$(UNIT_HELPERS)) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

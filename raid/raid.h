@@ -156,6 +156,8 @@ int raid_flush(struct raid_set *s);
  * applied, or -errno.  raid_wlog_count counts records and flushes. */
 int raid_wlog_replay(const char *log, int comp, const char *image, long upto, uint64_t drop_mask);
 int raid_wlog_count(const char *log, long *records, long *flushes);
+/* Record indices of component comp's FLUSH records (at most max): count or -errno. */
+int raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
 
 /* ---- status ---------------------------------------------------------- */
 struct raid_comp_status {

@@ -164,3 +164,24 @@ out_fd:
 	free(buf);
 	return ret < 0 ? ret : (int)applied;
 }
+
+int raid_wlog_flush_points(const char *log, int comp, long *idx, int max)
+{
+	struct wlog_rec r;
+	long i = 0;
+	int fd = open(log, O_RDONLY | O_CLOEXEC), n = 0, ret;
+
+	if (fd < 0)
+		return -errno;
+	while ((ret = next_rec(fd, &r)) == 0) {
+		if (le32toh(r.type) == WLOG_FLUSH && (int)le32toh(r.comp) == comp && n < max)
+			idx[n++] = i;
+		i++;
+		if (lseek(fd, (off_t)le64toh(r.len), SEEK_CUR) < 0) {
+			ret = -errno;
+			break;
+		}
+	}
+	close(fd);
+	return ret < 0 ? ret : n;
+}
