@@ -60,7 +60,7 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 		} else if (!strcmp(tok, "nodirect")) {
 			o->raid.no_direct = 1;
 		} else if (!strncmp(tok, "write_log=", 10) && tok[10]) {
-			o->raid.write_log = strdup(tok + 10);   /* crash tests: log every write */
+			o->raid.write_log = tok + 10;   /* in argv: lives as long as we do */
 		} else if (!strncmp(tok, "engine=", 7)) {
 			if (!strcmp(tok + 7, "uring"))
 				o->raid.engine = RAID_ENGINE_URING;
