@@ -141,6 +141,18 @@ int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdi
 	return ret;
 }
 
+/* Update both parents' times and link counts (".." of moved directories);
+ * one directory when source and target parent are the same. */
+static int touch_parents(struct hfs_fs *fs, uint64_t sp, int sdelta, uint64_t dp, int ddelta)
+{
+	int ret;
+
+	if (sp == dp)
+		return hfs_dir_touch(fs, sp, sdelta + ddelta);
+	ret = hfs_dir_touch(fs, sp, sdelta);
+	return ret ? ret : hfs_dir_touch(fs, dp, ddelta);
+}
+
 /* Is 'anc' an ancestor of (or equal to) directory 'ino'? */
 static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
 {
@@ -204,15 +216,8 @@ int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 			ret = hfs_dir_set(fs, dp, dn, sino, hfs_dtype(src.mode));
 		if (ret)
 			return ret;
-		if (S_ISDIR(src.mode) != S_ISDIR(dst.mode) && sp != dp) {
-			ret = hfs_dir_touch(fs, sp, S_ISDIR(dst.mode) ? 1 : -1);
-			if (!ret)
-				ret = hfs_dir_touch(fs, dp, S_ISDIR(src.mode) ? 1 : -1);
-		} else {
-			ret = hfs_dir_touch(fs, sp, 0);
-			if (!ret && dp != sp)
-				ret = hfs_dir_touch(fs, dp, 0);
-		}
+		ret = touch_parents(fs, sp, !!S_ISDIR(dst.mode) - !!S_ISDIR(src.mode),
+				    dp, !!S_ISDIR(src.mode) - !!S_ISDIR(dst.mode));
 		if (ret)
 			return ret;
 		src.parent = S_ISDIR(src.mode) ? dp : 0;
@@ -244,18 +249,11 @@ int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 		ret = hfs_dir_remove(fs, sp, sn);
 	if (ret)
 		return ret;
-	if (S_ISDIR(src.mode) && sp != dp) {
-		ret = hfs_dir_touch(fs, sp, -1);
-		if (!ret)
-			ret = hfs_dir_touch(fs, dp, 1);
-		src.parent = dp;
-	} else {
-		ret = hfs_dir_touch(fs, sp, 0);
-		if (!ret && dp != sp)
-			ret = hfs_dir_touch(fs, dp, 0);
-	}
+	ret = touch_parents(fs, sp, -!!S_ISDIR(src.mode), dp, !!S_ISDIR(src.mode));
 	if (ret)
 		return ret;
+	if (S_ISDIR(src.mode))
+		src.parent = dp;
 	hfs_now(&src.ctime);
 	return hfs_inode_store(fs, &src);
 }
