@@ -39,6 +39,17 @@ check "rename dir across dirs" mv "$m/d1/sub" "$m/d2/sub"
 check "parent nlink dropped" test "$(stat -c %h "$m/d1")" = 2
 check "new parent nlink" test "$(stat -c %h "$m/d2")" = 3
 check "rename into own subtree fails" bash -c "! mv '$m/d2' '$m/d2/sub/x' 2>/dev/null"
+mkdir -p "$m/xa/sub" "$m/xb"; touch "$m/xb/f"
+check "RENAME_EXCHANGE of a directory and a file across parents" python3 -c "
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(libc.renameat2(-100, b'$m/xa/sub', -100, b'$m/xb/f', 2) != 0)"
+check "exchanged types" bash -c "test -f '$m/xa/sub' && test -d '$m/xb/f'"
+check "parents' link counts follow the directory" test "$(stat -c %h "$m/xa"):$(stat -c %h "$m/xb")" = 2:3
+check "RENAME_NOREPLACE onto an existing name fails" python3 -c "
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(libc.renameat2(-100, b'$m/xa/sub', -100, b'$m/b', 1) == 0 or ctypes.get_errno() != 17)"
 mkdir "$m/full"; touch "$m/full/f"
 check "rmdir non-empty fails" bash -c "! rmdir '$m/full' 2>/dev/null"
 check "rename onto non-empty dir fails" bash -c "! mv -T '$m/d1' '$m/full' 2>/dev/null"
