@@ -50,12 +50,12 @@ int hfs_status_publish(struct hfs_fs *fs)
 		if (label[i] == '"' || label[i] == '\\' || (unsigned char)label[i] < 32)
 			label[i] = '_';
 	uuid_unparse(fs->vh.vh_uuid, u);
-	fprintf(f, "{\n  \"mountpoint\": \"%s\",\n  \"uuid\": \"%s\",\n  \"label\": \"%s\",\n"
+	fprintf(f, "{\n  \"pid\": %d,\n  \"mountpoint\": \"%s\",\n  \"uuid\": \"%s\",\n  \"label\": \"%s\",\n"
 		   "  \"layout\": \"%s\",\n  \"engine\": \"%s\",\n  \"state\": \"%s\",\n"
 		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
-		fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
+		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
 		raid_engine_name(fs->rs), fs->readonly ? "read-only" : "online",
 		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
@@ -77,8 +77,13 @@ int hfs_status_publish(struct hfs_fs *fs)
 
 void hfs_status_remove(struct hfs_fs *fs)
 {
+	/* under the lock, and forgetting the path, so the final flush of the
+	 * unmount cannot publish the file again */
+	pthread_mutex_lock(&fs->lock);
 	if (fs->status_path[0])
 		unlink(fs->status_path);
+	fs->status_path[0] = 0;
+	pthread_mutex_unlock(&fs->lock);
 }
 
 int hfs_status_start(struct hfs_fs *fs, const char *mountpoint)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <uuid.h>
 #include "fs/hfs.h"
@@ -16,6 +17,25 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: hfsctl status MOUNTPOINT|DEV... [--json]\n"
 		   "       hfsctl scrub|replace ...   (not implemented yet)\n");
+}
+
+/* Alive and not a zombie (a killed daemon may wait unreaped). */
+static int pid_alive(int pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int alive = 0;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
 }
 
 /* Print the JSON status file; the human form is a light reformat. */
@@ -27,6 +47,18 @@ static int status_mounted(const char *mnt, int json)
 	if (hfs_status_path(mnt, path, sizeof(path)) != 0 || !(f = fopen(path, "r"))) {
 		fprintf(stderr, "hfsctl: %s: no hfs mounted there (no status file)\n", mnt);
 		return 1;
+	}
+	{
+		int pid = 0;
+
+		/* a daemon that was killed leaves its file behind */
+		if (fscanf(f, " { \"pid\": %d", &pid) != 1 || !pid_alive(pid)) {
+			fprintf(stderr, "hfsctl: %s: the hfs daemon for it is gone (stale status file %s)\n",
+				mnt, path);
+			fclose(f);
+			return 1;
+		}
+		rewind(f);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		if (json) {
