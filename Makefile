@@ -46,7 +46,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 DEB_PKGS := libfuse3-dev fuse3 liburing-dev zlib1g-dev libcmocka-dev libbsd-dev \
             pkg-config uuid-dev libblkid-dev attr acl e2fsprogs util-linux bc python3
 
-.PHONY: all deps test unit mount-tests demo asan install check-long clean
+.PHONY: all deps test unit mount-tests demo asan install check-long clean xfstests xfstests-deps
 all: $(PROGS) $(UNIT_BIN)
 
 # Install whatever Debian packages are missing (root only; prints what it does).
@@ -102,6 +102,16 @@ test: deps
 check-long: deps
 	$(MAKE) all
 	@BUILDDIR=$(BUILDDIR) HFS_LONG=1 tests/run-mount.sh
+
+# The xfstests subset (tests/xfstests/README.md): XFSTESTS_DIR is an xfstests
+# tree built outside this repo; the run uses the programs of $(BUILDDIR).
+XFSTESTS_DEB_PKGS := xfsprogs fio psmisc attr acl bc dbench quota libcap2-bin gawk \
+            perl python3 e2fsprogs util-linux
+xfstests-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(XFSTESTS_DEB_PKGS)"
+xfstests: deps xfstests-deps
+	$(MAKE) all
+	@BUILDDIR=$(BUILDDIR) XFSTESTS_DIR="$(XFSTESTS_DIR)" tests/xfstests/run.sh
 
 demo: deps
 	$(MAKE) $(PROGS)
