@@ -42,6 +42,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   nodirect              never open components O_DIRECT (testing)
  *   write_log=FILE        test device: log every completed write and flush
  *                         (raid_wlog_replay rebuilds crash images from it)
+ *   fault=FILE            test device: fail, delay, corrupt or unplug chosen
+ *                         component requests by the rules in FILE (format in
+ *                         raid/fault.c and README.md); re-read when it changes
  * Defaults added when mounted by root: allow_other, default_permissions. */
 struct hfs_mount_opts {
 	struct raid_opts raid;

@@ -71,6 +71,9 @@ struct raid_opts {
 	int no_direct;             /* never O_DIRECT (testing) */
 	const char *write_log;     /* test device: record every completed write and
 				    * flush in this file (see raid_wlog_replay) */
+	const char *fault;         /* test device: fail/delay/corrupt/vanish component
+				    * requests by the rules in this file (raid/fault.c
+				    * documents the format); re-read when it changes */
 };
 
 /* Parameters for raid_create (mkfs). */
@@ -158,6 +161,21 @@ int raid_wlog_replay(const char *log, int comp, const char *image, long upto, ui
 int raid_wlog_count(const char *log, long *records, long *flushes);
 /* Record indices of component comp's FLUSH records (at most max): count or -errno. */
 int raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
+
+/* ---- fault test device (like dm-flakey) --------------------------------
+ * With raid_opts.fault set, raid_open reads the rules file (format at the
+ * top of raid/fault.c and in README.md; a bad line is -EINVAL with
+ * FILE:LINE on stderr, a missing file -ENOENT) and every component request
+ * is matched against the rules before it is issued, on both engines.  The
+ * file is re-read when it changes (checked at most every 50 ms); emptying
+ * or deleting it heals everything.  Counters of what was injected: */
+struct raid_fault_counts {
+	uint64_t failed, delayed, corrupted, vanished;   /* requests */
+	uint64_t reloads;                                /* successful re-reads */
+	uint64_t per_comp[RAID_MAX_COMP];                /* faults per component */
+};
+/* 0, or -ENOENT when the set has no fault device. */
+int raid_fault_counts(struct raid_set *s, struct raid_fault_counts *out);
 
 /* ---- status ---------------------------------------------------------- */
 struct raid_comp_status {
