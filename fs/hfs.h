@@ -21,6 +21,8 @@ struct hfs_format_params {
 	enum raid_layout layout;    /* 0 = single for 1 device, mirror for more */
 	uint32_t stripe_unit;       /* 0 = default */
 	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB] */
+	uint64_t size;              /* filesystem bytes, 0 = the whole volume;
+	                             * at most the volume, rounded down to a big-block */
 	int force;                  /* overwrite an existing filesystem/label */
 	int quiet;
 };

@@ -87,10 +87,11 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 				return -1;
 			}
 			o->flush_interval_ms = (unsigned)v * 1000;
-		} else if (!strcmp(tok, "rw") || !strcmp(tok, "dev") || !strcmp(tok, "suid") ||
-			   !strcmp(tok, "exec") || !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
+		} else if (!strcmp(tok, "rw") || !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
 			   !strcmp(tok, "user") || !strcmp(tok, "nouser") || !strcmp(tok, "_netdev")) {
-			/* mount(8) generic options that need nothing from us */
+			/* mount(8) generic options that need nothing from us; dev,
+			 * suid and exec go on to libfuse, which mounts nodev,nosuid
+			 * unless told otherwise (fstab "defaults" says otherwise) */
 		} else {
 			if (strlen(fuse_opts) + strlen(tok) + 2 >= cap) {
 				fprintf(stderr, "hfs: too many options\n");

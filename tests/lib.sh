@@ -35,6 +35,15 @@ check() { # check DESCRIPTION CMD... : the command must succeed
 	if "$@"; then ok "$what"; else fail "$what"; fi
 }
 
+# pycheck SCRIPT ARGS...: run tests/mount/sem/SCRIPT (prints ok/FAIL lines,
+# exits with its number of failures) and count its failures as ours.
+pycheck() {
+	local s=$1 r; shift
+	python3 "$ROOT/tests/mount/sem/$s" "$@"
+	r=$?
+	[ "$r" -eq 0 ] || { FAILS=$((FAILS + r)); echo "FAIL: $s ($r failed)"; }
+}
+
 mkimg() { truncate -s "${2:-512M}" "$T/$1"; echo "$T/$1"; }
 
 mkloop() { # mkloop IMAGE -> prints the loop device (recorded for cleanup)
