@@ -164,6 +164,7 @@ static void set_free(struct raid_set *s)
 		raid_dev_close(&s->comp[i]);
 	if (s->wlog_fd > 0)
 		close(s->wlog_fd);
+	raid_fault_close(s);
 	pthread_mutex_destroy(&s->wlog_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->idle_lock);
@@ -311,6 +312,9 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	if (missing)
 		RAID_WARN("mirror assembled DEGRADED: %d of %d legs missing", missing, ncomp);
 	s->size = s->ops->size(s);
+	ret = raid_fault_open(s, o->fault);
+	if (ret)
+		goto err_set_ret;
 	ret = start_engine(s, o);
 	if (ret)
 		goto err_set_ret;
@@ -533,6 +537,7 @@ int raid_status(struct raid_set *s, struct raid_comp_status *st, int max)
 		st[i].read_errs = c->c_read_errs;
 		st[i].write_errs = c->c_write_errs;
 		st[i].crc_errs = c->c_crc_errs;
+		st[i].repaired = c->c_repaired;
 	}
 	return s->ncomp;
 }
