@@ -279,7 +279,12 @@ char *model_text(const struct model *m)
 		e[i].nlink = links[m->names[i].node];
 		if (nd->type == 'f') {
 			e[i].size = nd->size;
-			e[i].hash = m_hash(nd->data, nd->size, M_HASH0);
+			if (!nd->hash_ok) {
+				/* the model is const to its readers; the cache is not state */
+				((struct mnode *)nd)->hash = m_hash(nd->data, nd->size, M_HASH0);
+				((struct mnode *)nd)->hash_ok = 1;
+			}
+			e[i].hash = nd->hash;
 		} else if (nd->type == 'l') {
 			e[i].size = strlen(nd->target);
 			snprintf(e[i].target, sizeof(e[i].target), "%s", nd->target);

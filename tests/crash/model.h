@@ -29,6 +29,8 @@ struct mnode {
 	unsigned mode;            /* permission bits */
 	uint8_t *data;            /* file content */
 	size_t   size;
+	uint64_t hash;            /* of data, valid when hash_ok (cleared on every change) */
+	int      hash_ok;
 	char     target[M_PATH];  /* symlink */
 	struct mxattr *xa;
 	int      nxa;

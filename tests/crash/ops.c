@@ -174,6 +174,7 @@ static uint8_t *content(struct wl *w, size_t len)
 
 static int set_size(struct mnode *nd, size_t size)
 {
+	nd->hash_ok = 0;
 	if (size > nd->size) {
 		uint8_t *nb = realloc(nd->data, size);
 
@@ -365,6 +366,7 @@ void w_write(struct wl *w, const char *p, uint64_t off, size_t len, int flags)
 		return wfail(w, "write %s: out of memory", p);
 	}
 	memcpy(w->m.nodes[n].data + off, buf, len);
+	w->m.nodes[n].hash_ok = 0;
 	free(buf);
 	touch(w, n, NULL);
 	record(w, flags & W_DIRECT ? "write (O_DIRECT)" : "write");
@@ -390,6 +392,43 @@ void w_file(struct wl *w, const char *p, size_t len, size_t chunk, int flags)
 		w_write(w, p, off, len - off < chunk ? len - off : chunk, flags);
 }
 
+/* hfs shrinks a file by more than 32 blocks in steps from the end, each
+ * step's size a multiple of 64 KiB, and may commit between steps (rule 2
+ * in fs/hfs_int.h): each such prefix of the file is a state the workload
+ * passes through (DESIGN.md).  Recorded in the order they happen. */
+static void truncate_steps(struct wl *w, int n, uint64_t size)
+{
+	struct mnode *nd = &w->m.nodes[n];
+	uint64_t first = (size + 65535) / 65536 * 65536, old = nd->size, s, nsteps, i;
+	uint64_t *h, run = M_HASH0, keep_hash = nd->hash;
+	int keep_ok = nd->hash_ok;
+	size_t keep_size = nd->size;
+
+	if (old <= first || (old - first + 65535) / 65536 <= 31)
+		return;
+	nsteps = (old - 1) / 65536 - first / 65536 + 1;   /* multiples of 64 KiB in [first, old) */
+	h = calloc(nsteps + 1, sizeof(*h));
+	if (!h)
+		return wfail(w, "truncate: out of memory");
+	/* one pass over the content gives the hash of every 64 KiB prefix */
+	for (s = 0, i = 0; i < nsteps; i++) {
+		for (; s < first + i * 65536; s += 65536)
+			run = m_hash(nd->data + s, 65536, run);
+		h[i] = run;
+	}
+	for (i = nsteps; i-- > 0 && !w->err;) {
+		nd->size = first + i * 65536;
+		nd->hash = h[i];
+		nd->hash_ok = 1;
+		if (run_add_state(&w->run, model_text(&w->m)))
+			wfail(w, "truncate: out of memory");
+	}
+	nd->size = keep_size;
+	nd->hash = keep_hash;
+	nd->hash_ok = keep_ok;
+	free(h);
+}
+
 void w_truncate(struct wl *w, const char *p, uint64_t size)
 {
 	char b[PATH_MAX];
@@ -399,9 +438,12 @@ void w_truncate(struct wl *w, const char *p, uint64_t size)
 		return;
 	if (truncate(full(w, p, b), (off_t)size) != 0 && !gone(w))
 		return wfail(w, "truncate %s: %s", p, strerror(errno));
-	if (n < 0 || set_size(&w->m.nodes[n], size))
+	if (n < 0)
 		return wfail(w, "truncate %s: not in the model", p);
 	touch(w, n, NULL);
+	truncate_steps(w, n, size);
+	if (set_size(&w->m.nodes[n], size))
+		return wfail(w, "truncate %s: out of memory", p);
 	record(w, "truncate");
 }
 
@@ -427,6 +469,7 @@ void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
 	nd = &w->m.nodes[n];
 	if (off < nd->size)
 		memset(nd->data + off, 0, off + len > nd->size ? nd->size - off : len);
+	nd->hash_ok = 0;
 	touch(w, n, NULL);
 	record(w, "punch");
 }
