@@ -505,12 +505,26 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		 * only what is stored in it */
 		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
 		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
+		int n = 0;
 
-		while (!(ret = hfs_op_begin(fs)) &&
-		       !(ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL))) {
+		for (;;) {
 			uint64_t s, e;
 			struct rec r;
 
+			/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
+			 * records; the inode (i_blocks) is stored before the next
+			 * hfs_op_begin, which may commit */
+			if (n && n % 32 == 0) {
+				ret = hfs_inode_store(fs, ip);
+				if (!ret)
+					ret = hfs_op_begin(fs);
+				if (ret)
+					return ret;
+			}
+			ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
+			if (ret)
+				break;
+			n++;
 			fbo = k.key;
 			s = fbo > off ? fbo : off;
 			e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
@@ -551,7 +565,15 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
 		struct rec r;
 
-		ret = hfs_op_begin(fs);
+		/* as for punching: the inode is stored before a step's op_begin
+		 * may commit (the size is set only at the end: a crash keeps the
+		 * old size and at most some zeroed blocks past it) */
+		ret = 0;
+		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0) {
+			ret = hfs_inode_store(fs, ip);
+			if (!ret)
+				ret = hfs_op_begin(fs);
+		}
 		if (!ret)
 			ret = rec_get(fs, ip->ino, fbo, &r);
 		if (ret)

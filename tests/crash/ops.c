@@ -412,8 +412,11 @@ static void truncate_steps(struct wl *w, int n, uint64_t size)
 		return wfail(w, "truncate: out of memory");
 	/* one pass over the content gives the hash of every 64 KiB prefix */
 	for (s = 0, i = 0; i < nsteps; i++) {
-		for (; s < first + i * 65536; s += 65536)
-			run = m_hash(nd->data + s, 65536, run);
+		for (; s < first + i * 65536; s += 65536) {
+			uint64_t bh = m_block_hash(nd->data, old, s / 65536);
+
+			run = m_hash(&bh, sizeof(bh), run);
+		}
 		h[i] = run;
 	}
 	for (i = nsteps; i-- > 0 && !w->err;) {
@@ -447,6 +450,34 @@ void w_truncate(struct wl *w, const char *p, uint64_t size)
 	record(w, "truncate");
 }
 
+/* hfs punches more than 32 records in steps, ascending, and may commit
+ * between them (rule 2): the range zeroed up to any 64 KiB boundary is a
+ * state the workload passes through.  pre: the block hashes before. */
+static void punch_steps(struct wl *w, int n, uint64_t off, uint64_t len, const uint64_t *pre)
+{
+	struct mnode *nd = &w->m.nodes[n];
+	size_t nb = (nd->size + M_BLK - 1) / M_BLK, b, cut;
+	uint64_t end = off + len < nd->size ? off + len : nd->size;
+	uint64_t *post = calloc(nb + 1, sizeof(*post));
+
+	if (!post)
+		return wfail(w, "punch: out of memory");
+	for (b = 0; b < nb; b++)
+		post[b] = m_block_hash(nd->data, nd->size, b);
+	for (cut = off / M_BLK + 1; cut * M_BLK < end && !w->err; cut++) {
+		uint64_t h = M_HASH0;
+
+		for (b = 0; b < nb; b++)
+			h = m_hash(b < cut ? &post[b] : &pre[b], sizeof(uint64_t), h);
+		nd->hash = h;
+		nd->hash_ok = 1;
+		if (run_add_state(&w->run, model_text(&w->m)))
+			wfail(w, "punch: out of memory");
+	}
+	nd->hash_ok = 0;
+	free(post);
+}
+
 void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
 {
 	char b[PATH_MAX];
@@ -467,9 +498,21 @@ void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
 	if (n < 0)
 		return wfail(w, "punch %s: not in the model", p);
 	nd = &w->m.nodes[n];
-	if (off < nd->size)
-		memset(nd->data + off, 0, off + len > nd->size ? nd->size - off : len);
-	nd->hash_ok = 0;
+	{
+		size_t nb = (nd->size + M_BLK - 1) / M_BLK, b;
+		uint64_t *pre = NULL;
+
+		if (off < nd->size && (off + len - off / M_BLK * M_BLK) / M_BLK > 31)
+			pre = calloc(nb + 1, sizeof(*pre));
+		for (b = 0; pre && b < nb; b++)
+			pre[b] = m_block_hash(nd->data, nd->size, b);
+		if (off < nd->size)
+			memset(nd->data + off, 0, off + len > nd->size ? nd->size - off : len);
+		nd->hash_ok = 0;
+		if (pre)
+			punch_steps(w, n, off, len, pre);
+		free(pre);
+	}
 	touch(w, n, NULL);
 	record(w, "punch");
 }
@@ -573,7 +616,7 @@ static void sync_point(struct wl *w, const char *p, int node)
 		snprintf(s.path, sizeof(s.path), "%s", p);
 		s.node = node;
 		s.size = w->m.nodes[node].size;
-		s.hash = m_hash(w->m.nodes[node].data, s.size, M_HASH0);
+		s.hash = m_content_hash(w->m.nodes[node].data, s.size);
 	}
 	if (run_add_sync(&w->run, &s))
 		wfail(w, "sync: out of memory");
