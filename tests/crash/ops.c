@@ -143,9 +143,17 @@ static void live_check(struct wl *w, const char *what)
 	free(live);
 }
 
+static void count_op(struct wl *w)
+{
+	if (++w->nops >= w->kill_at && w->kill_fn && !w->killed) {
+		w->killed = 1;
+		w->kill_fn(w->kill_priv);
+	}
+}
+
 static void record(struct wl *w, const char *what)
 {
-	w->nops++;
+	count_op(w);
 	if (run_add_state(&w->run, model_text(&w->m))) {
 		wfail(w, "%s: out of memory", what);
 		return;
@@ -620,7 +628,7 @@ static void sync_point(struct wl *w, const char *p, int node)
 	}
 	if (run_add_sync(&w->run, &s))
 		wfail(w, "sync: out of memory");
-	w->nops++;
+	count_op(w);
 	if (w->live && !w->err)
 		live_check(w, "sync");
 }
