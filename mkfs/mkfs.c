@@ -12,7 +12,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|stripe|mirror|raid10] [-s stripe_unit]\n"
-		"                [-U undo_size] DEV...\n"
+		"                [-S size] [-U undo_size] DEV...\n"
 		"  -f           overwrite a device that already holds a filesystem or label\n"
 		"  -L label     volume label (at most %d bytes)\n"
 		"  -m layout    single (1 device), stripe (RAID0, 2 or more), mirror (N-way, 2 or\n"
@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"               default: single for 1 device, mirror for more\n"
 		"  -s size      stripe unit of stripe/raid10, a power of two from 4K to 16M\n"
 		"               (default 64K)\n"
-		"  -U size      UNDO FIFO size, e.g. 64M (default: 1/64 of the volume, 16M..512M)\n"
+		"  -S size      filesystem size, e.g. 512M (default: the whole volume)\n"
+		"  -U size      UNDO FIFO size, e.g. 64M (at least 8M; default: 1/64 of the volume, 16M..512M)\n"
 		"  -q           quiet\n", HFS_LABEL_MAX - 1);
 }
 
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
 	struct hfs_format_params p = { 0 };
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "fqL:m:s:U:h")) != -1) {
+	while ((c = getopt(argc, argv, "fqL:m:s:S:U:h")) != -1) {
 		switch (c) {
 		case 'f': p.force = 1; break;
 		case 'q': p.quiet = 1; break;
@@ -80,9 +81,16 @@ int main(int argc, char **argv)
 			p.stripe_unit = (uint32_t)v;
 			break;
 		}
+		case 'S':
+			if (parse_size(optarg, &p.size) || p.size < HFS_MIN_SIZE) {
+				fprintf(stderr, "mkfs.hfs: bad size '%s' (at least %lluM)\n", optarg,
+					(unsigned long long)(HFS_MIN_SIZE >> 20));
+				return 1;
+			}
+			break;
 		case 'U':
-			if (parse_size(optarg, &p.undo_size) || p.undo_size < (16u << 20)) {
-				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 16M)\n", optarg);
+			if (parse_size(optarg, &p.undo_size) || p.undo_size < HFS_BIGBLOCK) {
+				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 8M)\n", optarg);
 				return 1;
 			}
 			break;

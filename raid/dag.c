@@ -179,11 +179,13 @@ static void eng_done(struct raid_eng_req *r, long res)
 	if (err)
 		atomic_fetch_add(n->n_type == RN_READ ? &c->c_read_errs : &c->c_write_errs, 1);
 	else if (n->n_type == RN_WRITE)
-		raid_wlog_write(n->n_dag->d_set, n->n_comp, n->n_off, n->n_buf, n->n_len);
+		raid_wlog_write(n->n_dag->d_set, n->n_comp, n->n_off, r->er_buf, n->n_len);
 	else if (n->n_type == RN_FLUSH)
 		raid_wlog_flush(n->n_dag->d_set, n->n_comp);
 	if (!err && n->n_bounce && n->n_type == RN_READ)
 		memcpy(n->n_buf, n->n_bounce, n->n_len);
+	if (!err && n->n_fault)
+		raid_fault_read_done(n);
 	raid_node_done(n, err);
 }
 
@@ -230,6 +232,15 @@ static void fire_one(struct raid_node *n)
 					       s->comp[n->n_comp].c_fail_wr)) {
 		eng_done(r, -EIO);   /* missing device or injected fault */
 		return;
+	}
+	if (s->fault) {
+		ret = raid_fault_filter(s, n);
+		if (ret < 0) {
+			eng_done(r, ret);
+			return;
+		}
+		if (ret > 0)
+			return;   /* delayed: the fault device submits it */
 	}
 	ret = s->eng->ops->submit(s->eng, &r, 1);
 	if (ret < 0)

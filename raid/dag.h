@@ -63,7 +63,10 @@ struct raid_node {
 	uint64_t n_off;             /* device offset */
 	void *n_buf;
 	size_t n_len;
-	void *n_bounce;             /* aligned copy for O_DIRECT, or NULL */
+	void *n_bounce;             /* aligned copy for O_DIRECT (or the fault
+				     * device's corrupted write copy), or NULL */
+	int n_fault;                /* fault device: corrupt the read data */
+	uint64_t n_fault_lo, n_fault_hi, n_fault_rng;
 	struct raid_eng_req n_req;
 	/* RN_FUNC (tests, and layout hooks): start the work; it must end in
 	 * raid_node_done() (from any thread, possibly before fn returns). */

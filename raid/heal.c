@@ -22,48 +22,10 @@
 
 enum { CP_UNREAD = 0, CP_GOOD, CP_BAD, CP_READ_ERR, CP_UNAVAILABLE };
 
-/* Components holding copy k of [off, off+len) as a bit mask; 0 if some leg
- * of it is not readable (the copy cannot be read at all). */
-static unsigned copy_comps(struct raid_set *s, int k, uint64_t off, size_t len)
-{
-	struct raid_seg one, *seg = &one;
-	unsigned mask = 0;
-	int n = raid_map_count(&s->geom, off, len), i;
-
-	if (n > 1) {
-		seg = malloc((size_t)n * sizeof(*seg));
-		if (!seg)
-			return 0;
-	}
-	n = raid_map(&s->geom, off, len, seg, n < 1 ? 1 : n);
-	for (i = 0; i < n; i++) {
-		int comp = raid_geom_comp(&s->geom, seg[i].s_col, k);
-
-		if (!raid_comp_readable(s, comp)) {
-			mask = 0;
-			break;
-		}
-		mask |= 1u << comp;
-	}
-	if (seg != &one)
-		free(seg);
-	return mask;
-}
-
-static void count(struct raid_set *s, unsigned mask, int repaired)
-{
-	int i;
-
-	for (i = 0; i < s->ncomp; i++)
-		if (mask & (1u << i))
-			atomic_fetch_add(repaired ? &s->comp[i].c_repaired : &s->comp[i].c_crc_errs, 1);
-}
-
 int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
 		       raid_verify_fn verify, void *priv, unsigned flags, int *healed)
 {
 	int state[RAID_MAX_COMP] = {0}, ncopies = raid_ncopies(s), good = -1, k, ret = 0, first;
-	unsigned mask[RAID_MAX_COMP] = {0};
 	void *tmp;
 
 	if (healed)
@@ -79,7 +41,7 @@ int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
 			if (!ret)
 				return 0;
 			if (ncopies == 1)
-				count(s, copy_comps(s, 0, off, len), 0);
+				raid_note_crc_error(s, 0, off, len);
 		}
 		if (ncopies == 1)
 			return ret;
@@ -88,8 +50,7 @@ int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
 	if (posix_memalign(&tmp, RAID_SECTOR, len))
 		return -ENOMEM;
 	for (k = 0; k < ncopies; k++) {
-		mask[k] = copy_comps(s, k, off, len);
-		if (!mask[k]) {
+		if (raid_copy_usable(s, k, off, len) != 1) {
 			state[k] = CP_UNAVAILABLE;
 			continue;
 		}
@@ -99,7 +60,7 @@ int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
 		}
 		if (verify(priv, tmp, len)) {
 			state[k] = CP_BAD;
-			count(s, mask[k], 0);
+			raid_note_crc_error(s, k, off, len);
 			continue;
 		}
 		state[k] = CP_GOOD;
@@ -128,8 +89,7 @@ int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
 				 (unsigned long long)off, len, k, ret);
 			continue;
 		}
-		count(s, mask[k], 1);
-		if (healed)
+		if (healed)   /* raid_write_copy counted it as repaired */
 			(*healed)++;
 		RAID_WARN("[%llu, +%zu): copy %d was %s; rewritten from copy %d",
 			  (unsigned long long)off, len, k,

@@ -132,7 +132,9 @@ int raid_label_write_all(struct raid_set *s)
 		if (c->c_fd < 0 || c->c_state == RAID_COMP_FAILED || c->c_state == RAID_COMP_MISSING)
 			continue;
 		raid_label_encode(&l, s, i);
-		if (write_label(c->c_fd, &l) == 0)
+		if (raid_fault_vanished(s, i))
+			ret = -ENODEV;   /* fault device: unplugged */
+		else if (write_label(c->c_fd, &l) == 0)
 			ok++;
 		else
 			ret = -EIO;

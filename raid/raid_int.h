@@ -141,7 +141,8 @@ struct raid_comp {
 	uint32_t c_sector;
 	int      c_direct;          /* opened O_DIRECT */
 	_Atomic int c_state;        /* enum raid_comp_state */
-	atomic_uint_fast64_t c_read_errs, c_write_errs, c_crc_errs, c_repaired, c_inflight;
+	atomic_uint_fast64_t c_read_errs, c_write_errs, c_crc_errs, c_inflight;
+	atomic_uint_fast64_t c_repaired;    /* bad copies rewritten on this leg */
 	_Atomic int c_fail_rd, c_fail_wr;   /* fault injection (raid_test.h) */
 };
 
@@ -169,12 +170,28 @@ struct raid_set {
 	pthread_cond_t idle_cv;
 	int wlog_fd;                /* write-log test device, -1 when off */
 	pthread_mutex_t wlog_lock;
+	struct raid_fault *fault;   /* fault test device, NULL when off */
 };
 
 /* wlog.c */
 int  raid_wlog_open(struct raid_set *s, const char *path);
 void raid_wlog_write(struct raid_set *s, int comp, uint64_t dev_off, const void *buf, size_t len);
 void raid_wlog_flush(struct raid_set *s, int comp);
+
+/* fault.c: the fault test device (raid_opts.fault).  raid_fault_open
+ * needs s->ncomp set; NULL path = off.  raid_fault_filter decides the fate
+ * of a component request about to be issued (n->n_req filled in): 0 =
+ * issue it (possibly with n->n_req.er_buf replaced by a corrupted private
+ * copy, or n->n_fault set so raid_fault_read_done corrupts what was read),
+ * 1 = delayed (the fault device submits it later), -errno = complete it
+ * with this error now.  raid_fault_vanished: comp is unplugged (labels
+ * must not be written to it). */
+struct raid_node;
+int  raid_fault_open(struct raid_set *s, const char *path);
+void raid_fault_close(struct raid_set *s);
+int  raid_fault_filter(struct raid_set *s, struct raid_node *n);
+void raid_fault_read_done(struct raid_node *n);
+int  raid_fault_vanished(struct raid_set *s, int comp);
 
 /* device.c */
 int  raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct);

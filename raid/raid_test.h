@@ -11,4 +11,8 @@
  * (0/1 flags; 0,0 clears).  0 or -EINVAL. */
 int raid_test_fail(struct raid_set *s, int comp, int fail_reads, int fail_writes);
 
+/* Re-read the fault rules file now instead of at the next 50 ms check:
+ * 0, -EINVAL (bad rules: the old ones stay), -ENOENT (no fault device). */
+int raid_fault_reload(struct raid_set *s);
+
 #endif

@@ -209,6 +209,7 @@ static void set_free(struct raid_set *s)
 		raid_dev_close(&s->comp[i]);
 	if (s->wlog_fd > 0)
 		close(s->wlog_fd);
+	raid_fault_close(s);
 	pthread_mutex_destroy(&s->wlog_lock);
 	raid_bm_free(s);
 	pthread_mutex_destroy(&s->lock);
@@ -455,6 +456,9 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		}
 	}
 	s->size = raid_geom_size(&s->geom);
+	ret = raid_fault_open(s, o->fault);
+	if (ret)
+		goto err_set_ret;
 	ret = start_engine(s, o);
 	if (ret)
 		goto err_set_ret;
@@ -688,13 +692,6 @@ int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t
 	if (copy < 0 || copy >= raid_ncopies(s))
 		return -EINVAL;
 	return sync_io(s, RAID_OP_READ, copy, off, buf, len);
-}
-
-int raid_write_copy(struct raid_set *s, int copy, uint64_t off, const void *buf, size_t len)
-{
-	if (copy < 0 || copy >= raid_ncopies(s))
-		return -EINVAL;
-	return sync_io(s, RAID_OP_WRITE, copy, off, (void *)buf, len);
 }
 
 int raid_flush(struct raid_set *s)
