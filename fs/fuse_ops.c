@@ -56,10 +56,16 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 
 /* ---- ops ------------------------------------------------------------------------- */
 
+/* The session, for notifications (set once before the loop runs). */
+static struct fuse_session *hfs_se;
+static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		hfs_writeback = 1;
+	}
 	/* Not atomic O_TRUNC: with it the kernel drops the set-ID clearing
 	 * of open(O_TRUNC) (fuse_do_setattr skips the setattr of ATTR_OPEN);
 	 * without it the truncate comes as a setattr that carries the mode. */
@@ -117,7 +123,14 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_inode_load(fs, ino, &ip);
+	/* A GETATTR that carries a file handle comes from the kernel's
+	 * write(2) path (fuse_update_attributes) after op_write invalidated
+	 * the attributes: a cached write's writeback failed (ENOSPC), and
+	 * this is how the writer gets the error from write(2) itself instead
+	 * of filling the page cache forever (stat and fstat carry no handle). */
+	ret = fi && hfs_writeback ? hfs_open_takeerr(ino) : 0;
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -511,6 +524,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	/* attributes only (offset < 0): no page is touched, so this cannot
+	 * deadlock with the writeback that sent the request; see op_getattr */
+	if ((n < 0 || (size_t)n < size) && hfs_writeback && hfs_se)
+		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -825,6 +842,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	int ret = -EIO;
 
 	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	hfs_se = se;
 	if (!se)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
