@@ -439,9 +439,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_create(req, &e, fi);
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The last close of an inode that lost its last link destroys it (it was
+ * an orphan since the unlink, or since a rename replaced it). */
+static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
 {
-	struct hfs_fs *fs = FS(req);
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->lock);
@@ -457,7 +458,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -ret);
+	return ret;
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -release_ino(FS(req), ino));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -558,9 +564,23 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	fuse_reply_err(req, -hfs_sync(FS(req)));
 }
 
+/* An open directory counts like an open file: rmdir, or a rename over it,
+ * leaves it an orphan until releasedir (fstat of the fd still works). */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_open(req, fi);
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		hfs_open_get(ino);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_open(req, fi);
 }
 
 /* Offsets: 1 after ".", 2 after "..", key + 3 after an entry with key.
@@ -658,7 +678,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -release_ino(FS(req), ino));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
