@@ -162,6 +162,25 @@ int raid_wlog_count(const char *log, long *records, long *flushes);
 /* Record indices of component comp's FLUSH records (at most max): count or -errno. */
 int raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
 
+/* ---- per-copy access: scrub and repair -----------------------------------
+ * Copy k of a logical range is what raid_read_copy(s, k, ...) reads.
+ * raid_copy_usable: 1 if every component holding copy k of the range is
+ * present and OPTIMAL (a failed, missing or rebuilding leg holds stale data
+ * and is not scrubbed), 0 if not, -EINVAL (no such copy), -EOPNOTSUPP
+ * (layout without a per-copy map yet).
+ * raid_write_copy: write buf to copy k of the range only — the repair of a
+ * bad copy from data the caller verified on another copy.  0 or -errno
+ * (-ENODEV: that leg is not OPTIMAL); a success counts as repaired on the
+ * component.  Blocks.
+ * raid_note_crc_error: the caller found copy k of the range with a bad CRC
+ * (counted on the component's crc_errs).
+ * raid_set_state: "optimal", "degraded" (a leg failed or missing) or
+ * "rebuilding" (a leg is being rebuilt). */
+int raid_copy_usable(struct raid_set *s, int copy, uint64_t off, size_t len);
+int raid_write_copy(struct raid_set *s, int copy, uint64_t off, const void *buf, size_t len);
+void raid_note_crc_error(struct raid_set *s, int copy, uint64_t off, size_t len);
+const char *raid_set_state(struct raid_set *s);
+
 /* ---- fault test device (like dm-flakey) --------------------------------
  * With raid_opts.fault set, raid_open reads the rules file (format at the
  * top of raid/fault.c and in README.md; a bad line is -EINVAL with
@@ -182,6 +201,7 @@ struct raid_comp_status {
 	char path[256];
 	enum raid_comp_state state;
 	uint64_t read_errs, write_errs, crc_errs;
+	uint64_t repaired;          /* bad copies of blocks rewritten on this leg */
 };
 int raid_status(struct raid_set *s, struct raid_comp_status *st, int max);
 const char *raid_comp_state_name(enum raid_comp_state st);
