@@ -62,7 +62,11 @@ static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACH
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) {
+	struct hfs_fs *fs = userdata;
+
+	/* nowriteback: the crash tool needs each write(2) to reach us before it
+	 * returns, so the states on disk are states the workload had */
+	if ((conn->capable & FUSE_CAP_WRITEBACK_CACHE) && !fs->opts.no_writeback) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		hfs_writeback = 1;
 	}
