@@ -20,7 +20,7 @@ struct hfs_format_params {
 	const char *label;          /* NULL = "" ; at most HFS_LABEL_MAX-1 bytes */
 	enum raid_layout layout;    /* 0 = single for 1 device, mirror for more */
 	uint32_t stripe_unit;       /* 0 = default */
-	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB] */
+	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB]; else >= 8 MiB */
 	uint64_t size;              /* filesystem bytes, 0 = the whole volume;
 	                             * at most the volume, rounded down to a big-block */
 	int force;                  /* overwrite an existing filesystem/label */
@@ -51,6 +51,8 @@ struct hfs_mount_opts {
 	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */
 	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
 	int      readonly;
+	int      no_writeback;      /* no kernel writeback cache: every write(2)
+				     * reaches the daemon before it returns (crash tests) */
 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to

@@ -16,7 +16,7 @@ static void usage(FILE *f)
 		"  -L label     volume label (at most %d bytes)\n"
 		"  -m layout    single (one device) or mirror (two or more); default by count\n"
 		"  -S size      filesystem size, e.g. 512M (default: the whole volume)\n"
-		"  -U size      UNDO FIFO size, e.g. 64M (default: 1/64 of the volume, 16M..512M)\n"
+		"  -U size      UNDO FIFO size, e.g. 64M (at least 8M; default: 1/64 of the volume, 16M..512M)\n"
 		"  -q           quiet\n", HFS_LABEL_MAX - 1);
 }
 
@@ -79,8 +79,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'U':
-			if (parse_size(optarg, &p.undo_size) || p.undo_size < (16u << 20)) {
-				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 16M)\n", optarg);
+			if (parse_size(optarg, &p.undo_size) || p.undo_size < HFS_BIGBLOCK) {
+				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 8M)\n", optarg);
 				return 1;
 			}
 			break;
