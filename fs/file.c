@@ -456,14 +456,23 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		return -EFBIG;
 	end = off + len;
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-		for (fbo = off - off % HFS_FBLOCK; fbo < end && fbo < ip->size; fbo += HFS_FBLOCK) {
-			uint64_t s = fbo > off ? fbo : off, e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
+		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
+		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
+
+		/* visit only blocks that have records: holes in the range cost nothing */
+		while ((ret = hfs_op_begin(fs)) == 0 &&
+		       (ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL)) == 0 && k.key < ip->size) {
+			uint64_t s, e;
 			struct rec r;
 
-			ret = hfs_op_begin(fs);
-			if (!ret)
-				ret = rec_get(fs, ip->ino, fbo, &r);
-			if (ret || !r.present)
+			fbo = k.key;
+			s = fbo > off ? fbo : off;
+			e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
+			from.key = fbo + HFS_FBLOCK;
+			ret = rec_get(fs, ip->ino, fbo, &r);
+			if (ret)
+				return ret;
+			if (!r.present)
 				continue;
 			if (s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 				ret = block_drop(fs, ip, fbo, &r);
@@ -483,8 +492,14 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 			}
 			if (ret)
 				return ret;
+			if (fbo + HFS_FBLOCK >= end)
+				break;
 		}
-		return ret;
+		if (ret && ret != -ENOENT)
+			return ret;
+		clock_gettime(CLOCK_REALTIME, &ip->mtime);
+		ip->ctime = ip->mtime;
+		return 0;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;

@@ -655,7 +655,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	v.f_blocks = s.total_blocks;
 	v.f_bfree = v.f_bavail = s.free_blocks;
 	v.f_files = s.max_inodes;
-	v.f_ffree = v.f_favail = s.max_inodes - s.ninodes;
+	v.f_ffree = v.f_favail = s.free_inodes;
 	v.f_namemax = 255;
 	fuse_reply_statfs(req, &v);
 }

@@ -95,7 +95,7 @@ int  hfs_header_valid(const struct hfs_volhdr_ondisk *h, uint64_t raid_bytes);
 /* crc32 (zlib) of a block with the 4-byte field at crc_off taken as 0. */
 uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off);
 
-struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes; };
+struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes, free_inodes; };
 void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st);
 
 #endif
