@@ -372,7 +372,7 @@ ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf,
 	}
 	free(scratch);
 	if (done) {
-		clock_gettime(CLOCK_REALTIME, &ip->mtime);
+		hfs_now(&ip->mtime);
 		ip->ctime = ip->mtime;
 	}
 	return done ? (ssize_t)done : ret;
@@ -441,7 +441,7 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 		}
 	}
 	ip->size = size;
-	clock_gettime(CLOCK_REALTIME, &ip->mtime);
+	hfs_now(&ip->mtime);
 	ip->ctime = ip->mtime;
 	return 0;
 }
@@ -497,7 +497,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		}
 		if (ret && ret != -ENOENT)
 			return ret;
-		clock_gettime(CLOCK_REALTIME, &ip->mtime);
+		hfs_now(&ip->mtime);
 		ip->ctime = ip->mtime;
 		return 0;
 	}
@@ -529,7 +529,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->size)
 		ip->size = end;
 	if (!ret) {
-		clock_gettime(CLOCK_REALTIME, &ip->ctime);
+		hfs_now(&ip->ctime);
 	}
 	return ret;
 }

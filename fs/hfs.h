@@ -40,6 +40,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   nodirect              never open components O_DIRECT (testing)
  *   write_log=FILE        test device: log every completed write and flush
  *                         (raid_wlog_replay rebuilds crash images from it)
+ *   noatime|relatime|strictatime  when reads and listings move atime
+ *                         (default relatime; the kernel leaves atime to us;
+ *                         noatime is also passed on to the kernel mount)
  *   fault=FILE            test device: fail, delay, corrupt or unplug chosen
  *                         component requests by the rules in FILE (format in
  *                         raid/fault.c and README.md); re-read when it changes
@@ -49,7 +52,9 @@ struct hfs_mount_opts {
 	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */
 	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
 	int      readonly;
+	int      atime;             /* HFS_ATIME_*, 0 = relatime */
 };
+enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to
  * it, open the cache, load the allocator.  Logs to stderr why it refuses. */

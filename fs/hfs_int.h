@@ -133,6 +133,11 @@ int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs
 /* mkfs: write an empty root leaf at zaddr (raid direct). */
 int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
 
+/* Inode times.  The kernel stamps FUSE inodes (writeback cache: mtime and
+ * ctime of writes, truncates, renames) with its coarse clock; stamping ours
+ * with the same clock keeps the two ordered (relatime compares them). */
+static inline void hfs_now(struct timespec *t) { clock_gettime(CLOCK_REALTIME_COARSE, t); }
+
 /* ---- inodes (inode.c) --------------------------------------------------- */
 struct hfs_inode {
 	uint64_t ino;
