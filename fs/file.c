@@ -409,7 +409,9 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 
 	if (size > HFS_MAX_FILE_SIZE)
 		return -EFBIG;
-	if (size < ip->size) {
+	if (size <= ip->size) {
+		/* also at the same size: records past EOF (fallocate KEEP_SIZE)
+		 * go, as on Linux filesystems, and destroy (size 0) frees them */
 		uint64_t first = (size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
 
 		/* whole blocks from the end backwards, in bounded steps: after each
@@ -434,15 +436,18 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 		}
 		if (ret != -ENOENT)
 			return ret;
-		if (size % HFS_FBLOCK) {
+		if (size < ip->size && size % HFS_FBLOCK) {
 			ret = block_zero_tail(fs, ip, size - size % HFS_FBLOCK, (uint32_t)(size % HFS_FBLOCK));
 			if (ret)
 				return ret;
 		}
 	}
+	if (size != ip->size) {
+		/* the same size changes no times (the kernel shows none either) */
+		hfs_now(&ip->mtime);
+		ip->ctime = ip->mtime;
+	}
 	ip->size = size;
-	hfs_now(&ip->mtime);
-	ip->ctime = ip->mtime;
 	return 0;
 }
 
@@ -456,27 +461,26 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		return -EFBIG;
 	end = off + len;
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		/* walk the records that exist (a hole has none), also those past
+		 * EOF that KEEP_SIZE preallocated: a range of any length costs
+		 * only what is stored in it */
 		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
 		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
 
-		/* visit only blocks that have records: holes in the range cost nothing */
-		while ((ret = hfs_op_begin(fs)) == 0 &&
-		       (ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL)) == 0 && k.key < ip->size) {
+		while (!(ret = hfs_op_begin(fs)) &&
+		       !(ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL))) {
 			uint64_t s, e;
 			struct rec r;
 
 			fbo = k.key;
 			s = fbo > off ? fbo : off;
 			e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
-			from.key = fbo + HFS_FBLOCK;
 			ret = rec_get(fs, ip->ino, fbo, &r);
 			if (ret)
 				return ret;
-			if (!r.present)
-				continue;
-			if (s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
+			if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 				ret = block_drop(fs, ip, fbo, &r);
-			} else if (s - fbo < r.len) {
+			} else if (r.present && s - fbo < r.len) {
 				uint8_t *scratch;
 
 				if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
@@ -494,12 +498,13 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 				return ret;
 			if (fbo + HFS_FBLOCK >= end)
 				break;
+			from = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo + HFS_FBLOCK);
 		}
-		if (ret && ret != -ENOENT)
-			return ret;
-		hfs_now(&ip->mtime);
-		ip->ctime = ip->mtime;
-		return 0;
+		if (ret == -ENOENT)
+			ret = 0;
+		if (!ret)
+			hfs_now(&ip->mtime), ip->ctime = ip->mtime;
+		return ret;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;
