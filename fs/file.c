@@ -246,7 +246,11 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		done += n;
 	}
 	free(scratch);
-	return done ? (ssize_t)done : ret;
+	/* An error after some blocks is the error, not a short count: FUSE
+	 * takes a short read for the end of the file and zero-fills the rest
+	 * of the pages, so a block no copy can serve would read as zeros
+	 * (wrong data) instead of EIO (tests/mount/t_raid_fault.sh). */
+	return ret ? ret : (ssize_t)done;
 }
 
 /* Whole aligned blocks of one request: allocate and submit every direct
