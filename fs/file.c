@@ -103,12 +103,18 @@ static int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint
 	return 0;
 }
 
-/* Read record r's bytes into out (r->len bytes), verifying the CRC and
- * trying every other copy on a mismatch. */
+static int crc_verify(void *priv, const void *buf, size_t len)
+{
+	return crc_of(buf, (uint32_t)len) == *(const uint32_t *)priv ? 0 : -EBADMSG;
+}
+
+/* Read record r's bytes into out (r->len bytes), verifying the CRC; on a
+ * mismatch the self-healing read finds a good copy and rewrites the bad. */
 static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
 	uint64_t raw = hfs_raw(r->addr);
-	int ret, k, copies;
+	uint32_t crc = r->crc;
+	int ret;
 
 	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
 		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
@@ -116,15 +122,13 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 		ret = small_read(fs, raw, out, r->len);
 	if (!ret && crc_of(out, r->len) == r->crc)
 		return 0;
-	copies = raid_ncopies(bc_raid(fs->bc));
-	for (k = 0; k < copies; k++) {
-		if (bc_direct_read(fs->bc, raw, out, r->len, k) == 0 && crc_of(out, r->len) == r->crc) {
-			HFS_WARN("inode %llu offset %llu: bad data on one copy, copy %d is good",
-				 (unsigned long long)ino, (unsigned long long)fbo, k);
-			bc_invalidate(fs->bc, raw, r->len);   /* drop a cached bad copy */
-			return 0;
-		}
-	}
+	/* we saw a bad copy but not which: check them all */
+	ret = bc_read_verified(fs->bc, raw, out, r->len, crc_verify, &crc, RAID_RV_ALL);
+	if (ret > 0)
+		HFS_WARN("inode %llu offset %llu: bad data on %d cop%s, repaired from a good one",
+			 (unsigned long long)ino, (unsigned long long)fbo, ret, ret > 1 ? "ies" : "y");
+	if (ret >= 0)
+		return 0;
 	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
 		(unsigned long long)ino, (unsigned long long)fbo);
 	return -EIO;
