@@ -40,10 +40,11 @@ fi
 [ ${#tests[@]} -gt 0 ] || die "no tests to run"
 
 T=$(mktemp -d /tmp/hfs-xfstests.XXXXXX)
-CHECK_PID="" WATCH_PID="" USERS_MADE=()
+CHECK_PID="" WATCH_PID="" TAIL_PID="" USERS_MADE=()
 cleanup() {
 	local m l u p
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
+	[ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
 	if [ -n "$CHECK_PID" ] && kill -0 "$CHECK_PID" 2>/dev/null; then
 		kill_tree "$CHECK_PID" TERM; sleep 2; kill_tree "$CHECK_PID" KILL
 	fi
@@ -131,10 +132,11 @@ echo "xfstests: ${#tests[@]} tests from $X, results in $RES"
 	> "$RES/check.out" 2>&1 < /dev/null &
 CHECK_PID=$!
 watchdog & WATCH_PID=$!
-tail -n +1 --pid="$CHECK_PID" -f "$RES/check.out"
-wait "$CHECK_PID"
-kill "$WATCH_PID" 2>/dev/null; WATCH_PID=""
+tail -n +1 --pid="$CHECK_PID" -f "$RES/check.out" & TAIL_PID=$!
+wait "$CHECK_PID"      # (a signal interrupts wait; the trap then cleans up)
 CHECK_PID=""
+wait "$TAIL_PID"; TAIL_PID=""
+kill "$WATCH_PID" 2>/dev/null; WATCH_PID=""
 secs=$(( $(date +%s) - start ))
 
 # Counts: from check's summary; a test of the list that neither ran nor was
