@@ -464,16 +464,17 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 
 	if (size > HFS_MAX_FILE_SIZE)
 		return -EFBIG;
-	if (size < ip->size) {
+	if (size <= ip->size) {
+		/* also at the same size: records past EOF (fallocate KEEP_SIZE)
+		 * go, as on Linux filesystems, and destroy (size 0) frees them */
 		uint64_t first = (size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
 		uint64_t hi = (ip->size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
 		uint64_t span = 32ull * HFS_FBLOCK;
-
 		int found = 0;
 
-		/* blocks past the size first (fallocate KEEP_SIZE: invisible), then
-		 * whole blocks from the end backwards, a window at a time; an empty
-		 * window doubles the next (sparse files) */
+		/* blocks past the size first (invisible), then whole blocks from
+		 * the end backwards, a window at a time; an empty window doubles
+		 * the next (sparse files) */
 		ret = drop_range(fs, ip, hi, UINT64_MAX, &n, &found);
 		if (ret)
 			return ret;
@@ -486,7 +487,7 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 			span = found ? 32ull * HFS_FBLOCK : span < (1ull << 50) ? span * 2 : span;
 			hi = lo;
 		}
-		if (size % HFS_FBLOCK) {
+		if (size < ip->size && size % HFS_FBLOCK) {
 			ret = block_zero_tail(fs, ip, size - size % HFS_FBLOCK, (uint32_t)(size % HFS_FBLOCK));
 			if (ret)
 				return ret;
