@@ -789,6 +789,50 @@ int hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_
 	}
 }
 
+int hfs_bt_scan_leaf(struct hfs_fs *fs, const struct hfs_key *k, hfs_bt_node_fn node_fn,
+		     hfs_bt_rec_fn rec_fn, void *priv, struct hfs_key *next)
+{
+	int depth = (int)hfs_le32(fs->vh.vh_btree_depth), lvl, ret, i, have_next = 0;
+	uint64_t za = hfs_le64(fs->vh.vh_btree_root);
+	struct bc_buf *b;
+
+	if (depth < 1 || depth > MAXDEPTH)
+		return HFS_CORRUPT("B-tree depth %d", depth);
+	for (lvl = depth - 1; lvl > 0; lvl--) {
+		uint64_t here = za;
+
+		ret = get_node(fs, za, lvl, &b);
+		if (ret)
+			return ret;
+		i = inner_find(b->b_data, k);
+		/* the tightest right fence is the next key of the deepest
+		 * ancestor that has one */
+		if (i + 1 < nitems(b->b_data)) {
+			*next = ikey(b->b_data, i + 1);
+			have_next = 1;
+		}
+		za = hfs_le64(inner(b->b_data, i)->bi_child);
+		bc_put(b);
+		/* an ascending walk enters each inner node once through item 0 */
+		if (i == 0 && (ret = node_fn(priv, here, lvl)) != 0)
+			return ret;
+	}
+	ret = get_node(fs, za, 0, &b);
+	if (ret)
+		return ret;
+	ret = node_fn(priv, za, 0);
+	for (i = leaf_find(b->b_data, k, NULL); !ret && i < nitems(b->b_data); i++) {
+		struct hfs_key sk = skey(b->b_data, i);
+
+		ret = rec_fn(priv, &sk, b->b_data + hfs_le16(slot(b->b_data, i)->bs_off),
+			     hfs_le16(slot(b->b_data, i)->bs_len));
+	}
+	bc_put(b);
+	if (ret)
+		return ret;
+	return have_next ? 0 : 1;
+}
+
 int hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq)
 {
 	uint8_t *d;

@@ -32,6 +32,22 @@ int hfs_xattr_get(struct hfs_fs *fs, uint64_t ino, const char *name, void *val, 
 int hfs_xattr_list(struct hfs_fs *fs, uint64_t ino, char *list, size_t size);
 int hfs_xattr_remove(struct hfs_fs *fs, uint64_t ino, const char *name);
 
+/* acl.c: POSIX ACLs kept consistent with the mode (see its top comment). */
+struct hfs_acl_new {                 /* what a new inode inherits */
+	uint8_t acc[HFS_XATTR_MAX], def[HFS_XATTR_MAX];
+	size_t acc_len, def_len;         /* 0: nothing to store */
+};
+/* An access ACL value sets *mode's permission bits: 1 when the ACL says
+ * nothing beyond the mode (need not be stored), 0 when it must be, -EINVAL. */
+int hfs_acl_to_mode(const void *v, size_t size, uint32_t *mode);
+/* chmod: rewrite the stored access ACL (if any) to match mode. */
+int hfs_acl_chmod(struct hfs_fs *fs, uint64_t ino, uint32_t mode);
+/* Create in dir: apply dir's default ACL (or the umask) to *mode (type
+ * bits included) and fill *out with the ACLs the new inode gets. */
+int hfs_acl_inherit(struct hfs_fs *fs, uint64_t dir, uint32_t *mode, uint32_t umask,
+		    struct hfs_acl_new *out);
+int hfs_acl_store_new(struct hfs_fs *fs, uint64_t ino, const struct hfs_acl_new *a);
+
 /* namei.c: namespace changes (fs->lock held).  The open-count table is
  * process-wide (one mounted filesystem per daemon). */
 static inline uint8_t hfs_dtype(uint32_t mode) { return (uint8_t)((mode & 0170000) >> 12); }

@@ -405,7 +405,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		}
 	}
 	nb = i;
-	aret = ret;   /* blocks before a failed lookup are still read */
+	aret = ret;   /* a failed lookup fails the read (below), after the I/O in flight */
 	ret = 0;
 	pthread_mutex_unlock(&fs->lock);
 
@@ -475,7 +475,11 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	data_leave(fs);
 	free(bl);
 	free(rio);
-	return good ? (ssize_t)good : (ret ? ret : aret);
+	/* An error after some blocks is the error, not a short count: FUSE
+	 * takes a short read for the end of the file and zero-fills the rest
+	 * of the pages, so a block no copy can serve would read as zeros
+	 * (wrong data) instead of EIO (tests/mount/t_raid_fault.sh). */
+	return ret ? ret : aret ? aret : (ssize_t)good;
 }
 
 /* ---- write ------------------------------------------------------------------------- */
@@ -774,7 +778,9 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 
 	if (size > HFS_MAX_FILE_SIZE)
 		return -EFBIG;
-	if (size < ip->size) {
+	if (size <= ip->size) {
+		/* also at the same size: records past EOF (fallocate KEEP_SIZE)
+		 * go, as on Linux filesystems, and destroy (size 0) frees them */
 		uint64_t first = (size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
 
 		/* whole blocks from the end backwards, in bounded steps: after each
@@ -799,7 +805,7 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 		}
 		if (ret != -ENOENT)
 			return ret;
-		if (size % HFS_FBLOCK) {
+		if (size < ip->size && size % HFS_FBLOCK) {
 			ret = block_zero_tail(fs, ip, size - size % HFS_FBLOCK, (uint32_t)(size % HFS_FBLOCK));
 			if (ret)
 				return ret;
@@ -821,18 +827,26 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		return -EFBIG;
 	end = off + len;
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-		for (fbo = off - off % HFS_FBLOCK; fbo < end && fbo < ip->size; fbo += HFS_FBLOCK) {
-			uint64_t s = fbo > off ? fbo : off, e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
+		/* walk the records that exist (a hole has none), also those past
+		 * EOF that KEEP_SIZE preallocated: a range of any length costs
+		 * only what is stored in it */
+		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
+		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
+
+		while (!(ret = hfs_op_begin(fs)) &&
+		       !(ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL))) {
+			uint64_t s, e;
 			struct rec r;
 
-			ret = hfs_op_begin(fs);
-			if (!ret)
-				ret = rec_get(fs, ip->ino, fbo, &r);
-			if (ret || !r.present)
-				continue;
-			if (s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
+			fbo = k.key;
+			s = fbo > off ? fbo : off;
+			e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
+			ret = rec_get(fs, ip->ino, fbo, &r);
+			if (ret)
+				return ret;
+			if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 				ret = block_drop(fs, ip, fbo, &r);
-			} else if (s - fbo < r.len) {
+			} else if (r.present && s - fbo < r.len) {
 				uint8_t *scratch;
 
 				if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
@@ -848,7 +862,14 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 			}
 			if (ret)
 				return ret;
+			if (fbo + HFS_FBLOCK >= end)
+				break;
+			from = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo + HFS_FBLOCK);
 		}
+		if (ret == -ENOENT)
+			ret = 0;
+		if (!ret)
+			clock_gettime(CLOCK_REALTIME, &ip->mtime), ip->ctime = ip->mtime;
 		return ret;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)

@@ -56,14 +56,34 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 
 /* ---- ops ------------------------------------------------------------------------- */
 
+/* The session, for notifications (set once before the loop runs). */
+static struct fuse_session *hfs_se;
+static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+	struct hfs_fs *fs = userdata;
+
+	/* nowriteback: the crash tool needs each write(2) to reach us before it
+	 * returns, so the states on disk are states the workload had */
+	if ((conn->capable & FUSE_CAP_WRITEBACK_CACHE) && !fs->opts.no_writeback) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+		hfs_writeback = 1;
+	}
+	/* Not atomic O_TRUNC: with it the kernel drops the set-ID clearing
+	 * of open(O_TRUNC) (fuse_do_setattr skips the setattr of ATTR_OPEN);
+	 * without it the truncate comes as a setattr that carries the mode. */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* the kernel enforces ACLs; we inherit them and apply the umask (acl.c) */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
+	/* The kernel clears set-ID bits on write, truncate and chown, knowing
+	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
+	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 }
@@ -107,7 +127,14 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_inode_load(fs, ino, &ip);
+	/* A GETATTR that carries a file handle comes from the kernel's
+	 * write(2) path (fuse_update_attributes) after op_write invalidated
+	 * the attributes: a cached write's writeback failed (ENOSPC), and
+	 * this is how the writer gets the error from write(2) itself instead
+	 * of filling the page cache forever (stat and fstat carry no handle). */
+	ret = fi && hfs_writeback ? hfs_open_takeerr(ino) : 0;
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -131,16 +158,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (ret)
 		goto out;
-	if (set & FUSE_SET_ATTR_MODE)
+	if (set & FUSE_SET_ATTR_MODE) {
 		ip.mode = (ip.mode & S_IFMT) | (a->st_mode & 07777);
-	if (set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		if ((set & FUSE_SET_ATTR_UID) && a->st_uid != (uid_t)-1)
-			ip.uid = a->st_uid;
-		if ((set & FUSE_SET_ATTR_GID) && a->st_gid != (gid_t)-1)
-			ip.gid = a->st_gid;
-		if (!S_ISDIR(ip.mode))
-			ip.mode &= ~(unsigned)(S_ISUID | ((ip.mode & S_IXGRP) ? S_ISGID : 0));
+		ret = hfs_acl_chmod(fs, ino, ip.mode);
+		if (ret)
+			goto out;
 	}
+	/* set-ID bits dropped by chown come as a mode change in the same call */
+	if ((set & FUSE_SET_ATTR_UID) && a->st_uid != (uid_t)-1)
+		ip.uid = a->st_uid;
+	if ((set & FUSE_SET_ATTR_GID) && a->st_gid != (gid_t)-1)
+		ip.gid = a->st_gid;
 	if (set & FUSE_SET_ATTR_SIZE) {
 		if (!S_ISREG(ip.mode)) {
 			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
@@ -179,6 +207,7 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 {
 	struct hfs_fs *fs = FS(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct hfs_acl_new *acl;
 	struct hfs_inode dir;
 	uint64_t x;
 	uint8_t t;
@@ -198,6 +227,14 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		return -EEXIST;
 	if (ret != -ENOENT)
 		return ret;
+	acl = malloc(sizeof(*acl));
+	if (!acl)
+		return -ENOMEM;
+	ret = hfs_acl_inherit(fs, parent, &mode, ctx->umask, acl);
+	if (ret) {
+		free(acl);
+		return ret;
+	}
 	memset(ip, 0, sizeof(*ip));
 	ip->mode = mode;
 	ip->uid = ctx->uid;
@@ -212,8 +249,14 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	if (link)
 		ip->size = strlen(link);
 	ret = hfs_inode_create(fs, ip);
-	if (ret)
+	if (ret) {
+		free(acl);
 		return ret;
+	}
+	ret = hfs_acl_store_new(fs, ip->ino, acl);
+	free(acl);
+	if (ret)
+		goto undo;
 	if (link) {
 		struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_SYMLINK, 0);
 
@@ -400,9 +443,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_create(req, &e, fi);
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The last close of an inode that lost its last link destroys it (it was
+ * an orphan since the unlink, or since a rename replaced it). */
+static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
 {
-	struct hfs_fs *fs = FS(req);
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->lock);
@@ -418,7 +462,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -ret);
+	return ret;
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -release_ino(FS(req), ino));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -479,12 +528,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
 	if (n > 0) {
-		/* a write by anyone drops set-user-ID; set-group-ID too if group-executable */
-		if (ip.mode & (S_ISUID | S_ISGID)) {
-			ip.mode &= ~(unsigned)S_ISUID;
-			if (ip.mode & S_IXGRP)
-				ip.mode &= ~(unsigned)S_ISGID;
-		}
 		ret = hfs_inode_store(fs, &ip);
 		if (ret)
 			n = ret;
@@ -494,6 +537,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	/* attributes only (offset < 0): no page is touched, so this cannot
+	 * deadlock with the writeback that sent the request; see op_getattr */
+	if ((n < 0 || (size_t)n < size) && hfs_writeback && hfs_se)
+		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -524,9 +571,23 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	fuse_reply_err(req, -hfs_sync(FS(req)));
 }
 
+/* An open directory counts like an open file: rmdir, or a rename over it,
+ * leaves it an orphan until releasedir (fstat of the fd still works). */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_open(req, fi);
+	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		hfs_open_get(ino);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_open(req, fi);
 }
 
 /* Offsets: 1 after ".", 2 after "..", key + 3 after an entry with key.
@@ -624,7 +685,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -release_ino(FS(req), ino));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -643,38 +704,6 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
-/* An access ACL carries the permission bits (as the kernel's
- * posix_acl_equiv_mode/update_mode do): copy them into the mode.  Returns
- * 1 when the ACL says nothing beyond the mode (no need to store it), 0 when
- * it must be stored, -EINVAL when malformed. */
-static int acl_to_mode(const char *v, size_t size, uint32_t *mode)
-{
-	size_t n, i;
-	int user = -1, group = -1, mask = -1, other = -1, extra = 0;
-
-	if (size < 4 || (size - 4) % 8 || v[0] != 2 || v[1] || v[2] || v[3])
-		return -EINVAL;
-	n = (size - 4) / 8;
-	for (i = 0; i < n; i++) {
-		const unsigned char *e = (const unsigned char *)v + 4 + 8 * i;
-		unsigned tag = e[0] | e[1] << 8, perm = (e[2] | e[3] << 8) & 7;
-
-		switch (tag) {
-		case 0x01: user = (int)perm; break;
-		case 0x04: group = (int)perm; break;
-		case 0x10: mask = (int)perm; break;
-		case 0x20: other = (int)perm; break;
-		case 0x02: case 0x08: extra = 1; break;
-		default: return -EINVAL;
-		}
-	}
-	if (user < 0 || group < 0 || other < 0)
-		return -EINVAL;
-	*mode = (*mode & ~0777u) | (unsigned)user << 6 | (unsigned)(mask >= 0 ? mask : group) << 3 |
-		(unsigned)other;
-	return !extra && mask < 0;
-}
-
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
@@ -687,7 +716,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && !strcmp(name, "system.posix_acl_access")) {
-		ret = acl_to_mode(value, size, &ip.mode);
+		ret = hfs_acl_to_mode(value, size, &ip.mode);
 		equiv = ret == 1;
 		ret = ret < 0 ? ret : 0;
 	}
@@ -840,6 +869,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	int ret = -EIO;
 
 	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	hfs_se = se;
 	if (!se)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)

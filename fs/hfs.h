@@ -20,7 +20,9 @@ struct hfs_format_params {
 	const char *label;          /* NULL = "" ; at most HFS_LABEL_MAX-1 bytes */
 	enum raid_layout layout;    /* 0 = single for 1 device, mirror for more */
 	uint32_t stripe_unit;       /* 0 = default */
-	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB] */
+	uint64_t undo_size;         /* 0 = size/64 clamped to [16 MiB, 512 MiB]; else >= 8 MiB */
+	uint64_t size;              /* filesystem bytes, 0 = the whole volume;
+	                             * at most the volume, rounded down to a big-block */
 	int force;                  /* overwrite an existing filesystem/label */
 	int quiet;
 };
@@ -49,6 +51,8 @@ struct hfs_mount_opts {
 	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */
 	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
 	int      readonly;
+	int      no_writeback;      /* no kernel writeback cache: every write(2)
+				     * reaches the daemon before it returns (crash tests) */
 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to
@@ -71,6 +75,27 @@ extern void (*hfs_fuse_on_mounted)(void);
 int  hfs_status_path(const char *mountpoint, char *out, size_t cap);
 int  hfs_status_start(struct hfs_fs *fs, const char *mountpoint);
 void hfs_status_remove(struct hfs_fs *fs);
+/* Control socket (hfsctl scrub/replace/status), served by a thread of the
+ * daemon from hfs_status_start until hfs_status_remove:
+ *   path:     hfs_ctl_path(): /run/hfs/<mountpoint with / as _>.sock (a hash
+ *             of the mount point when that is too long for sun_path),
+ *             a unix stream socket, mode 0600; peers other than root and
+ *             the daemon's own user are refused (SO_PEERCRED).
+ *   request:  one line per connection, "VERB[ ARG...]\n", at most 4096 bytes.
+ *   response: body lines, then one verdict line: "ok" or
+ *             "error <errno> <message>"; the daemon then closes.
+ *   verbs:    ping
+ *             status        body: the status JSON (as the status file, live)
+ *             scrub         start a scrub, or resume an interrupted one;
+ *                           body: { "resumed": true|false }; EBUSY if running
+ *             scrub-pause   stop the running scrub after its step (cursor kept)
+ *             replace OLD NEW  rebuild onto NEW in place of component OLD
+ * hfs_ctl_request sends req (without the newline) to the daemon of
+ * mountpoint, copies the body to out (may be NULL), and returns 0 for "ok",
+ * the daemon's -errno (message in err) or a local -errno (-ENOENT,
+ * -ECONNREFUSED: no daemon). */
+int  hfs_ctl_path(const char *mountpoint, char *out, size_t cap);
+int  hfs_ctl_request(const char *mountpoint, const char *req, FILE *out, char *err, size_t cap);
 /* Destroy orphans a crash left behind (call once after a read-write open). */
 int  hfs_orphans_reap(struct hfs_fs *fs);
 

@@ -98,10 +98,31 @@ struct hfs_fs {
 	char status_path[4200];
 	char mountpoint[4096];
 	uint64_t status_ns;                /* last publish */
+
+	struct hfs_scrub *scrub;           /* scrub.c */
+	struct hfs_ctl *ctl;               /* ctl.c: the hfsctl control socket */
 };
+
+/* scrub.c (fs/scrub.c top comment).  init/fini at open/close (fini stops
+ * a running scrub between steps; its cursor stays in the header).
+ * start: 0 (*resumed = continues an interrupted scrub), -EBUSY (running),
+ * -EROFS.  pause: stop after the current step, cursor kept (0, -ENOENT if
+ * none ran).  json: one JSON object of the scrub's state; fs->lock held. */
+struct hfs_scrub;
+int  hfs_scrub_init(struct hfs_fs *fs);
+void hfs_scrub_fini(struct hfs_fs *fs);
+int  hfs_scrub_start(struct hfs_fs *fs, int *resumed);
+int  hfs_scrub_pause(struct hfs_fs *fs);
+void hfs_scrub_json(struct hfs_fs *fs, FILE *f);
 
 /* status.c */
 int  hfs_status_publish(struct hfs_fs *fs);   /* fs->lock held */
+void hfs_status_write(struct hfs_fs *fs, FILE *f);   /* the status JSON; fs->lock held */
+
+/* ctl.c: the control socket (protocol in fs/hfs.h) */
+struct hfs_ctl;
+int  hfs_ctl_start(struct hfs_fs *fs, const char *mountpoint);
+void hfs_ctl_stop(struct hfs_fs *fs);
 
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
@@ -141,6 +162,16 @@ int  hfs_bt_delete(struct hfs_fs *fs, const struct hfs_key *k);                 
 /* First record with from <= key <= to: 0 and fills *found/val/len, or -ENOENT. */
 int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
 		 struct hfs_key *found, void *val, size_t cap, size_t *len);
+/* Scrub walk: descend to the leaf holding k; node_fn(priv, zaddr, level)
+ * for every inner node entered through its item 0 (an ascending walk so
+ * meets each inner node once) and for the leaf, then rec_fn for each leaf
+ * record with key >= k (val points into the cached leaf: copy it).
+ * *next = first key of the next leaf.  0: more leaves follow, 1: that was
+ * the last leaf, or -errno (a callback's error, a bad node). */
+typedef int (*hfs_bt_node_fn)(void *priv, uint64_t zaddr, int level);
+typedef int (*hfs_bt_rec_fn)(void *priv, const struct hfs_key *k, const void *val, size_t len);
+int  hfs_bt_scan_leaf(struct hfs_fs *fs, const struct hfs_key *k, hfs_bt_node_fn node_fn,
+		      hfs_bt_rec_fn rec_fn, void *priv, struct hfs_key *next);
 /* mkfs: write an empty root leaf at zaddr (raid direct). */
 int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
 

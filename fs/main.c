@@ -24,8 +24,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
 		"options (-o): ro, degraded, engine=uring|pool, cache_size=N[KMG],\n"
-		"  flush_interval=SEC, nodirect, write_log=FILE, fault=FILE (test devices),\n"
-		"  and libfuse mount options\n"
+		"  flush_interval=SEC, nodirect, nowriteback, write_log=FILE, fault=FILE\n"
+		"  (test devices), and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
 }
 
@@ -58,6 +58,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->readonly = 1;
 		} else if (!strcmp(tok, "degraded")) {
 			o->raid.allow_degraded = 1;
+		} else if (!strcmp(tok, "nowriteback")) {
+			o->no_writeback = 1;
 		} else if (!strcmp(tok, "nodirect")) {
 			o->raid.no_direct = 1;
 		} else if (!strncmp(tok, "write_log=", 10) && tok[10]) {
@@ -87,10 +89,11 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 				return -1;
 			}
 			o->flush_interval_ms = (unsigned)v * 1000;
-		} else if (!strcmp(tok, "rw") || !strcmp(tok, "dev") || !strcmp(tok, "suid") ||
-			   !strcmp(tok, "exec") || !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
+		} else if (!strcmp(tok, "rw") || !strcmp(tok, "auto") || !strcmp(tok, "noauto") ||
 			   !strcmp(tok, "user") || !strcmp(tok, "nouser") || !strcmp(tok, "_netdev")) {
-			/* mount(8) generic options that need nothing from us */
+			/* mount(8) generic options that need nothing from us; dev,
+			 * suid and exec go on to libfuse, which mounts nodev,nosuid
+			 * unless told otherwise (fstab "defaults" says otherwise) */
 		} else {
 			if (strlen(fuse_opts) + strlen(tok) + 2 >= cap) {
 				fprintf(stderr, "hfs: too many options\n");

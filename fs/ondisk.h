@@ -28,7 +28,7 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 0      /* compatible additions */
+#define HFS_VERSION_MINOR 1      /* compatible additions (1: scrub cursor) */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -94,9 +94,28 @@ struct hfs_volhdr_ondisk {
 	uint64_t vh_mtime;          /* 208 last commit time, seconds */
 	uint32_t vh_flags;          /* 216 HFS_VOLF_* */
 	uint32_t vh_btree_depth;    /* 220 levels (1 = root is a leaf) */
-	uint8_t  vh_reserved[4096 - 224];
+	/* scrub (minor 1): where an interrupted scrub resumes, and its counts so far */
+	uint64_t vh_scrub_obj;      /* 224 next B-tree key to scrub: obj_id, */
+	uint64_t vh_scrub_key;      /* 232   key, */
+	uint8_t  vh_scrub_type;     /* 240   rec_type */
+	uint8_t  vh_scrub_pad[7];   /* 241 */
+	uint32_t vh_scrub_state;    /* 248 enum hfs_scrub_state */
+	uint32_t vh_scrub_pad2;     /* 252 */
+	uint64_t vh_scrub_start;    /* 256 time the scrub began, seconds */
+	uint64_t vh_scrub_end;      /* 264 time it finished, seconds (0 while running) */
+	uint64_t vh_scrub_blocks;   /* 272 blocks (nodes, extents, headers) verified */
+	uint64_t vh_scrub_bytes;    /* 280 bytes read, all copies */
+	uint64_t vh_scrub_errors;   /* 288 bad copies found (read error or CRC) */
+	uint64_t vh_scrub_repaired; /* 296 bad copies rewritten from a good one */
+	uint64_t vh_scrub_unrepairable; /* 304 blocks with no good copy, or failed rewrites */
+	uint8_t  vh_reserved[4096 - 312];
 };
 _Static_assert(sizeof(struct hfs_volhdr_ondisk) == HFS_HDR_SIZE, "volhdr size");
+
+/* vh_scrub_state: NONE on a fresh volume; RUNNING while a scrub is under
+ * way (also after an unmount interrupted it: `hfsctl scrub` resumes at
+ * vh_scrub_key); DONE with the counts of the last completed scrub. */
+enum hfs_scrub_state { HFS_SCRUB_NONE = 0, HFS_SCRUB_RUNNING = 1, HFS_SCRUB_DONE = 2 };
 
 /* ---- common header of every META block (B-tree node, free-map block) -- */
 #define HFS_BTREE_MAGIC   0x4e425348u   /* "HSBN" */

@@ -26,22 +26,16 @@ int hfs_status_path(const char *mountpoint, char *out, size_t cap)
 	return snprintf(out, cap, "%s/%s.json", STATUS_DIR, real) >= (int)cap ? -ENAMETOOLONG : 0;
 }
 
-/* fs->lock held. */
-int hfs_status_publish(struct hfs_fs *fs)
+/* The status JSON (the status file and the control socket's "status").
+ * fs->lock held. */
+void hfs_status_write(struct hfs_fs *fs, FILE *f)
 {
 	struct raid_comp_status cs[RAID_MAX_COMP];
+	struct raid_fault_counts fc;
 	struct bc_stats bs;
-	char tmp[4300], label[HFS_LABEL_MAX + 1], u[37];
-	FILE *f;
+	char label[HFS_LABEL_MAX + 1], u[37];
 	int n, i;
 
-	if (!fs->status_path[0])
-		return 0;
-	mkdir(STATUS_DIR, 0755);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->status_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
 	n = raid_status(fs->rs, cs, RAID_MAX_COMP);
 	bc_get_stats(fs->bc, &bs);
 	memcpy(label, fs->vh.vh_label, HFS_LABEL_MAX);
@@ -52,22 +46,47 @@ int hfs_status_publish(struct hfs_fs *fs)
 	uuid_unparse(fs->vh.vh_uuid, u);
 	fprintf(f, "{\n  \"pid\": %d,\n  \"mountpoint\": \"%s\",\n  \"uuid\": \"%s\",\n  \"label\": \"%s\",\n"
 		   "  \"layout\": \"%s\",\n  \"engine\": \"%s\",\n  \"state\": \"%s\",\n"
+		   "  \"set_state\": \"%s\",\n"
 		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
-		raid_engine_name(fs->rs), fs->readonly ? "read-only" : "online",
+		raid_engine_name(fs->rs), fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
 		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
 		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,
 		bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
 	for (i = 0; i < n; i++)
 		fprintf(f, "    { \"path\": \"%s\", \"state\": \"%s\", \"read_errors\": %llu, "
-			   "\"write_errors\": %llu, \"crc_errors\": %llu }%s\n",
+			   "\"write_errors\": %llu, \"crc_errors\": %llu, \"repaired\": %llu }%s\n",
 			cs[i].path, raid_comp_state_name(cs[i].state), (unsigned long long)cs[i].read_errs,
 			(unsigned long long)cs[i].write_errs, (unsigned long long)cs[i].crc_errs,
-			i + 1 < n ? "," : "");
-	fprintf(f, "  ]\n}\n");
+			(unsigned long long)cs[i].repaired, i + 1 < n ? "," : "");
+	fprintf(f, "  ],\n  \"scrub\": ");
+	hfs_scrub_json(fs, f);
+	if (raid_fault_counts(fs->rs, &fc) == 0)
+		fprintf(f, ",\n  \"faults_injected\": { \"failed\": %llu, \"delayed\": %llu, "
+			   "\"corrupted\": %llu, \"vanished\": %llu, \"reloads\": %llu }",
+			(unsigned long long)fc.failed, (unsigned long long)fc.delayed,
+			(unsigned long long)fc.corrupted, (unsigned long long)fc.vanished,
+			(unsigned long long)fc.reloads);
+	fprintf(f, "\n}\n");
+}
+
+/* fs->lock held. */
+int hfs_status_publish(struct hfs_fs *fs)
+{
+	char tmp[4300];
+	FILE *f;
+
+	if (!fs->status_path[0])
+		return 0;
+	mkdir(STATUS_DIR, 0755);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->status_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	hfs_status_write(fs, f);
 	if (fclose(f) != 0 || rename(tmp, fs->status_path) != 0) {
 		unlink(tmp);
 		return -errno;
@@ -77,6 +96,7 @@ int hfs_status_publish(struct hfs_fs *fs)
 
 void hfs_status_remove(struct hfs_fs *fs)
 {
+	hfs_ctl_stop(fs);   /* before fs->lock: a request may be waiting for it */
 	/* under the lock, and forgetting the path, so the final flush of the
 	 * unmount cannot publish the file again */
 	pthread_mutex_lock(&fs->lock);
@@ -99,5 +119,7 @@ int hfs_status_start(struct hfs_fs *fs, const char *mountpoint)
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_status_publish(fs);
 	pthread_mutex_unlock(&fs->lock);
+	if (hfs_ctl_start(fs, mountpoint) != 0)
+		HFS_WARN("no control socket for hfsctl (scrub/replace unavailable)");
 	return ret;
 }

@@ -314,14 +314,19 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	if (ret)
 		goto err_bc;
 	fs->readonly = o->readonly;
+	ret = hfs_scrub_init(fs);
+	if (ret)
+		goto err_alloc;
 	if (!fs->readonly) {
 		ret = -pthread_create(&fs->flusher, NULL, flusher_main, fs);
 		if (ret)
-			goto err_alloc;
+			goto err_scrub;
 		fs->flusher_running = true;
 	}
 	*out = fs;
 	return 0;
+err_scrub:
+	hfs_scrub_fini(fs);
 err_alloc:
 	hfs_alloc_unload(fs);
 err_bc:
@@ -337,6 +342,7 @@ int hfs_close(struct hfs_fs *fs)
 {
 	int ret = 0;
 
+	hfs_scrub_fini(fs);   /* between two steps: the cursor is in fs->vh */
 	if (fs->flusher_running) {
 		pthread_mutex_lock(&fs->lock);
 		fs->flusher_stop = true;

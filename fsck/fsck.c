@@ -362,11 +362,8 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 			if (!ii)
 				problem(f, "data record of missing inode %llu", (unsigned long long)k->obj);
 			else {
+				/* records past i_size are legal: fallocate(KEEP_SIZE) preallocation */
 				ii->data_bytes += hfs_le32(((const struct hfs_data_ondisk *)v)->d_len);
-				if (k->key >= ii->size + HFS_FBLOCK - 1)
-					problem(f, "inode %llu: data record at %llu beyond its size %llu",
-						(unsigned long long)k->obj, (unsigned long long)k->key,
-						(unsigned long long)ii->size);
 			}
 		}
 		break;

@@ -11,11 +11,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|mirror] [-U undo_size] DEV...\n"
+		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|mirror] [-S size] [-U undo_size] DEV...\n"
 		"  -f           overwrite a device that already holds a filesystem or label\n"
 		"  -L label     volume label (at most %d bytes)\n"
 		"  -m layout    single (one device) or mirror (two or more); default by count\n"
-		"  -U size      UNDO FIFO size, e.g. 64M (default: 1/64 of the volume, 16M..512M)\n"
+		"  -S size      filesystem size, e.g. 512M (default: the whole volume)\n"
+		"  -U size      UNDO FIFO size, e.g. 64M (at least 8M; default: 1/64 of the volume, 16M..512M)\n"
 		"  -q           quiet\n", HFS_LABEL_MAX - 1);
 }
 
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 	struct hfs_format_params p = { 0 };
 	int c, ret;
 
-	while ((c = getopt(argc, argv, "fqL:m:s:U:h")) != -1) {
+	while ((c = getopt(argc, argv, "fqL:m:s:S:U:h")) != -1) {
 		switch (c) {
 		case 'f': p.force = 1; break;
 		case 'q': p.quiet = 1; break;
@@ -70,9 +71,16 @@ int main(int argc, char **argv)
 			p.stripe_unit = (uint32_t)v;
 			break;
 		}
+		case 'S':
+			if (parse_size(optarg, &p.size) || p.size < HFS_MIN_SIZE) {
+				fprintf(stderr, "mkfs.hfs: bad size '%s' (at least %lluM)\n", optarg,
+					(unsigned long long)(HFS_MIN_SIZE >> 20));
+				return 1;
+			}
+			break;
 		case 'U':
-			if (parse_size(optarg, &p.undo_size) || p.undo_size < (16u << 20)) {
-				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 16M)\n", optarg);
+			if (parse_size(optarg, &p.undo_size) || p.undo_size < HFS_BIGBLOCK) {
+				fprintf(stderr, "mkfs.hfs: bad UNDO size '%s' (at least 8M)\n", optarg);
 				return 1;
 			}
 			break;

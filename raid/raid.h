@@ -150,17 +150,74 @@ int raid_flush(struct raid_set *s);
 /* ---- write-log test device (like dm-log-writes) ------------------------
  * With raid_opts.write_log set, every write that completes on a component
  * is appended to the log with its data, in completion order, and every
- * completed flush as a FLUSH record.  raid_wlog_replay rebuilds what
- * component comp's device held after the first 'upto' records, applying
- * them to 'image' (a copy of the device taken before the set was opened):
- * a crash image at any record.  Records after the last FLUSH before 'upto'
- * whose bit is set in drop_mask (bit 0 = first such record) are skipped:
- * writes the device had not made durable.  Returns the number of records
- * applied, or -errno.  raid_wlog_count counts records and flushes. */
-int raid_wlog_replay(const char *log, int comp, const char *image, long upto, uint64_t drop_mask);
-int raid_wlog_count(const char *log, long *records, long *flushes);
+ * completed flush as a FLUSH record.  hfs issues no write while a flush of
+ * the same component is in flight (fs->lock), so completion order tells
+ * which writes a FLUSH made durable: all records before it.
+ *
+ * Replay rebuilds what component comp's device may hold after a power cut
+ * once the first 'upto' records had completed: every write before the last
+ * FLUSH in [0, upto) is durable; the writes after it (the tail) may each be
+ * lost, may land in any order (an older write to a block overtaking a newer
+ * one), and may be torn at 4 KiB sectors.  Images are copies of the device
+ * taken before the set was opened with the log. */
+enum raid_wlog_type { RAID_WLOG_WRITE = 1, RAID_WLOG_FLUSH = 2 };
+struct raid_wlog_info {
+	enum raid_wlog_type wi_type;
+	int      wi_comp;
+	uint64_t wi_off, wi_len;    /* device offset and length of a write */
+	uint64_t wi_pos;            /* byte offset of the record in the log */
+};
+struct raid_wlog;   /* a log mapped and indexed for replay */
+/* Map and index a log, checking every record (-EBADMSG on damage).
+ * The caller owns *out (raid_wlog_free).  Blocks on reading the file. */
+int  raid_wlog_load(const char *log, struct raid_wlog **out);
+void raid_wlog_free(struct raid_wlog *w);
+long raid_wlog_records(const struct raid_wlog *w);
+/* Record i (NULL when out of range); points into w. */
+const struct raid_wlog_info *raid_wlog_record(const struct raid_wlog *w, long i);
+/* Number of records wholly in the first byte_pos bytes of the log (a test
+ * notes the log's size when an fsync returns and converts it here). */
+long raid_wlog_record_at(const struct raid_wlog *w, uint64_t byte_pos);
+/* Index of comp's last FLUSH among records [0, upto), -1 if none. */
+long raid_wlog_last_flush(const struct raid_wlog *w, int comp, long upto);
+/* Write comp's writes among records [from, to) to fd in log order:
+ * count of writes, or -errno. */
+int  raid_wlog_apply(const struct raid_wlog *w, int comp, int fd, long from, long to);
+/* Write the tail of a crash at 'upto' (comp's writes after the last FLUSH
+ * before upto) to fd.  seed 0: in log order, skipping write k of the tail
+ * when bit k of drop_mask is set.  seed != 0: a PRNG seeded with it drops
+ * 0/25/50/75 % of them, applies the rest in a random permutation and, for a
+ * quarter of the seeds, tears some to a prefix of whole 4 KiB sectors; the
+ * same seed always gives the same image.  Returns writes applied or -errno.
+ * An image at 'upto' = apply(0, last_flush + 1) then apply_tail(upto). */
+int  raid_wlog_apply_tail(const struct raid_wlog *w, int comp, int fd, long upto,
+			  uint64_t drop_mask, uint64_t seed);
+/* File-level: both steps on 'image', then fsync it; writes applied or -errno. */
+int  raid_wlog_replay_seed(const char *log, int comp, const char *image, long upto,
+			   uint64_t drop_mask, uint64_t seed);
+int  raid_wlog_replay(const char *log, int comp, const char *image, long upto, uint64_t drop_mask);
+int  raid_wlog_count(const char *log, long *records, long *flushes);
 /* Record indices of component comp's FLUSH records (at most max): count or -errno. */
-int raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
+int  raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
+
+/* ---- per-copy access: scrub and repair -----------------------------------
+ * Copy k of a logical range is what raid_read_copy(s, k, ...) reads.
+ * raid_copy_usable: 1 if every component holding copy k of the range is
+ * present and OPTIMAL (a failed, missing or rebuilding leg holds stale data
+ * and is not scrubbed), 0 if not, -EINVAL (no such copy), -EOPNOTSUPP
+ * (layout without a per-copy map yet).
+ * raid_write_copy: write buf to copy k of the range only — the repair of a
+ * bad copy from data the caller verified on another copy.  0 or -errno
+ * (-ENODEV: that leg is not OPTIMAL); a success counts as repaired on the
+ * component.  Blocks.
+ * raid_note_crc_error: the caller found copy k of the range with a bad CRC
+ * (counted on the component's crc_errs).
+ * raid_set_state: "optimal", "degraded" (a leg failed or missing) or
+ * "rebuilding" (a leg is being rebuilt). */
+int raid_copy_usable(struct raid_set *s, int copy, uint64_t off, size_t len);
+int raid_write_copy(struct raid_set *s, int copy, uint64_t off, const void *buf, size_t len);
+void raid_note_crc_error(struct raid_set *s, int copy, uint64_t off, size_t len);
+const char *raid_set_state(struct raid_set *s);
 
 /* ---- fault test device (like dm-flakey) --------------------------------
  * With raid_opts.fault set, raid_open reads the rules file (format at the
@@ -182,6 +239,7 @@ struct raid_comp_status {
 	char path[256];
 	enum raid_comp_state state;
 	uint64_t read_errs, write_errs, crc_errs;
+	uint64_t repaired;          /* bad copies of blocks rewritten on this leg */
 };
 int raid_status(struct raid_set *s, struct raid_comp_status *st, int max);
 const char *raid_comp_state_name(enum raid_comp_state st);

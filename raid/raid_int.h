@@ -51,6 +51,7 @@ struct raid_comp {
 	int      c_direct;          /* opened O_DIRECT */
 	_Atomic int c_state;        /* enum raid_comp_state */
 	atomic_uint_fast64_t c_read_errs, c_write_errs, c_crc_errs, c_inflight;
+	atomic_uint_fast64_t c_repaired;    /* bad copies rewritten on this leg */
 	_Atomic int c_fail_rd, c_fail_wr;   /* fault injection (raid_test.h) */
 };
 

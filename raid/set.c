@@ -537,6 +537,7 @@ int raid_status(struct raid_set *s, struct raid_comp_status *st, int max)
 		st[i].read_errs = c->c_read_errs;
 		st[i].write_errs = c->c_write_errs;
 		st[i].crc_errs = c->c_crc_errs;
+		st[i].repaired = c->c_repaired;
 	}
 	return s->ncomp;
 }

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -65,123 +67,295 @@ void raid_wlog_flush(struct raid_set *s, int comp)
 		append(s, WLOG_FLUSH, comp, 0, NULL, 0);
 }
 
-/* Read the next record header at fd; 0, 1 at the end, -errno/-EBADMSG. */
-static int next_rec(int fd, struct wlog_rec *r)
-{
-	ssize_t n = read(fd, r, sizeof(*r));
+/* ---- replay ------------------------------------------------------------------
+ * The log is mapped once and indexed; every record's CRC is checked at load,
+ * so a damaged log is an error before any byte reaches an image. */
 
-	if (n == 0)
-		return 1;
-	if (n != (ssize_t)sizeof(*r) || le32toh(r->magic) != WLOG_MAGIC ||
-	    (le32toh(r->type) != WLOG_WRITE && le32toh(r->type) != WLOG_FLUSH) ||
-	    le64toh(r->len) > (1u << 30))
-		return -EBADMSG;
-	return 0;
+struct raid_wlog {
+	uint8_t *map;
+	size_t   size;
+	long     nrec;
+	struct raid_wlog_info *rec;   /* nrec entries */
+	const uint8_t **data;         /* each record's payload in map */
+};
+
+static void wlog_free_idx(struct raid_wlog *w)
+{
+	if (w->map && w->map != MAP_FAILED)
+		munmap(w->map, w->size);
+	free(w->rec);
+	free(w->data);
+	free(w);
 }
 
-int raid_wlog_count(const char *log, long *records, long *flushes)
+int raid_wlog_load(const char *log, struct raid_wlog **out)
 {
-	struct wlog_rec r;
-	int fd = open(log, O_RDONLY | O_CLOEXEC), ret;
+	struct raid_wlog *w = calloc(1, sizeof(*w));
+	struct stat st;
+	size_t pos = 0;
+	long cap = 0;
+	int fd, ret = 0;
 
-	if (fd < 0)
-		return -errno;
-	*records = *flushes = 0;
-	while ((ret = next_rec(fd, &r)) == 0) {
-		(*records)++;
-		*flushes += le32toh(r.type) == WLOG_FLUSH;
-		if (lseek(fd, (off_t)le64toh(r.len), SEEK_CUR) < 0) {
+	*out = NULL;
+	if (!w)
+		return -ENOMEM;
+	fd = open(log, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		ret = -errno;
+		goto err;
+	}
+	w->size = (size_t)st.st_size;
+	if (w->size) {
+		w->map = mmap(NULL, w->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (w->map == MAP_FAILED) {
 			ret = -errno;
-			break;
+			goto err;
 		}
 	}
+	while (pos < w->size) {
+		struct wlog_rec r;
+		uint64_t len;
+
+		if (w->size - pos < sizeof(r)) {
+			ret = -EBADMSG;
+			goto err;
+		}
+		memcpy(&r, w->map + pos, sizeof(r));
+		len = le64toh(r.len);
+		if (le32toh(r.magic) != WLOG_MAGIC ||
+		    (le32toh(r.type) != WLOG_WRITE && le32toh(r.type) != WLOG_FLUSH) ||
+		    len > w->size - pos - sizeof(r) ||
+		    (len ? (uint32_t)crc32(crc32(0L, Z_NULL, 0), w->map + pos + sizeof(r), (uInt)len) : 0) !=
+		    le32toh(r.crc)) {
+			ret = -EBADMSG;
+			goto err;
+		}
+		if (w->nrec == cap) {
+			long nc = cap ? cap * 2 : 1024;
+			struct raid_wlog_info *ni = realloc(w->rec, (size_t)nc * sizeof(*ni));
+			const uint8_t **nd;
+
+			if (!ni) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			w->rec = ni;
+			nd = realloc(w->data, (size_t)nc * sizeof(*nd));
+			if (!nd) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			w->data = nd;
+			cap = nc;
+		}
+		w->rec[w->nrec] = (struct raid_wlog_info){
+			le32toh(r.type) == WLOG_WRITE ? RAID_WLOG_WRITE : RAID_WLOG_FLUSH,
+			(int)le32toh(r.comp), le64toh(r.off), len, (uint64_t)pos };
+		w->data[w->nrec] = w->map + pos + sizeof(r);
+		w->nrec++;
+		pos += sizeof(r) + len;
+	}
 	close(fd);
-	return ret < 0 ? ret : 0;
+	*out = w;
+	return 0;
+err:
+	if (fd >= 0)
+		close(fd);
+	wlog_free_idx(w);
+	return ret;
+}
+
+void raid_wlog_free(struct raid_wlog *w)
+{
+	if (w)
+		wlog_free_idx(w);
+}
+
+long raid_wlog_records(const struct raid_wlog *w) { return w->nrec; }
+
+const struct raid_wlog_info *raid_wlog_record(const struct raid_wlog *w, long i)
+{
+	return i >= 0 && i < w->nrec ? &w->rec[i] : NULL;
+}
+
+long raid_wlog_record_at(const struct raid_wlog *w, uint64_t byte_pos)
+{
+	long lo = 0, hi = w->nrec;
+
+	/* records wholly below byte_pos had been appended then */
+	while (lo < hi) {
+		long mid = lo + (hi - lo) / 2;
+
+		if (w->rec[mid].wi_pos + sizeof(struct wlog_rec) + w->rec[mid].wi_len <= byte_pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+long raid_wlog_last_flush(const struct raid_wlog *w, int comp, long upto)
+{
+	long i;
+
+	if (upto > w->nrec)
+		upto = w->nrec;
+	for (i = upto - 1; i >= 0; i--)
+		if (w->rec[i].wi_type == RAID_WLOG_FLUSH && w->rec[i].wi_comp == comp)
+			return i;
+	return -1;
+}
+
+static int put(const struct raid_wlog *w, int fd, long i, uint64_t len)
+{
+	ssize_t n = pwrite(fd, w->data[i], len, (off_t)w->rec[i].wi_off);
+
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int raid_wlog_apply(const struct raid_wlog *w, int comp, int fd, long from, long to)
+{
+	int n = 0, ret;
+	long i;
+
+	if (from < 0 || to > w->nrec || from > to)
+		return -EINVAL;
+	for (i = from; i < to; i++) {
+		if (w->rec[i].wi_type != RAID_WLOG_WRITE || w->rec[i].wi_comp != comp)
+			continue;
+		ret = put(w, fd, i, w->rec[i].wi_len);
+		if (ret)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+/* splitmix64: small, seedable, good enough to pick subsets and orders. */
+static uint64_t prng(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+int raid_wlog_apply_tail(const struct raid_wlog *w, int comp, int fd, long upto,
+			 uint64_t drop_mask, uint64_t seed)
+{
+	long first, i, *pick = NULL;
+	uint64_t s = seed, drop_pct = 0;
+	int n = 0, k = 0, tear = 0, ret = 0, j;
+
+	if (upto < 0 || upto > w->nrec)
+		return -EINVAL;
+	first = raid_wlog_last_flush(w, comp, upto) + 1;
+	if (seed) {
+		uint64_t mode = prng(&s);
+
+		drop_pct = (mode & 3) * 25;      /* 0, 25, 50 or 75 % of the writes lost */
+		tear = (mode >> 2 & 3) == 3;     /* a quarter of the seeds tear writes too */
+	}
+	pick = malloc((size_t)(upto - first + 1) * sizeof(*pick));
+	if (!pick)
+		return -ENOMEM;
+	for (i = first; i < upto; i++) {
+		if (w->rec[i].wi_type != RAID_WLOG_WRITE || w->rec[i].wi_comp != comp)
+			continue;
+		if (!seed ? (k < 64 && (drop_mask >> k) & 1) : prng(&s) % 100 < drop_pct) {
+			k++;
+			continue;   /* not durable at the crash */
+		}
+		k++;
+		pick[n++] = i;
+	}
+	/* the device may have made the survivors durable in any order: a later
+	 * write to a block can be overtaken by an earlier one (Fisher-Yates) */
+	for (j = n - 1; seed && j > 0; j--) {
+		int o = (int)(prng(&s) % (uint64_t)(j + 1));
+		long t = pick[j];
+
+		pick[j] = pick[o];
+		pick[o] = t;
+	}
+	for (j = 0; j < n && !ret; j++) {
+		uint64_t len = w->rec[pick[j]].wi_len;
+
+		/* a torn write keeps a prefix of whole 4 KiB sectors */
+		if (tear && len > 4096 && prng(&s) % 4 == 0)
+			len = (prng(&s) % (len / 4096)) * 4096;
+		ret = len ? put(w, fd, pick[j], len) : 0;
+	}
+	free(pick);
+	return ret ? ret : n;
+}
+
+/* ---- file-level helpers (the wlog CLI, simple tests) --------------------------- */
+
+int raid_wlog_replay_seed(const char *log, int comp, const char *image, long upto,
+			  uint64_t drop_mask, uint64_t seed)
+{
+	struct raid_wlog *w;
+	long flushed;
+	int fd, a, b, ret;
+
+	ret = raid_wlog_load(log, &w);
+	if (ret)
+		return ret;
+	if (upto > w->nrec)
+		upto = w->nrec;
+	fd = open(image, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	flushed = raid_wlog_last_flush(w, comp, upto) + 1;
+	a = raid_wlog_apply(w, comp, fd, 0, flushed);
+	b = a < 0 ? a : raid_wlog_apply_tail(w, comp, fd, upto < 0 ? 0 : upto, drop_mask, seed);
+	ret = a < 0 ? a : b < 0 ? b : a + b;
+	if (fsync(fd) != 0 && ret >= 0)
+		ret = -errno;
+	close(fd);
+out:
+	raid_wlog_free(w);
+	return ret;
 }
 
 int raid_wlog_replay(const char *log, int comp, const char *image, long upto, uint64_t drop_mask)
 {
-	struct wlog_rec r;
-	long i, last_flush = -1, applied = 0;
-	int fd, out, ret = 0;
-	char *buf = NULL;
+	return raid_wlog_replay_seed(log, comp, image, upto, drop_mask, 0);
+}
 
-	/* pass 1: where is the last flush before 'upto' */
-	fd = open(log, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (i = 0; i < upto && (ret = next_rec(fd, &r)) == 0; i++) {
-		if (le32toh(r.type) == WLOG_FLUSH && (int)le32toh(r.comp) == comp)
-			last_flush = i;
-		lseek(fd, (off_t)le64toh(r.len), SEEK_CUR);
-	}
-	if (ret < 0)
-		goto out_fd;
-	lseek(fd, 0, SEEK_SET);
-	out = open(image, O_WRONLY | O_CLOEXEC);
-	if (out < 0) {
-		ret = -errno;
-		goto out_fd;
-	}
-	for (i = 0; i < upto && (ret = next_rec(fd, &r)) == 0; i++) {
-		uint64_t len = le64toh(r.len);
-		char *nb = realloc(buf, len ? len : 1);
+int raid_wlog_count(const char *log, long *records, long *flushes)
+{
+	struct raid_wlog *w;
+	long i;
+	int ret = raid_wlog_load(log, &w);
 
-		if (!nb) {
-			ret = -ENOMEM;
-			break;
-		}
-		buf = nb;
-		if (len && read(fd, buf, len) != (ssize_t)len) {
-			ret = -EBADMSG;
-			break;
-		}
-		if (le32toh(r.type) != WLOG_WRITE || (int)le32toh(r.comp) != comp)
-			continue;
-		if (i > last_flush) {
-			long k = i - last_flush - 1;
-
-			if (k < 64 && (drop_mask >> k) & 1)
-				continue;   /* not durable at the crash */
-		}
-		if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, (uInt)len) != le32toh(r.crc)) {
-			ret = -EBADMSG;
-			break;
-		}
-		if (pwrite(out, buf, len, (off_t)le64toh(r.off)) != (ssize_t)len) {
-			ret = -errno;
-			break;
-		}
-		applied++;
-	}
-	if (ret == 1)
-		ret = 0;
-	if (fsync(out) != 0 && !ret)
-		ret = -errno;
-	close(out);
-out_fd:
-	close(fd);
-	free(buf);
-	return ret < 0 ? ret : (int)applied;
+	if (ret)
+		return ret;
+	*records = w->nrec;
+	*flushes = 0;
+	for (i = 0; i < w->nrec; i++)
+		*flushes += w->rec[i].wi_type == RAID_WLOG_FLUSH;
+	raid_wlog_free(w);
+	return 0;
 }
 
 int raid_wlog_flush_points(const char *log, int comp, long *idx, int max)
 {
-	struct wlog_rec r;
-	long i = 0;
-	int fd = open(log, O_RDONLY | O_CLOEXEC), n = 0, ret;
+	struct raid_wlog *w;
+	long i;
+	int n = 0, ret = raid_wlog_load(log, &w);
 
-	if (fd < 0)
-		return -errno;
-	while ((ret = next_rec(fd, &r)) == 0) {
-		if (le32toh(r.type) == WLOG_FLUSH && (int)le32toh(r.comp) == comp && n < max)
+	if (ret)
+		return ret;
+	for (i = 0; i < w->nrec; i++)
+		if (w->rec[i].wi_type == RAID_WLOG_FLUSH && w->rec[i].wi_comp == comp && n < max)
 			idx[n++] = i;
-		i++;
-		if (lseek(fd, (off_t)le64toh(r.len), SEEK_CUR) < 0) {
-			ret = -errno;
-			break;
-		}
-	}
-	close(fd);
-	return ret < 0 ? ret : n;
+	raid_wlog_free(w);
+	return n;
 }

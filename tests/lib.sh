@@ -35,6 +35,15 @@ check() { # check DESCRIPTION CMD... : the command must succeed
 	if "$@"; then ok "$what"; else fail "$what"; fi
 }
 
+# pycheck SCRIPT ARGS...: run tests/mount/sem/SCRIPT (prints ok/FAIL lines,
+# exits with its number of failures) and count its failures as ours.
+pycheck() {
+	local s=$1 r; shift
+	python3 "$ROOT/tests/mount/sem/$s" "$@"
+	r=$?
+	[ "$r" -eq 0 ] || { FAILS=$((FAILS + r)); echo "FAIL: $s ($r failed)"; }
+}
+
 mkimg() { truncate -s "${2:-512M}" "$T/$1"; echo "$T/$1"; }
 
 mkloop() { # mkloop IMAGE -> prints the loop device (recorded for cleanup)
@@ -56,8 +65,15 @@ hfs_mount() {
 # hfs_umount MNT DEV: unmount, then wait until the daemon has flushed and
 # let go of the device (it holds a flock on every component while running).
 hfs_umount() {
-	local mnt=$1 dev=$2 i
-	fusermount3 -u "$mnt" || return 1
+	local mnt=$1 dev=$2 i done=0
+	# EBUSY right after the last close is transient (the kernel may still
+	# hold a file of the mount in a delayed fput): retry for up to 5 s
+	for i in $(seq 1 50); do
+		if fusermount3 -u "$mnt" 2>/dev/null; then done=1; break; fi
+		grep -q " $mnt fuse.hfs " /proc/mounts || return 1
+		sleep 0.1
+	done
+	[ "$done" = 1 ] || { fusermount3 -u "$mnt"; return 1; }
 	for i in $(seq 1 600); do
 		flock -n "$dev" true 2>/dev/null && return 0
 		sleep 0.1

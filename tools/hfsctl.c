@@ -1,14 +1,19 @@
 /*
- * hfsctl.c — status of a mounted hfs (from the daemon's status file) or of
- * unmounted devices (labels and header read directly).
+ * hfsctl.c — status, scrub and replace of a mounted hfs through the
+ * daemon's control socket (fs/hfs.h; the status file when the socket is not
+ * there), and status of unmounted devices (labels and header read directly).
  *   hfsctl status MOUNTPOINT [--json]
  *   hfsctl status DEV... [--json]
+ *   hfsctl scrub [-w] [-s] [-p] MOUNTPOINT
+ *   hfsctl replace [-w] MOUNTPOINT OLD NEW
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <uuid.h>
 #include "fs/hfs.h"
@@ -16,7 +21,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hfsctl status MOUNTPOINT|DEV... [--json]\n"
-		   "       hfsctl scrub|replace ...   (not implemented yet)\n");
+		   "       hfsctl scrub [-w] [-s] [-p] [--json] MOUNTPOINT\n"
+		   "           start (or resume) a scrub; -w wait and show progress,\n"
+		   "           -s show the scrub's state, -p pause it (resume with scrub)\n"
+		   "       hfsctl replace [-w] MOUNTPOINT OLD NEW\n"
+		   "           rebuild onto device NEW in place of OLD (path or index)\n");
 }
 
 /* Alive and not a zombie (a killed daemon may wait unreaped). */
@@ -38,54 +47,310 @@ static int pid_alive(int pid)
 	return alive;
 }
 
-/* Print the JSON status file; the human form is a light reformat. */
-static int status_mounted(const char *mnt, int json)
+/* ---- the status JSON of a mounted filesystem ---------------------------- */
+
+/* Live from the control socket, else from the status file (an older
+ * daemon, or the socket unavailable).  *out is malloc'ed.  0 or 1 (message
+ * printed). */
+static int get_status(const char *mnt, char **out)
 {
-	char path[4300], line[1024];
+	char path[4300], err[256];
+	size_t len = 0;
+	FILE *m = open_memstream(out, &len);
+	int ret, pid = 0;
 	FILE *f;
 
+	if (!m)
+		return 1;
+	ret = hfs_ctl_request(mnt, "status", m, err, sizeof(err));
+	fclose(m);
+	if (ret == 0)
+		return 0;
+	free(*out);
+	*out = NULL;
+	if (ret != -ENOENT && ret != -ECONNREFUSED) {
+		fprintf(stderr, "hfsctl: %s: %s\n", mnt, *err ? err : strerror(-ret));
+		return 1;
+	}
 	if (hfs_status_path(mnt, path, sizeof(path)) != 0 || !(f = fopen(path, "r"))) {
 		fprintf(stderr, "hfsctl: %s: no hfs mounted there (no status file)\n", mnt);
 		return 1;
 	}
-	{
-		int pid = 0;
+	/* a daemon that was killed leaves its file behind */
+	if (fscanf(f, " { \"pid\": %d", &pid) != 1 || !pid_alive(pid)) {
+		fprintf(stderr, "hfsctl: %s: the hfs daemon for it is gone (stale status file %s)\n",
+			mnt, path);
+		fclose(f);
+		return 1;
+	}
+	rewind(f);
+	m = open_memstream(out, &len);
+	if (!m) {
+		fclose(f);
+		return 1;
+	}
+	while ((ret = fgetc(f)) != EOF)
+		fputc(ret, m);
+	fclose(f);
+	fclose(m);
+	return 0;
+}
 
-		/* a daemon that was killed leaves its file behind */
-		if (fscanf(f, " { \"pid\": %d", &pid) != 1 || !pid_alive(pid)) {
-			fprintf(stderr, "hfsctl: %s: the hfs daemon for it is gone (stale status file %s)\n",
-				mnt, path);
-			fclose(f);
+/* The value of "key" in the JSON text js (first occurrence at or after js):
+ * a string without its quotes, or a number/word.  "" if absent. */
+static const char *jget(const char *js, const char *key, char *out, size_t cap)
+{
+	char pat[64];
+	const char *p, *e;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	out[0] = 0;
+	p = strstr(js, pat);
+	if (!p)
+		return out;
+	p += strlen(pat);
+	if (*p == '"') {
+		p++;
+		e = strchr(p, '"');
+	} else {
+		e = p + strcspn(p, ",}\n ");
+	}
+	if (!e)
+		return out;
+	n = (size_t)(e - p) < cap - 1 ? (size_t)(e - p) : cap - 1;
+	memcpy(out, p, n);
+	out[n] = 0;
+	return out;
+}
+
+static void upper(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'a' && *s <= 'z')
+			*s = (char)(*s - 'a' + 'A');
+}
+
+/* zpool-status-like view of the JSON. */
+static void print_status(const char *js)
+{
+	char a[256], b[256], c[256], d[64], e[64], f[64], g[64], h[64];
+	const char *scrub = strstr(js, "\"scrub\": "), *dev, *p;
+
+	printf("  mount:  %s (pid %s)\n", jget(js, "mountpoint", a, sizeof(a)), jget(js, "pid", b, sizeof(b)));
+	printf("  set:    %s (%s, %s engine)\n", jget(js, "uuid", a, sizeof(a)),
+	       jget(js, "layout", b, sizeof(b)), jget(js, "engine", c, sizeof(c)));
+	jget(js, "set_state", a, sizeof(a));
+	upper(a);
+	printf("  state:  %s%s\n", *a ? a : "?",
+	       strcmp(jget(js, "state", b, sizeof(b)), "online") ? " (read-only)" : "");
+	printf("  space:  %llu MiB, %llu MiB free, %s inodes\n",
+	       strtoull(jget(js, "size_bytes", a, sizeof(a)), NULL, 10) >> 20,
+	       strtoull(jget(js, "free_bytes", b, sizeof(b)), NULL, 10) >> 20,
+	       jget(js, "inodes", c, sizeof(c)));
+	if (scrub) {
+		jget(scrub, "state", a, sizeof(a));
+		if (!strcmp(a, "none"))
+			printf("  scrub:  none requested\n");
+		else
+			printf("  scrub:  %s, %s%%: %s blocks, %llu MiB read, %s errors, %s repaired, "
+			       "%s unrepairable\n", a, jget(scrub, "progress_pct", b, sizeof(b)),
+			       jget(scrub, "blocks", c, sizeof(c)),
+			       strtoull(jget(scrub, "bytes", d, sizeof(d)), NULL, 10) >> 20,
+			       jget(scrub, "errors", e, sizeof(e)), jget(scrub, "repaired", f, sizeof(f)),
+			       jget(scrub, "unrepairable", g, sizeof(g)));
+		if (*jget(scrub, "last_error", a, sizeof(a)))
+			printf("          stopped by an error: %s\n", a);
+	}
+	p = strstr(js, "\"rebuild\": ");
+	if (p && strncmp(p + 11, "null", 4))
+		printf("  rebuild: %s, %s%%: %s -> %s\n", jget(p, "state", a, sizeof(a)),
+		       jget(p, "progress_pct", b, sizeof(b)), jget(p, "old", c, sizeof(c)),
+		       jget(p, "new", d, sizeof(d)));
+	printf("  config:\n        %-40s %-10s %6s %6s %6s %8s\n", "DEVICE", "STATE", "READ",
+	       "WRITE", "CKSUM", "REPAIRED");
+	for (dev = strstr(js, "{ \"path\": "); dev; dev = strstr(dev + 1, "{ \"path\": ")) {
+		jget(dev, "state", b, sizeof(b));
+		upper(b);
+		printf("        %-40s %-10s %6s %6s %6s %8s\n", jget(dev, "path", a, sizeof(a)), b,
+		       jget(dev, "read_errors", d, sizeof(d)), jget(dev, "write_errors", e, sizeof(e)),
+		       jget(dev, "crc_errors", f, sizeof(f)), jget(dev, "repaired", h, sizeof(h)));
+	}
+}
+
+static int status_mounted(const char *mnt, int json)
+{
+	char *js = NULL;
+
+	if (get_status(mnt, &js))
+		return 1;
+	if (json)
+		fputs(js, stdout);
+	else
+		print_status(js);
+	free(js);
+	return 0;
+}
+
+/* ---- scrub / replace ------------------------------------------------------- */
+
+static int request(const char *mnt, const char *req, FILE *out)
+{
+	char err[256];
+	int ret = hfs_ctl_request(mnt, req, out, err, sizeof(err));
+
+	if (ret == -ENOENT || ret == -ECONNREFUSED)
+		fprintf(stderr, "hfsctl: %s: no hfs daemon answers there (%s)\n", mnt, strerror(-ret));
+	else if (ret)
+		fprintf(stderr, "hfsctl: %s: %s\n", mnt, *err ? err : strerror(-ret));
+	return ret;
+}
+
+/* Poll the status until the named job ("scrub"/"rebuild") is no longer
+ * running; print a progress line per change.  Returns the final JSON. */
+static char *wait_job(const char *mnt, const char *job)
+{
+	char key[32], st[64], pct[16], last[16] = "";
+	char *js = NULL;
+
+	snprintf(key, sizeof(key), "\"%s\": ", job);
+	for (;;) {
+		const char *p;
+
+		free(js);
+		js = NULL;
+		if (get_status(mnt, &js))
+			return NULL;
+		p = strstr(js, key);
+		if (!p || !strncmp(p + strlen(key), "null", 4))
+			return js;
+		jget(p, "state", st, sizeof(st));
+		jget(p, "progress_pct", pct, sizeof(pct));
+		if (strcmp(pct, last)) {
+			printf("  %s: %s %s%%\n", job, st, pct);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", pct);
+		}
+		if (strcmp(st, "running"))
+			return js;
+		usleep(200 * 1000);
+	}
+}
+
+static int cmd_scrub(int argc, char **argv)
+{
+	int wait = 0, show = 0, pause = 0, json = 0, i, ret;
+	const char *mnt = NULL;
+	char *js, a[64], b[64], c[64], d[64];
+	const char *p;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-w"))
+			wait = 1;
+		else if (!strcmp(argv[i], "-s"))
+			show = 1;
+		else if (!strcmp(argv[i], "-p"))
+			pause = 1;
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (argv[i][0] == '-' || mnt) {
+			usage(stderr);
+			return 2;
+		} else
+			mnt = argv[i];
+	}
+	if (!mnt || show + pause + wait > 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (pause) {
+		if (request(mnt, "scrub-pause", NULL))
+			return 1;
+		printf("scrub paused (hfsctl scrub %s resumes it)\n", mnt);
+		return 0;
+	}
+	if (!show) {
+		char *body = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&body, &len);
+
+		ret = m ? request(mnt, "scrub", m) : -ENOMEM;
+		if (m)
+			fclose(m);
+		if (ret) {
+			free(body);
 			return 1;
 		}
-		rewind(f);
+		printf("scrub %s on %s\n", body && strstr(body, "true") ? "resumed" : "started", mnt);
+		free(body);
+		if (!wait)
+			return 0;
+		js = wait_job(mnt, "scrub");
+	} else if (get_status(mnt, &js)) {
+		js = NULL;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		if (json) {
-			fputs(line, stdout);
-			continue;
-		}
-		{
-			/* "key": value, -> key: value (one device per line) */
-			char out[1024], *p = line;
-			size_t o = 0;
+	if (!js)
+		return 1;
+	p = strstr(js, "\"scrub\": ");
+	if (!p) {
+		fprintf(stderr, "hfsctl: %s: the daemon reports no scrub state\n", mnt);
+		free(js);
+		return 1;
+	}
+	if (json) {
+		printf("%.*s\n", (int)(strchr(p, '}') - p + 1 - 9), p + 9);
+	} else {
+		printf("  scrub %s, %s%%: %s blocks, %llu MiB read\n", jget(p, "state", a, sizeof(a)),
+		       jget(p, "progress_pct", b, sizeof(b)), jget(p, "blocks", c, sizeof(c)),
+		       strtoull(jget(p, "bytes", d, sizeof(d)), NULL, 10) >> 20);
+		printf("  errors %s, repaired %s, unrepairable %s\n", jget(p, "errors", a, sizeof(a)),
+		       jget(p, "repaired", b, sizeof(b)), jget(p, "unrepairable", c, sizeof(c)));
+		if (*jget(p, "last_error", a, sizeof(a)))
+			printf("  stopped by an error: %s\n", a);
+	}
+	ret = strcmp(jget(p, "unrepairable", a, sizeof(a)), "0") || *jget(p, "last_error", b, sizeof(b));
+	free(js);
+	return wait && ret ? 1 : 0;
+}
 
-			for (; *p && o + 1 < sizeof(out); p++) {
-				if (*p == '"' || *p == '{' || *p == '}' || *p == '[' || *p == ']' || *p == '\n')
-					continue;
-				if (*p == ' ' && (o == 0 || out[o - 1] == ' '))
-					continue;
-				out[o++] = *p;
-			}
-			while (o && (out[o - 1] == ',' || out[o - 1] == ' '))
-				o--;
-			out[o] = 0;
-			if (o)
-				printf("  %s\n", out);
-		}
+static int cmd_replace(int argc, char **argv)
+{
+	char req[8300], newp[4096], *js;
+	int wait = 0, i, n = 0, ret;
+	const char *arg[3];
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-w"))
+			wait = 1;
+		else if (n < 3)
+			arg[n++] = argv[i];
+		else
+			n = 4;
 	}
-	fclose(f);
-	return 0;
+	if (n != 3) {
+		usage(stderr);
+		return 2;
+	}
+	if (!realpath(arg[2], newp)) {
+		fprintf(stderr, "hfsctl: %s: %s\n", arg[2], strerror(errno));
+		return 1;
+	}
+	if (strchr(arg[1], ' ') || strchr(newp, ' ')) {
+		fprintf(stderr, "hfsctl: device paths with spaces are not supported\n");
+		return 1;
+	}
+	snprintf(req, sizeof(req), "replace %s %s", arg[1], newp);
+	if (request(arg[0], req, NULL))
+		return 1;
+	printf("rebuilding onto %s in place of %s\n", newp, arg[1]);
+	if (!wait)
+		return 0;
+	js = wait_job(arg[0], "rebuild");
+	if (!js)
+		return 1;
+	ret = strstr(js, "\"rebuild\": null") == NULL && !strstr(js, "\"state\": \"finished\"");
+	free(js);
+	return ret;
 }
 
 static int status_devices(char **devs, int n, int json)
@@ -149,8 +414,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "scrub") || !strcmp(argv[1], "replace") || !strcmp(argv[1], "stats")) {
-		fprintf(stderr, "hfsctl: %s is not implemented yet\n", argv[1]);
+	if (!strcmp(argv[1], "scrub"))
+		return cmd_scrub(argc, argv);
+	if (!strcmp(argv[1], "replace"))
+		return cmd_replace(argc, argv);
+	if (!strcmp(argv[1], "stats")) {
+		fprintf(stderr, "hfsctl: stats is not implemented yet\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "status")) {

@@ -2,9 +2,11 @@
  * wlog.c — the crash tests' tool over raid/'s write-log device:
  *   wlog count LOG                 -> "RECORDS FLUSHES"
  *   wlog flushes LOG               -> record index of every flush, one a line
- *   wlog replay LOG IMAGE UPTO [DROPMASK]
+ *   wlog replay LOG IMAGE UPTO [DROPMASK [SEED]]
  *        apply the first UPTO records to IMAGE (a copy of the device taken
- *        before the mount), skipping the unflushed writes in DROPMASK.
+ *        before the mount), skipping the unflushed writes in DROPMASK; with
+ *        SEED != 0 the unflushed writes are dropped/reordered/torn by that
+ *        seed instead (raid_wlog_apply_tail).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +38,10 @@ int main(int argc, char **argv)
 			printf("%ld\n", idx[i]);
 		return 0;
 	}
-	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "replay")) {
-		uint64_t mask = argc == 6 ? strtoull(argv[5], NULL, 0) : 0;
-		int n = raid_wlog_replay(argv[2], 0, argv[3], atol(argv[4]), mask);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "replay")) {
+		uint64_t mask = argc >= 6 ? strtoull(argv[5], NULL, 0) : 0;
+		uint64_t seed = argc == 7 ? strtoull(argv[6], NULL, 0) : 0;
+		int n = raid_wlog_replay_seed(argv[2], 0, argv[3], atol(argv[4]), mask, seed);
 
 		if (n < 0) {
 			fprintf(stderr, "wlog: replay: %s\n", strerror(-n));
@@ -47,6 +50,6 @@ int main(int argc, char **argv)
 		printf("%d\n", n);
 		return 0;
 	}
-	fprintf(stderr, "usage: wlog count LOG | flushes LOG | replay LOG IMAGE UPTO [DROPMASK]\n");
+	fprintf(stderr, "usage: wlog count LOG | flushes LOG | replay LOG IMAGE UPTO [DROPMASK [SEED]]\n");
 	return 2;
 }

@@ -20,6 +20,12 @@ expect 1 "usage" "$B/mkfs.hfs"
 expect 0 "formatted mirror" "$B/mkfs.hfs" -L t "$d/a" "$d/b"
 expect 1 "already holds an hfs" "$B/mkfs.hfs" "$d/a"
 expect 0 "formatted single" "$B/mkfs.hfs" -f "$d/a"
+expect 1 "larger than the volume" "$B/mkfs.hfs" -f -S 300M "$d/a"
+expect 1 "bad size" "$B/mkfs.hfs" -f -S 10M "$d/a"
+expect 1 "bad size" "$B/mkfs.hfs" -f -S 1x "$d/a"
+# -S: a filesystem smaller than its device; fsck counts exactly its blocks
+expect 0 "size 104 MiB" "$B/mkfs.hfs" -f -S 104M "$d/a"
+expect 0 "of 26624 blocks free" "$B/fsck.hfs" -n "$d/a"
 if command -v mkfs.ext4 >/dev/null; then
 	mkfs.ext4 -q -F "$d/ext" >/dev/null 2>&1
 	expect 1 "ext4" "$B/mkfs.hfs" "$d/ext"

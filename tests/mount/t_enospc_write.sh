@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A plain buffered writer (dd, no fsync) on a full filesystem gets ENOSPC
+# from write(2) itself.  With the kernel's writeback cache a write only
+# fills the page cache; the failed writeback used to be reported at close
+# only, so dd went on "writing" far past the device's size (xfstests
+# generic/015 hung). op_write invalidates the attributes, and the write's
+# GETATTR hands out the error (fs/fuse_ops.c).
+. "$(dirname "$0")/../lib.sh"
+img=$(mkimg w.img 1G)
+m=$T/m
+check "mkfs -S 256M" "$B/mkfs.hfs" -q -S 256M "$img"
+check "mount" hfs_mount "$m" "$img"
+out=$(timeout 120 dd if=/dev/zero of="$m/fill" bs=1M 2>&1); rc=$?
+check "dd ended by itself" test "$rc" != 124
+check "dd failed" test "$rc" = 1
+check "write(2) said ENOSPC" grep -q "error writing.*No space left on device" <<<"$out"
+check "file no larger than the filesystem" test "$(stat -c %s "$m/fill")" -le $((256 << 20))
+check "stat works after the error" test -n "$(stat -c %s "$m/fill")"
+rm -f "$m/fill"
+check "writable again" dd if=/dev/zero of="$m/small" bs=1M count=10 conv=fsync status=none
+check "umount" hfs_umount "$m" "$img"
+check "fsck clean" "$B/fsck.hfs" -n "$img"
+finish

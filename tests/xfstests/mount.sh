@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# MOUNT_PROG for xfstests: "-t fuse.hfs [-o opts] DEV DIR" runs the hfs daemon
+# of this build tree ($HFS_BIN), so a run tests the tree it was started from
+# and never an installed copy; every other mount goes to mount(8) unchanged.
+set -u
+type="" opts="" pos=()
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	-t) type=$2; shift 2 ;;
+	-t*) type=${1#-t}; shift ;;
+	-o) opts=${opts:+$opts,}$2; shift 2 ;;
+	-o*) opts=${opts:+$opts,}${1#-o}; shift ;;
+	-*) exec mount "${args[@]}" ;;    # flags hfs does not take: mount(8)'s business
+	*) pos+=("$1"); shift ;;
+	esac
+done
+case ",$opts," in *,remount,*) exec mount "${args[@]}" ;; esac
+if [ "$type" != fuse.hfs ] || [ ${#pos[@]} -ne 2 ]; then
+	exec mount "${args[@]}"
+fi
+exec "$HFS_BIN" "${pos[0]}" "${pos[1]}" ${opts:+-o "$opts"}
