@@ -102,12 +102,37 @@ static int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint
 	return 0;
 }
 
-/* Read record r's bytes into out (r->len bytes), verifying the CRC and
- * trying every other copy on a mismatch. */
+static int crc_verify(void *priv, const void *buf, size_t len)
+{
+	return crc_of(buf, (uint32_t)len) == *(const uint32_t *)priv ? 0 : -EBADMSG;
+}
+
+/* r's bytes did not verify (or could not be read): the self-healing read
+ * checks every copy, returns a good one in out and rewrites the bad ones.
+ * Needs no fs->lock (the extent stays allocated: fs->lock or (D1)). */
+static int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
+{
+	uint32_t crc = r->crc;
+	int ret;
+
+	/* we saw a bad copy but not which: check them all */
+	ret = bc_read_verified(fs->bc, hfs_raw(r->addr), out, r->len, crc_verify, &crc, RAID_RV_ALL);
+	if (ret > 0)
+		HFS_WARN("inode %llu offset %llu: bad data on %d cop%s, repaired from a good one",
+			 (unsigned long long)ino, (unsigned long long)fbo, ret, ret > 1 ? "ies" : "y");
+	if (ret >= 0)
+		return 0;
+	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
+		(unsigned long long)ino, (unsigned long long)fbo);
+	return -EIO;
+}
+
+/* Read record r's bytes into out (r->len bytes), verifying the CRC; on a
+ * mismatch the self-healing read finds a good copy and rewrites the bad. */
 static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
 	uint64_t raw = hfs_raw(r->addr);
-	int ret, k, copies;
+	int ret;
 
 	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
 		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
@@ -115,18 +140,7 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 		ret = small_read(fs, raw, out, r->len);
 	if (!ret && crc_of(out, r->len) == r->crc)
 		return 0;
-	copies = raid_ncopies(bc_raid(fs->bc));
-	for (k = 0; k < copies; k++) {
-		if (bc_direct_read(fs->bc, raw, out, r->len, k) == 0 && crc_of(out, r->len) == r->crc) {
-			HFS_WARN("inode %llu offset %llu: bad data on one copy, copy %d is good",
-				 (unsigned long long)ino, (unsigned long long)fbo, k);
-			bc_invalidate(fs->bc, raw, r->len);   /* drop a cached bad copy */
-			return 0;
-		}
-	}
-	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
-		(unsigned long long)ino, (unsigned long long)fbo);
-	return -EIO;
+	return rec_heal(fs, ino, fbo, r, out);
 }
 
 /* Completion counting for direct writes: one or a batch. */
@@ -299,25 +313,6 @@ static void batch_add(struct batch_wait *w, int n)
 	pthread_mutex_unlock(&w->m);
 }
 
-/* The other copies of a LARGE record whose first read failed or did not
- * match its CRC (no fs->lock needed: the extent is pinned by (D1)). */
-static int large_retry(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
-{
-	int k, copies = raid_ncopies(bc_raid(fs->bc));
-
-	for (k = 0; k < copies; k++) {
-		if (bc_direct_read(fs->bc, hfs_raw(r->addr), out, r->len, k) == 0 &&
-		    crc_of(out, r->len) == r->crc) {
-			HFS_WARN("inode %llu offset %llu: bad data on one copy, copy %d is good",
-				 (unsigned long long)ino, (unsigned long long)fbo, k);
-			return 0;
-		}
-	}
-	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
-		(unsigned long long)ino, (unsigned long long)fbo);
-	return -EIO;
-}
-
 /* ---- read ------------------------------------------------------------------------ */
 
 struct rblk {
@@ -449,9 +444,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			uint64_t fbo = (off + b->at) - (off + b->at) % HFS_FBLOCK;
 
 			if (b->err || crc_of(b->dst, b->r.len) != b->r.crc) {
-				b->err = large_retry(fs, ip->ino, fbo, &b->r, b->dst);
-				if (!b->err)
-					bc_invalidate(fs->bc, hfs_raw(b->r.addr), b->r.len);
+				b->err = rec_heal(fs, ip->ino, fbo, &b->r, b->dst);
 			}
 		}
 		if (b->r.present && !b->err && b->dst != out + b->at) {
@@ -636,7 +629,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				memset(b->data, 0, HFS_FBLOCK);
 			} else if (!b->old_ready) {
 				if (b->err || crc_of(b->data, b->old.len) != b->old.crc) {
-					b->err = large_retry(fs, ip->ino, b->fbo, &b->old, b->data);
+					b->err = rec_heal(fs, ip->ino, b->fbo, &b->old, b->data);
 					if (b->err)
 						break;
 				}
@@ -740,7 +733,7 @@ ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf,
 	}
 	data_leave(fs);
 	if (done) {
-		clock_gettime(CLOCK_REALTIME, &ip->mtime);
+		hfs_now(&ip->mtime);
 		ip->ctime = ip->mtime;
 	}
 	return done ? (ssize_t)done : (n < 0 ? n : 0);
@@ -811,9 +804,12 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 				return ret;
 		}
 	}
+	if (size != ip->size) {
+		/* the same size changes no times (the kernel shows none either) */
+		hfs_now(&ip->mtime);
+		ip->ctime = ip->mtime;
+	}
 	ip->size = size;
-	clock_gettime(CLOCK_REALTIME, &ip->mtime);
-	ip->ctime = ip->mtime;
 	return 0;
 }
 
@@ -869,7 +865,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		if (ret == -ENOENT)
 			ret = 0;
 		if (!ret)
-			clock_gettime(CLOCK_REALTIME, &ip->mtime), ip->ctime = ip->mtime;
+			hfs_now(&ip->mtime), ip->ctime = ip->mtime;
 		return ret;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
@@ -900,7 +896,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->size)
 		ip->size = end;
 	if (!ret) {
-		clock_gettime(CLOCK_REALTIME, &ip->ctime);
+		hfs_now(&ip->ctime);
 	}
 	return ret;
 }
