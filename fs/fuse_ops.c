@@ -54,6 +54,15 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 	return hfs_inode_store(fs, ip) == 0;
 }
 
+/* An operation that failed with ENOSPC changed nothing (its first change
+ * is its one insert, B-tree splits take their nodes before they start,
+ * make() undoes a half-made inode).  When freed space waits for its commit,
+ * commit it and say to try once more.  fs->lock held. */
+static int enospc_commit(struct hfs_fs *fs, int ret)
+{
+	return ret == -ENOSPC && hfs_alloc_pending_blocks(fs) && hfs_flush_locked(fs) == 0;
+}
+
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
@@ -324,6 +333,8 @@ static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, mode, rdev, link, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, mode, rdev, link, &ip);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -403,6 +414,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
+	if (enospc_commit(fs, ret))
+		ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -411,9 +424,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -423,6 +437,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 		ret = -EMLINK;
 	if (!ret)
 		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
+	if (again-- && enospc_commit(fs, ret))
+		goto retry;
 	if (!ret) {
 		ip.nlink++;
 		hfs_now(&ip.ctime);
@@ -471,6 +487,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (!ret)
 		hfs_open_get(ip.ino);
 	pthread_mutex_unlock(&fs->lock);
@@ -755,9 +773,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0;
+	int ret, equiv = 0, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -772,6 +791,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 			ret = 0;
 	} else if (!ret) {
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+		if (again-- && enospc_commit(fs, ret))
+			goto retry;
 	}
 	if (!ret) {
 		hfs_now(&ip.ctime);
