@@ -23,7 +23,9 @@
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
-static struct fuse_session *session;   /* one mount per daemon: for notifications */
+
+/* The session, for notifications (set once before the loop runs). */
+static struct fuse_session *hfs_se;
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -66,8 +68,8 @@ static int enospc_commit(struct hfs_fs *fs, int ret)
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
-	if (session)
-		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+	if (hfs_se)
+		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void to_stat(const struct hfs_inode *ip, struct stat *st)
@@ -103,8 +105,6 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 
 /* ---- ops ------------------------------------------------------------------------- */
 
-/* The session, for notifications (set once before the loop runs). */
-static struct fuse_session *hfs_se;
 static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -564,6 +564,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
+	struct timespec mt, ct;
 	ssize_t n;
 	int ret;
 
@@ -573,6 +574,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
+	mt = ip.mtime;
+	ct = ip.ctime;
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -591,6 +594,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
 	if (n > 0) {
+		/* writeback of the kernel's cache: the kernel stamped mtime/ctime
+		 * at write(2) and sends them itself (setattr, before or after this
+		 * write); stamping the writeback time here would differ from
+		 * what it showed */
+		if (fi->writepage) {
+			ip.mtime = mt;
+			ip.ctime = ct;
+		}
 		ret = hfs_inode_store(fs, &ip);
 		if (ret)
 			n = ret;
@@ -946,7 +957,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		goto out_se;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
-	session = se;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
@@ -957,7 +967,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
 	fuse_loop_cfg_destroy(cfg);
 out_mount:
-	session = NULL;
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
