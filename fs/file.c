@@ -380,7 +380,7 @@ ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf,
 	}
 	free(scratch);
 	if (done) {
-		clock_gettime(CLOCK_REALTIME, &ip->mtime);
+		hfs_now(&ip->mtime);
 		ip->ctime = ip->mtime;
 	}
 	return done ? (ssize_t)done : ret;
@@ -450,9 +450,12 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 				return ret;
 		}
 	}
+	if (size != ip->size) {
+		/* the same size changes no times (the kernel shows none either) */
+		hfs_now(&ip->mtime);
+		ip->ctime = ip->mtime;
+	}
 	ip->size = size;
-	clock_gettime(CLOCK_REALTIME, &ip->mtime);
-	ip->ctime = ip->mtime;
 	return 0;
 }
 
@@ -508,7 +511,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		if (ret == -ENOENT)
 			ret = 0;
 		if (!ret)
-			clock_gettime(CLOCK_REALTIME, &ip->mtime), ip->ctime = ip->mtime;
+			hfs_now(&ip->mtime), ip->ctime = ip->mtime;
 		return ret;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
@@ -539,7 +542,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->size)
 		ip->size = end;
 	if (!ret) {
-		clock_gettime(CLOCK_REALTIME, &ip->ctime);
+		hfs_now(&ip->ctime);
 	}
 	return ret;
 }
