@@ -252,7 +252,7 @@ struct raid_layout_ops {
 	/* retry after a read failed on the components in exclude (bit mask) */
 	int (*build_read_degraded)(struct raid_set *s, struct raid_io *io, unsigned exclude,
 				   struct raid_dag **out);
-	/* write every copy (io_copy -1) or copy k only (self-heal, io_copy k) */
+	/* write every writable copy (one copy only: raid_write_copy, repair.c) */
 	int (*build_write)(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
 	/* a leg is failed or missing: the dirty bits of the request's regions
 	 * are durable (bitmap node) before the writes start */

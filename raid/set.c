@@ -567,8 +567,7 @@ static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struc
 		      ops->build_read_degraded ? ops->build_read_degraded(s, io, exclude, &d) : -EIO;
 		break;
 	case RAID_OP_WRITE:
-		/* a forced-copy write repairs a copy: it creates no new staleness */
-		ret = io->io_copy < 0 && ops->redundant && raid_set_degraded(s) ?
+		ret = ops->redundant && raid_set_degraded(s) ?
 		      ops->build_write_degraded(s, io, &d) : ops->build_write(s, io, &d);
 		break;
 	case RAID_OP_FLUSH:

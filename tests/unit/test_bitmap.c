@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "raid/raid_int.h"
 #include "raid/raid_test.h"
 #include "tests/unit/helpers.h"
@@ -412,6 +413,60 @@ static void test_unknown_staleness_left_out(void **st)
 	raid_close(s);
 }
 
+/* Rewrite both label copies of img as a 1.0 label (no l_minor, no
+ * bitmap geometry), CRC recomputed. */
+static void make_v10_label(const char *img)
+{
+	static struct raid_label_ondisk l __attribute__((aligned(4096)));
+	int fd = open(img, O_RDWR), k;
+
+	assert_true(fd >= 0);
+	for (k = 0; k < 2; k++) {
+		off_t off = k ? (64 << 10) : 0;
+
+		assert_int_equal(pread(fd, &l, sizeof(l), off), (ssize_t)sizeof(l));
+		assert_int_equal(le32toh(l.l_minor), 1);
+		l.l_minor = l.l_bm_region = l.l_bm_nregions = 0;
+		l.l_crc = 0;
+		l.l_crc = htole32((uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&l, sizeof(l)));
+		assert_int_equal(pwrite(fd, &l, sizeof(l), off), (ssize_t)sizeof(l));
+	}
+	close(fd);
+}
+
+/* A set whose labels were written by 1.0 (no bitmap) still assembles and
+ * runs, degraded too; a leg that was away cannot come back incrementally. */
+static void test_old_labels_still_read(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR, .force = 1 };
+	struct raid_comp_status cs[2];
+	struct raid_set *s;
+	uint8_t w[8192], r[8192];
+
+	assert_int_equal(raid_create(f->p, 2, &cp), 0);
+	make_v10_label(f->img[0]);
+	make_v10_label(f->img[1]);
+	s = open_set(f, 2, 0);
+	assert_int_equal(s->bm.bm_enabled, 0);
+	fill(w, sizeof(w), 10);
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	assert_int_equal(raid_read(s, 0, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	raid_close(s);
+	s = open_set(f, 1, 1);                                   /* degraded, no bitmap */
+	assert_int_equal(raid_write(s, 65536, w, sizeof(w)), 0);
+	assert_int_equal(raid_bitmap_dirty(s), 0);
+	raid_close(s);
+	s = open_set(f, 2, 0);                                   /* leg 1 left out */
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[1].state, RAID_COMP_MISSING);
+	assert_int_equal(raid_resync_start(s, 1, 0), -EOPNOTSUPP);
+	assert_int_equal(raid_read(s, 65536, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	raid_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +476,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resync_races_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resync_waits_for_inflight_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_staleness_left_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_labels_still_read, setup, teardown),
 	};
 	int fails;
 

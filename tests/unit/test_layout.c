@@ -343,10 +343,25 @@ static void on_fail(struct raid_dag *d, struct raid_node *n)
 	fails_seen++;
 }
 
+static int order[64];
+
 static void fn_done(struct raid_node *n)
 {
-	__atomic_fetch_add(&fired, 1, __ATOMIC_SEQ_CST);
+	int i = __atomic_fetch_add(&fired, 1, __ATOMIC_SEQ_CST);
+
+	if (i < 64)
+		order[i] = (int)(n - n->n_dag->d_nodes);
 	raid_node_done(n, (int)(intptr_t)n->n_priv);
+}
+
+static int commit_before_io;
+
+/* Marks whether the commit had fired when the first I/O node ran. */
+static void fn_check_commit(struct raid_node *n)
+{
+	if (__atomic_load_n(&fired, __ATOMIC_SEQ_CST) == 0)
+		commit_before_io = n->n_dag->d_committed;
+	fn_done(n);
 }
 
 /* Replace the I/O (and bitmap) nodes by function nodes completing with
@@ -361,7 +376,7 @@ static int run_with(struct raid_dag *d, int (*err_of)(struct raid_dag *, int))
 		if (n->n_type == RN_READ || n->n_type == RN_WRITE || n->n_type == RN_FLUSH ||
 		    n->n_type == RN_FUNC) {
 			n->n_type = RN_FUNC;
-			n->n_fn = fn_done;
+			n->n_fn = fn_check_commit;
 			n->n_priv = (void *)(intptr_t)err_of(d, i);
 		}
 	}
@@ -369,6 +384,7 @@ static int run_with(struct raid_dag *d, int (*err_of)(struct raid_dag *, int))
 		d->d_on_fail = on_fail;
 	d->d_done = on_done;
 	done_calls = fails_seen = fired = 0;
+	commit_before_io = -1;
 	raid_dag_dispatch(d);
 	pthread_mutex_lock(&dm);
 	while (!done_calls)
@@ -406,6 +422,8 @@ static void test_recovery_directions(void **st)
 	assert_int_equal(s->ops->build_write(s, &io, &d), 0);
 	assert_int_equal(run_with(d, ok_all), 0);
 	assert_int_equal(fired, 4);
+	assert_int_equal(commit_before_io, 0);   /* striped: the I/O, then the commit */
+	assert_int_equal(d->d_committed, 1);
 	assert_int_equal(first_of(d, RN_TERM)->n_state, RNS_GOOD);
 	raid_dag_free(d);
 	fake_free(s);
@@ -418,6 +436,7 @@ static void test_recovery_directions(void **st)
 	assert_int_equal(run_with(d, fail_comp1), 0);
 	assert_int_equal(fails_seen, 1);
 	assert_int_equal(fired, 2);
+	assert_int_equal(commit_before_io, 1);   /* mirrored: commit, then the writes */
 	raid_dag_free(d);
 	/* degraded write whose bitmap node fails: roll back before any write */
 	s->comp[1].c_state = RAID_COMP_MISSING;
@@ -426,6 +445,15 @@ static void test_recovery_directions(void **st)
 	assert_int_equal(run_with(d, fail_bitmap), -EIO);
 	assert_int_equal(fired, 1);   /* only the bitmap node ran */
 	assert_int_equal(first_of(d, RN_TERM)->n_state, RNS_SKIPPED);
+	raid_dag_free(d);
+	/* and when it succeeds: bitmap node first (before the commit), then
+	 * the write */
+	assert_int_equal(s->ops->build_write_degraded(s, &io, &d), 0);
+	assert_int_equal(run_with(d, ok_all), 0);
+	assert_int_equal(fired, 2);
+	assert_int_equal(order[0], 2);            /* B */
+	assert_int_equal(commit_before_io, 0);
+	assert_int_equal(d->d_nodes[order[1]].n_comp, 0);
 	raid_dag_free(d);
 	fake_free(s);
 
@@ -464,7 +492,15 @@ static void test_resync_copy_skips_write(void **st)
 	assert_int_equal(d->d_nodes[1].n_comp, 0);
 	assert_int_equal(run_with(d, fail_read1), -EIO);
 	assert_int_equal(fired, 1);
+	assert_int_equal(order[0], 1);            /* R ran, W never did */
 	assert_int_equal(d->d_nodes[2].n_state, RNS_SKIPPED);   /* the write */
+	raid_dag_free(d);
+	/* good path: R completes before W starts */
+	assert_int_equal(s->ops->build_resync(s, 0, 1, 0, buf, 4096, &d), 0);
+	assert_int_equal(run_with(d, ok_all), 0);
+	assert_int_equal(fired, 2);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 2);
 	raid_dag_free(d);
 	fake_free(s);
 }
