@@ -78,7 +78,7 @@ static int check_layout(enum raid_layout l, int n, uint32_t su)
 
 /* Does the device already hold something?  Our own label, or anything
  * libblkid recognizes (filesystem, RAID member, partition table). */
-static int probe_existing(struct raid_comp *c, char *what, size_t cap)
+int raid_probe_existing(struct raid_comp *c, char *what, size_t cap)
 {
 	struct raid_label_ondisk l;
 	blkid_probe pr;
@@ -153,7 +153,7 @@ int raid_create(const char *const *paths, int n, const struct raid_create_params
 			ret = -ENOSPC;
 			goto out;
 		}
-		if (!p->force && probe_existing(c, what, sizeof(what))) {
+		if (!p->force && raid_probe_existing(c, what, sizeof(what))) {
 			fprintf(stderr, "hfs: %s: already holds %s (use -f to overwrite)\n",
 				paths[i], what);
 			ret = -EEXIST;
