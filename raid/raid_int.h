@@ -233,6 +233,9 @@ void raid_wr_begin(struct raid_set *s, uint64_t coff_lo, uint64_t coff_hi);
 void raid_wr_end(struct raid_set *s, uint64_t coff_lo, uint64_t coff_hi);
 /* Leg comp stopped being written (failed/missing): stop its resync. */
 void raid_resync_abort_comp(struct raid_set *s, int comp);
+/* set.c: does the device hold something (our label, a filesystem...)?
+ * 1 and a description in what, or 0. */
+int  raid_probe_existing(struct raid_comp *c, char *what, size_t cap);
 
 
 /* layout.c: per-layout DAG builders, plugged in through this table.
