@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fs/hfs.h"
@@ -111,6 +113,52 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 	return 0;
 }
 
+/* A daemon has no terminal: every layer's log lines (written to stderr)
+ * are read back from a pipe and sent to syslog, so a critical error is seen
+ * by the administrator instead of vanishing into /dev/null. */
+static void *log_to_syslog(void *arg)
+{
+	FILE *in = fdopen((int)(intptr_t)arg, "r");
+	char line[1024];
+
+	if (!in)
+		return NULL;
+	while (fgets(line, sizeof(line), in)) {
+		const char *msg = strncmp(line, "hfs: ", 5) ? line : line + 5;
+		int pri = LOG_NOTICE;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(msg, "CRITICAL", 8))
+			pri = LOG_CRIT;
+		else if (!strncmp(msg, "error", 5) || !strncmp(msg, "corrupt", 7) ||
+			 !strncmp(msg, "badcrc", 6))
+			pri = LOG_ERR;
+		else if (!strncmp(msg, "warning", 7))
+			pri = LOG_WARNING;
+		syslog(pri, "%s", msg);
+	}
+	fclose(in);
+	return NULL;
+}
+
+static void stderr_to_syslog(void)
+{
+	pthread_t t;
+	int p[2];
+
+	openlog("hfs", LOG_PID, LOG_DAEMON);
+	if (pipe(p) != 0)
+		return;
+	if (pthread_create(&t, NULL, log_to_syslog, (void *)(intptr_t)p[0]) != 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	pthread_detach(t);
+	dup2(p[1], 2);
+	close(p[1]);
+}
+
 static void mounted(void)
 {
 	int fd, ok = 0;
@@ -132,6 +180,7 @@ static void mounted(void)
 		if (fd > 2)
 			close(fd);
 	}
+	stderr_to_syslog();
 }
 
 int main(int argc, char **argv)

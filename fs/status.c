@@ -51,7 +51,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
-		raid_engine_name(fs->rs), fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
+		raid_engine_name(fs->rs), bc_readonly(fs->bc) ? "read-only (critical write error)" : fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
 		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
 		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,

@@ -145,8 +145,10 @@ static void print_status(const char *js)
 	       jget(js, "layout", b, sizeof(b)), jget(js, "engine", c, sizeof(c)));
 	jget(js, "set_state", a, sizeof(a));
 	upper(a);
-	printf("  state:  %s%s\n", *a ? a : "?",
-	       strcmp(jget(js, "state", b, sizeof(b)), "online") ? " (read-only)" : "");
+	printf("  state:  %s\n", *a ? a : "?");
+	/* "read-only", or "read-only (critical write error)" after a failed metadata write */
+	if (strcmp(jget(js, "state", b, sizeof(b)), "online"))
+		printf("  mode:   %s\n", b);
 	printf("  space:  %llu MiB, %llu MiB free, %s inodes\n",
 	       strtoull(jget(js, "size_bytes", a, sizeof(a)), NULL, 10) >> 20,
 	       strtoull(jget(js, "free_bytes", b, sizeof(b)), NULL, 10) >> 20,

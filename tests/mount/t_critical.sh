@@ -44,6 +44,8 @@ check "a new file is refused with EROFS" \
 	test "$(errno_of "os.open('$m/d/new', os.O_WRONLY | os.O_CREAT, 0o644)")" = EROFS
 check "mkdir is refused with EROFS" test "$(errno_of "os.mkdir('$m/d2')")" = EROFS
 check "reads still work" cmp "$T/durable2" "$m/d/durable2"
+check "hfsctl status names the critical read-only mode" \
+	bash -c "'$B/hfsctl' status '$m' | grep -q 'mode: *read-only (critical write error)'"
 # the device works again; hfs must not commit anything from here on
 : > "$rules"
 sleep 0.2
