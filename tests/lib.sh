@@ -19,7 +19,7 @@ cleanup() {
 	done
 	sleep 0.2
 	# status files of daemons this test killed (a clean unmount removes its own)
-	rm -f /run/hfs/"$(printf %s "$T" | tr / _)"_*.json 2>/dev/null
+	rm -f /run/hfs/"$(printf %s "$T" | tr / _)"_*.json /run/hfs/"$(printf %s "$T" | tr / _)"_*.sock 2>/dev/null
 	if [ -f "$T/loops" ]; then
 		while read -r l; do losetup -d "$l" 2>/dev/null; done < "$T/loops"
 	fi

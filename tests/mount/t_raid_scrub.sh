@@ -70,7 +70,7 @@ check "diff -r tree" diff -r --no-dereference "$SRC" "$m/tree"
 check "diff -r tree2" diff -r --no-dereference "$SRC" "$m/tree2"
 
 # interrupted by an unmount: reads slowed by the fault device so it runs long
-echo "comp=* op=read action=delay ms=2" > "$rules"
+echo "comp=* op=read action=delay ms=10" > "$rules"
 check "scrub started" bash -c "'$B/hfsctl' scrub '$m' | grep -q 'scrub started'"
 sleep 1
 check "a second scrub while one runs is refused" bash -c "! '$B/hfsctl' scrub '$m' 2>&1 | grep -q started"
