@@ -27,7 +27,9 @@
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
-static struct fuse_session *session;   /* one mount per daemon: for notifications */
+
+/* The session, for notifications (set once before the loop runs). */
+static struct fuse_session *hfs_se;
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -58,11 +60,20 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 	return hfs_inode_store(fs, ip) == 0;
 }
 
+/* An operation that failed with ENOSPC changed nothing (its first change
+ * is its one insert, B-tree splits take their nodes before they start,
+ * make() undoes a half-made inode).  When freed space waits for its commit,
+ * commit it and say to try once more.  fs->lock held. */
+static int enospc_commit(struct hfs_fs *fs, int ret)
+{
+	return ret == -ENOSPC && hfs_alloc_pending_blocks(fs) && hfs_flush_locked(fs) == 0;
+}
+
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
-	if (session)
-		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+	if (hfs_se)
+		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void to_stat(const struct hfs_inode *ip, struct stat *st)
@@ -98,8 +109,6 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 
 /* ---- ops ------------------------------------------------------------------------- */
 
-/* The session, for notifications (set once before the loop runs). */
-static struct fuse_session *hfs_se;
 static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -332,6 +341,8 @@ static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, mode, rdev, link, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, mode, rdev, link, &ip);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -411,6 +422,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
+	if (enospc_commit(fs, ret))
+		ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -419,9 +432,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -431,6 +445,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 		ret = -EMLINK;
 	if (!ret)
 		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
+	if (again-- && enospc_commit(fs, ret))
+		goto retry;
 	if (!ret) {
 		ip.nlink++;
 		hfs_now(&ip.ctime);
@@ -479,6 +495,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (!ret)
 		hfs_open_get(ip.ino);
 	pthread_mutex_unlock(&fs->lock);
@@ -554,6 +572,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
+	struct timespec mt, ct;
 	ssize_t n;
 	int ret;
 
@@ -563,6 +582,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
+	mt = ip.mtime;
+	ct = ip.ctime;
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -581,6 +602,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
 	if (n > 0) {
+		/* writeback of the kernel's cache: the kernel stamped mtime/ctime
+		 * at write(2) and sends them itself (setattr, before or after this
+		 * write); stamping the writeback time here would differ from
+		 * what it showed */
+		if (fi->writepage) {
+			ip.mtime = mt;
+			ip.ctime = ct;
+		}
 		ret = hfs_inode_store(fs, &ip);
 		if (ret)
 			n = ret;
@@ -766,9 +795,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0;
+	int ret, equiv = 0, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -783,6 +813,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 			ret = 0;
 	} else if (!ret) {
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+		if (again-- && enospc_commit(fs, ret))
+			goto retry;
 	}
 	if (!ret) {
 		hfs_now(&ip.ctime);
@@ -933,7 +965,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		goto out_se;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
-	session = se;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
@@ -952,7 +983,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
 	fuse_loop_cfg_destroy(cfg);
 out_mount:
-	session = NULL;
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
