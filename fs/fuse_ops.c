@@ -873,12 +873,19 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
 	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
 		ret = hfs_xattr_remove(fs, ino, name);
+	if (!ret) {
+		hfs_now(&ip.ctime);   /* a metadata change (the kernel shows it too) */
+		ret = hfs_inode_store(fs, &ip);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
