@@ -24,6 +24,9 @@ struct bbinfo {
 	uint8_t *pend;                 /* freed this group, or NULL */
 };
 
+/* Free big-blocks file data leaves to the B-tree (see hfs_alloc). */
+#define HFS_META_RESERVE_BB 1u
+
 struct hfs_alloc {
 	uint64_t nbb;
 	struct bbinfo *bb;
@@ -233,11 +236,23 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == z && (run = find_run(&a->bb[i], k, al)) >= 0)
 			bbi = i;
+	/* File data never takes the last HFS_META_RESERVE_BB free big-blocks:
+	 * they are the B-tree's, so metadata (inserts, splits, the deletes
+	 * that free space) still works when data has filled the volume. */
+	if (run < 0 && z != HFS_ZONE_BTREE) {
+		uint64_t nfree_bb = 0;
+
+		for (i = 0; i < a->nbb; i++)
+			nfree_bb += a->bb[i].zone == HFS_ZONE_FREE;
+		if (nfree_bb <= HFS_META_RESERVE_BB)
+			goto nospace;
+	}
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_FREE && (run = find_run(&a->bb[i], k, al)) >= 0) {
 			bbi = i;
 			a->bb[i].zone = (uint8_t)z;
 		}
+nospace:
 	if (run < 0) {
 		uint64_t nz = 0, nf = 0, pend = 0;
 
@@ -268,6 +283,21 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
 	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
 	return 0;
+}
+
+int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i, slots = 0;
+
+	/* BTREE big-blocks hold only node-aligned nodes: nfree / 4 is exact */
+	for (i = 0; i < a->nbb && slots < n; i++) {
+		if (a->bb[i].zone == HFS_ZONE_BTREE)
+			slots += a->bb[i].nfree / (HFS_BUFSIZE / HFS_BLKSIZE);
+		else if (a->bb[i].zone == HFS_ZONE_FREE)
+			slots += HFS_BIGBLOCK / HFS_BUFSIZE;
+	}
+	return slots >= n;
 }
 
 int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)

@@ -497,6 +497,13 @@ int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		bc_put(leaf);
 		return ret < 0 ? ret : 0;
 	}
+	/* A split takes up to one new node per level plus a new root; a
+	 * failure halfway (parent_insert's new_node) would orphan the new
+	 * leaf's records, so make sure all of them can be had first. */
+	if (!hfs_alloc_btree_room(fs, hfs_le32(fs->vh.vh_btree_depth) + 1)) {
+		ret = -ENOSPC;
+		goto out_leaf;
+	}
 	/* split: all records + the new one, cut by bytes */
 	n = leaf_records(leaf->b_data, &r, &arena);
 	if (n < 0) {
@@ -721,6 +728,9 @@ int hfs_bt_update(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		return ret;
 	}
 	bc_put(leaf);
+	/* the insert after the delete may split: never lose the record */
+	if (!hfs_alloc_btree_room(fs, hfs_le32(fs->vh.vh_btree_depth) + 1))
+		return -ENOSPC;
 	ret = hfs_bt_delete(fs, k);
 	return ret ? ret : hfs_bt_insert(fs, k, val, len);
 }

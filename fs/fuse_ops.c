@@ -174,9 +174,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
 			goto out;
 		}
+		uint64_t blocks0 = ip.blocks;
+
 		ret = hfs_file_truncate(fs, &ip, (uint64_t)a->st_size);
-		if (ret)
+		if (ret) {
+			/* failed midway: keep the block count of what was dropped */
+			if (ip.blocks != blocks0)
+				hfs_inode_store(fs, &ip);
 			goto out;
+		}
 	}
 	if (set & FUSE_SET_ATTR_ATIME_NOW)
 		hfs_now(&ip.atime);
@@ -498,8 +504,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
+	uint64_t blocks0 = 0;
 	ssize_t n;
-	int ret;
+	int ret, loaded;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -507,6 +514,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
+	loaded = !ret;
+	if (loaded)
+		blocks0 = ip.blocks;
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -524,9 +534,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		hfs_open_seterr(ino, -ENOSPC);   /* the rest did not fit */
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
-	if (n > 0) {
+	/* also after a failure: blocks replaced before it are in the tree */
+	if (n > 0 || (loaded && ip.blocks != blocks0)) {
 		ret = hfs_inode_store(fs, &ip);
-		if (ret)
+		if (ret && n > 0)
 			n = ret;
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -793,10 +804,18 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
-	if (!ret)
+	if (!ret) {
+		uint64_t blocks0 = ip.blocks;
+
 		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
-	if (!ret)
-		ret = hfs_inode_store(fs, &ip);
+		/* failed midway (ENOSPC): the blocks it did store or drop are in
+		 * the tree, so the inode's block count must follow them */
+		if (!ret || ip.blocks != blocks0) {
+			int r = hfs_inode_store(fs, &ip);
+
+			ret = ret ? ret : r;
+		}
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }

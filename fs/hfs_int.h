@@ -139,6 +139,9 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
+/* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
+ * big-blocks plus whole free big-blocks), else 0. */
+int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
 /* mkfs: write an initial free map for a fresh volume, marking the RAW,
  * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
 int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);

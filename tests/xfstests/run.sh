@@ -40,6 +40,7 @@ fi
 [ ${#tests[@]} -gt 0 ] || die "no tests to run"
 
 T=$(mktemp -d /tmp/hfs-xfstests.XXXXXX)
+chmod 755 "$T"      # the permission tests run as fsgqa and must reach TEST_DIR
 CHECK_PID="" WATCH_PID="" TAIL_PID="" USERS_MADE=()
 cleanup() {
 	local m l u p
