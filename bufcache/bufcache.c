@@ -200,31 +200,41 @@ void bc_close(struct bc *c)
 
 /* ---- get/put ------------------------------------------------------------------ */
 
-/* Read b from disk and verify it; on a bad META block try every copy. */
+struct verify_ctx {
+	struct bc *c;
+	const struct bcb *b;
+};
+
+/* raid_verify_fn over the META verify hook: the bytes of one copy. */
+static int verify_copy(void *priv, const void *buf, size_t len)
+{
+	struct verify_ctx *x = priv;
+	struct bc_buf tmp = x->b->pub;
+
+	tmp.b_data = (uint8_t *)buf;
+	return x->c->hooks.verify(x->c->hooks.priv, &tmp);
+}
+
+/* Read b from disk and verify it.  META blocks go through raid/'s
+ * self-healing read: a copy that fails the verify hook is replaced by a
+ * good copy, which is returned and rewritten over the bad one. */
 static int load(struct bc *c, struct bcb *b)
 {
-	int ret = raid_read(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
-	int copies, k;
+	struct verify_ctx x = { c, b };
+	int ret, healed = 0;
 
-	if (ret == 0 && b->pub.b_type == BC_META && c->hooks.verify)
-		ret = c->hooks.verify(c->hooks.priv, &b->pub);
-	if (ret == 0 || ret == -ERANGE || ret == -EINVAL)
-		return ret;
-	copies = raid_ncopies(c->rs);
-	for (k = 0; k < copies && copies > 1; k++) {
-		int r2 = raid_read_copy(c->rs, k, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
-
-		if (r2 == 0 && b->pub.b_type == BC_META && c->hooks.verify)
-			r2 = c->hooks.verify(c->hooks.priv, &b->pub);
-		if (r2 == 0) {
-			pthread_mutex_lock(&c->lock);
-			c->st.crc_retries++;
-			pthread_mutex_unlock(&c->lock);
-			fprintf(stderr, "hfs: bufcache: %s block at %llu bad on one copy (%s); copy %d is good\n",
-				type_names[b->pub.b_type], (unsigned long long)b->pub.b_off,
-				strerror(-ret), k);
-			return 0;
-		}
+	if (b->pub.b_type != BC_META || !c->hooks.verify)
+		return raid_read(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
+	ret = raid_read_verified(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE, verify_copy, &x,
+				 0, &healed);
+	if (ret == 0 && healed) {
+		pthread_mutex_lock(&c->lock);
+		c->st.crc_retries++;
+		c->st.repaired += (uint64_t)healed;
+		pthread_mutex_unlock(&c->lock);
+		fprintf(stderr, "hfs: bufcache: %s block at %llu was bad on %d cop%s; repaired\n",
+			type_names[b->pub.b_type], (unsigned long long)b->pub.b_off, healed,
+			healed > 1 ? "ies" : "y");
 	}
 	return ret;
 }
@@ -662,6 +672,32 @@ int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 		free(d);
 	}
 	return ret;
+}
+
+int bc_read_verified(struct bc *c, uint64_t off, void *buf, size_t len, raid_verify_fn verify,
+		     void *priv, unsigned flags)
+{
+	int ret, healed = 0;
+
+	uint64_t o;
+
+	ret = raid_read_verified(c->rs, off, buf, len, verify, priv, flags, &healed);
+	pthread_mutex_lock(&c->lock);
+	/* a clean cached buffer may hold the bad bytes: the next get rereads.
+	 * Dirty ones are newer than any copy on disk and stay. */
+	for (o = off - off % BC_BUFSIZE; o < off + len; o += BC_BUFSIZE) {
+		struct bcb *b = find(c, o);
+
+		if (b && b->b_refs == 0 && b->b_state == BCB_CLEAN)
+			destroy(c, b);
+	}
+	c->st.direct_reads++;
+	if (healed) {
+		c->st.crc_retries++;
+		c->st.repaired += (uint64_t)healed;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret < 0 ? ret : healed;
 }
 
 int bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy)

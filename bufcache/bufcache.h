@@ -56,8 +56,9 @@ struct bc_hooks {
 	/* (4) Finalize the CRC of a modified META buffer. */
 	void (*crc)(void *priv, struct bc_buf *b);
 	/* Verify a META buffer just read from disk: 0, -EBADMSG (bad CRC) or
-	 * -EUCLEAN (bad self-address / structure).  On error bufcache tries the
-	 * other copies (raid_read_copy) before failing the get. */
+	 * -EUCLEAN (bad self-address / structure).  On error raid/ tries the
+	 * other copies and rewrites the bad one (raid_read_verified) before
+	 * the get fails.  May be called on a scratch copy of the bytes. */
 	int  (*verify)(void *priv, struct bc_buf *b);
 	/* (2) Step 5: fill the volume header for group 'seq' (fs modifies its
 	 * VOLUME buffer here).  0 or -errno (the flush fails, nothing committed). */
@@ -110,8 +111,16 @@ typedef void (*bc_direct_done_fn)(void *priv, int err);
  * before committing.  0 or -errno (then done is not called). */
 int  bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 		     bc_direct_done_fn done, void *priv);
-/* Synchronous direct read; copy = -1 any copy, k = that copy (self-heal). */
+/* Synchronous direct read; copy = -1 any copy, k = that copy. */
 int  bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy);
+/* Self-healing read of [off, off+len) (raid_read_verified, flags as
+ * there: a copy failing verify is replaced by one that passes, and
+ * rewritten); cached buffers
+ * overlapping the range are dropped.  Returns the number of copies
+ * repaired (>= 0) or -errno (-EBADMSG/-EIO: no copy verifies).  Blocks;
+ * call without holding a buffer of the range. */
+int  bc_read_verified(struct bc *c, uint64_t off, void *buf, size_t len, raid_verify_fn verify,
+		      void *priv, unsigned flags);
 /* Wait for every direct write issued before the call. */
 int  bc_wait_direct(struct bc *c);
 /* Wait for every write (buffer or direct) issued before the call, using a
@@ -122,6 +131,7 @@ int  bc_wait_all(struct bc *c);
 struct bc_stats {
 	uint64_t hits, misses, reclaims, flushes, writes[BC_NTYPES], bytes_written[BC_NTYPES];
 	uint64_t direct_writes, direct_reads, crc_retries;
+	uint64_t repaired;    /* bad copies rewritten by self-healing reads */
 	size_t   cached_bytes, dirty_bytes;
 };
 void bc_get_stats(struct bc *c, struct bc_stats *st);

@@ -51,7 +51,6 @@ int hfs_acl_store_new(struct hfs_fs *fs, uint64_t ino, const struct hfs_acl_new 
 /* namei.c: namespace changes (fs->lock held).  The open-count table is
  * process-wide (one mounted filesystem per daemon). */
 static inline uint8_t hfs_dtype(uint32_t mode) { return (uint8_t)((mode & 0170000) >> 12); }
-static inline void hfs_now(struct timespec *t) { clock_gettime(CLOCK_REALTIME, t); }
 int  hfs_open_count(uint64_t ino);
 void hfs_open_get(uint64_t ino);
 int  hfs_open_put(uint64_t ino);                 /* opens left */

@@ -80,6 +80,7 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
 	struct hfs_volhdr_ondisk *vh;
 	uint64_t size, undo, nbb, fmsize, fmbase, root;
 	uint8_t uuid[16];
+	uint32_t su;
 	char ustr[37];
 	int ret;
 
@@ -94,6 +95,7 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
 	ret = raid_open(paths, n, &ro, &rs);
 	if (ret)
 		return ret;
+	su = raid_stripe_unit(rs);
 	size = raid_size(rs);
 	if (p->size > size) {
 		fprintf(stderr, "mkfs.hfs: requested size %llu MiB is larger than the volume (%llu MiB)\n",
@@ -185,6 +187,8 @@ out_raid:
 			n > 1 ? "s" : "");
 		for (i = 0; i < n; i++)
 			fprintf(out, " %s", paths[i]);
+		if (su)
+			fprintf(out, "\n  stripe unit %u KiB", su >> 10);
 		fprintf(out, "\n  size %llu MiB, UNDO %llu MiB, uuid %s, label \"%s\"\n",
 			(unsigned long long)(size >> 20), (unsigned long long)(undo >> 20), ustr,
 			p->label ? p->label : "");

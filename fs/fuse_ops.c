@@ -23,6 +23,44 @@
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
+static struct fuse_session *session;   /* one mount per daemon: for notifications */
+
+static int ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	return a->tv_nsec < b->tv_nsec ? -1 : a->tv_nsec > b->tv_nsec;
+}
+
+/* A read or a listing: move atime as the mount's policy says (the kernel
+ * leaves atime to FUSE filesystems).  relatime as Linux defines it: when
+ * atime is not newer than mtime or ctime, or is a day old.  fs->lock held;
+ * returns 1 when it stored a new atime (the caller then drops the kernel's
+ * cached attributes with atime_notify, after unlocking).  Best effort: a
+ * failure leaves the old atime, never fails the read. */
+static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
+{
+	struct timespec now;
+
+	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME))
+		return 0;
+	hfs_now(&now);
+	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
+	    ts_cmp(&ip->atime, &ip->ctime) > 0 && now.tv_sec - ip->atime.tv_sec < 24 * 3600)
+		return 0;
+	if (hfs_op_begin(fs))
+		return 0;
+	ip->atime = now;
+	return hfs_inode_store(fs, ip) == 0;
+}
+
+static void atime_notify(uint64_t ino)
+{
+	/* attributes only (offset < 0): touches no page, safe inside a request */
+	if (session)
+		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+}
+
 static void to_stat(const struct hfs_inode *ip, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -150,7 +188,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	struct stat st;
-	int ret;
+	int ret, same = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -176,6 +214,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 		}
 		uint64_t blocks0 = ip.blocks;
 
+		/* the same size changes no times: with the writeback cache the
+		 * kernel keeps its own mtime/ctime then (and sends new ones when
+		 * the size does change) */
+		same = (uint64_t)a->st_size == ip.size && !(set & ~FUSE_SET_ATTR_SIZE);
 		ret = hfs_file_truncate(fs, &ip, (uint64_t)a->st_size);
 		if (ret) {
 			/* failed midway: keep the block count of what was dropped */
@@ -194,7 +236,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 		ip.mtime = a->st_mtim;
 	if (set & FUSE_SET_ATTR_CTIME)
 		ip.ctime = a->st_ctim;
-	else
+	else if (!same)
 		hfs_now(&ip.ctime);
 	ret = hfs_inode_store(fs, &ip);
 out:
@@ -482,7 +524,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct hfs_inode ip;
 	char *buf = malloc(size ? size : 1);
 	ssize_t n;
-	int ret;
+	int ret, touched;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -491,12 +533,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	n = ret ? ret : hfs_file_read(fs, &ip, buf, size, (uint64_t)off);
+	touched = n >= 0 && atime_touch(fs, &ip, fi->flags);
 	pthread_mutex_unlock(&fs->lock);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
+	if (touched)
+		atime_notify(ino);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -606,7 +651,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 	char *buf = calloc(1, size), name[256];
 	size_t used = 0;
 	struct hfs_inode d;
-	int ret;
+	int ret, touched = 0;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -620,6 +665,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 		ret = -ENOTDIR;
 		goto out;
 	}
+	if (off == 0)
+		touched = atime_touch(fs, &d, 0);   /* a listing starts: an access */
 	while (used < size) {
 		struct stat st;
 		uint64_t key, child;
@@ -677,6 +724,8 @@ out:
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
+	if (touched)
+		atime_notify(ino);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -707,7 +756,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	v.f_blocks = s.total_blocks;
 	v.f_bfree = v.f_bavail = s.free_blocks;
 	v.f_files = s.max_inodes;
-	v.f_ffree = v.f_favail = s.max_inodes - s.ninodes;
+	v.f_ffree = v.f_favail = s.free_inodes;
 	v.f_namemax = 255;
 	fuse_reply_statfs(req, &v);
 }
@@ -892,6 +941,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		goto out_se;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
+	session = se;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
@@ -902,6 +952,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
 	fuse_loop_cfg_destroy(cfg);
 out_mount:
+	session = NULL;
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);

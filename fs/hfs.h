@@ -42,6 +42,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   nodirect              never open components O_DIRECT (testing)
  *   write_log=FILE        test device: log every completed write and flush
  *                         (raid_wlog_replay rebuilds crash images from it)
+ *   noatime|relatime|strictatime  when reads and listings move atime
+ *                         (default relatime; the kernel leaves atime to us;
+ *                         noatime is also passed on to the kernel mount)
  *   fault=FILE            test device: fail, delay, corrupt or unplug chosen
  *                         component requests by the rules in FILE (format in
  *                         raid/fault.c and README.md); re-read when it changes
@@ -51,9 +54,11 @@ struct hfs_mount_opts {
 	size_t   cache_size;        /* bufcache mem_limit, 0 = default 256 MiB */
 	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
 	int      readonly;
+	int      atime;             /* HFS_ATIME_*, 0 = relatime */
 	int      no_writeback;      /* no kernel writeback cache: every write(2)
 				     * reaches the daemon before it returns (crash tests) */
 };
+enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to
  * it, open the cache, load the allocator.  Logs to stderr why it refuses. */
@@ -120,7 +125,7 @@ int  hfs_header_valid(const struct hfs_volhdr_ondisk *h, uint64_t raid_bytes);
 /* crc32 (zlib) of a block with the 4-byte field at crc_off taken as 0. */
 uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off);
 
-struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes; };
+struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes, free_inodes; };
 void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st);
 
 #endif

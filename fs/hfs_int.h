@@ -167,6 +167,11 @@ int  hfs_bt_scan_leaf(struct hfs_fs *fs, const struct hfs_key *k, hfs_bt_node_fn
 /* mkfs: write an empty root leaf at zaddr (raid direct). */
 int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
 
+/* Inode times.  The kernel stamps FUSE inodes (writeback cache: mtime and
+ * ctime of writes, truncates, renames) with its coarse clock; stamping ours
+ * with the same clock keeps the two ordered (relatime compares them). */
+static inline void hfs_now(struct timespec *t) { clock_gettime(CLOCK_REALTIME_COARSE, t); }
+
 /* ---- inodes (inode.c) --------------------------------------------------- */
 struct hfs_inode {
 	uint64_t ino;
@@ -209,6 +214,10 @@ int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
 int  hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len);
 /* SEEK_DATA / SEEK_HOLE; -ENXIO past the end. */
 int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whence, uint64_t *out);
-#define HFS_MAX_FILE_SIZE (1ull << 50)   /* EFBIG beyond (key space and i_blocks stay far from overflow) */
+/* EFBIG beyond: the kernel's limit for FUSE (MAX_LFS_FILESIZE), since FUSE
+ * cannot tell the kernel a smaller s_maxbytes and with the writeback cache a
+ * smaller limit here would turn EFBIG into a late writeback error.  Keys are
+ * file offsets (u64) and i_blocks counts 512-byte units, so nothing overflows. */
+#define HFS_MAX_FILE_SIZE 0x7fffffffffffffffull
 
 #endif

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
 		"options (-o): ro, degraded, engine=uring|pool, cache_size=N[KMG],\n"
 		"  flush_interval=SEC, nodirect, nowriteback, write_log=FILE, fault=FILE\n"
-		"  (test devices), and libfuse mount options\n"
+		"  (test devices), noatime|relatime|strictatime, and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
 }
 
@@ -54,8 +54,12 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 	char *save = NULL, *tok;
 
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "noatime"))
+			o->atime = HFS_ATIME_NOATIME;   /* and on to the kernel mount, below */
 		if (!strcmp(tok, "ro")) {
 			o->readonly = 1;
+		} else if (!strcmp(tok, "relatime") || !strcmp(tok, "strictatime")) {
+			o->atime = tok[0] == 'r' ? HFS_ATIME_RELATIME : HFS_ATIME_STRICT;
 		} else if (!strcmp(tok, "degraded")) {
 			o->raid.allow_degraded = 1;
 		} else if (!strcmp(tok, "nowriteback")) {

@@ -156,9 +156,11 @@ static int touch_parents(struct hfs_fs *fs, uint64_t sp, int sdelta, uint64_t dp
 /* Is 'anc' an ancestor of (or equal to) directory 'ino'? */
 static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
 {
-	int depth = 0;
+	/* no depth limit of its own (trees deeper than PATH_MAX are legal);
+	 * a walk longer than the inode count can only be a cycle */
+	uint64_t depth = 0, limit = hfs_le64(fs->vh.vh_ninodes) + 1;
 
-	while (depth++ < 4096) {
+	while (depth++ <= limit) {
 		struct hfs_inode d;
 
 		if (ino == anc)

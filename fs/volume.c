@@ -365,7 +365,16 @@ void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st)
 	st->total_blocks = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE;
 	st->free_blocks = hfs_alloc_free_blocks(fs);
 	st->ninodes = hfs_le64(fs->vh.vh_ninodes);
-	/* an inode costs about one leaf slot + 128 bytes: bound by free space */
-	st->max_inodes = st->ninodes + st->free_blocks * (HFS_BLKSIZE / 256);
+	/* Inodes are B-tree records (a slot, 128 bytes and a directory entry:
+	 * about 256 bytes, some 512 with the nodes' slack), so the count is
+	 * bounded by space.  The total is fixed at one per 512 bytes, so that
+	 * creating a file lowers the free count by one and removing it gives
+	 * that back, as on a filesystem with an inode table; once more than
+	 * about half the space is used, the free count is what the free space
+	 * could still hold at 256 bytes each. */
+	st->max_inodes = st->total_blocks * (HFS_BLKSIZE / 512);
+	st->free_inodes = st->max_inodes > st->ninodes ? st->max_inodes - st->ninodes : 0;
+	if (st->free_inodes > st->free_blocks * (HFS_BLKSIZE / 256))
+		st->free_inodes = st->free_blocks * (HFS_BLKSIZE / 256);
 	pthread_mutex_unlock(&fs->lock);
 }

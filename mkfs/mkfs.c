@@ -11,10 +11,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|mirror] [-S size] [-U undo_size] DEV...\n"
+		"usage: mkfs.hfs [-f] [-q] [-L label] [-m single|stripe|mirror|raid10] [-s stripe_unit]\n"
+		"                [-S size] [-U undo_size] DEV...\n"
 		"  -f           overwrite a device that already holds a filesystem or label\n"
 		"  -L label     volume label (at most %d bytes)\n"
-		"  -m layout    single (one device) or mirror (two or more); default by count\n"
+		"  -m layout    single (1 device), stripe (RAID0, 2 or more), mirror (N-way, 2 or\n"
+		"               more) or raid10 (stripe of 2-way mirrors, an even number >= 4);\n"
+		"               default: single for 1 device, mirror for more\n"
+		"  -s size      stripe unit of stripe/raid10, a power of two from 4K to 16M\n"
+		"               (default 64K)\n"
 		"  -S size      filesystem size, e.g. 512M (default: the whole volume)\n"
 		"  -U size      UNDO FIFO size, e.g. 64M (at least 8M; default: 1/64 of the volume, 16M..512M)\n"
 		"  -q           quiet\n", HFS_LABEL_MAX - 1);
@@ -64,8 +69,13 @@ int main(int argc, char **argv)
 		case 's': {
 			uint64_t v;
 
-			if (parse_size(optarg, &v) || !v || v > (1u << 30) || (v & (v - 1)) || v < 4096) {
-				fprintf(stderr, "mkfs.hfs: bad stripe unit '%s'\n", optarg);
+			if (parse_size(optarg, &v)) {
+				fprintf(stderr, "mkfs.hfs: bad stripe unit '%s' (a size like 64K)\n", optarg);
+				return 1;
+			}
+			if (v < RAID_SECTOR || v > (16u << 20) || (v & (v - 1))) {
+				fprintf(stderr, "mkfs.hfs: stripe unit %s: must be a power of two from 4K to 16M\n",
+					optarg);
 				return 1;
 			}
 			p.stripe_unit = (uint32_t)v;
@@ -90,6 +100,10 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		return 1;
+	}
+	if (p.stripe_unit && p.layout != RAID_LAYOUT_STRIPE && p.layout != RAID_LAYOUT_RAID10) {
+		fprintf(stderr, "mkfs.hfs: -s (stripe unit) applies to -m stripe and -m raid10 only\n");
 		return 1;
 	}
 	ret = hfs_format((const char *const *)argv + optind, argc - optind, &p, stdout);

@@ -22,16 +22,33 @@ const char *raid_node_state_name(enum raid_node_state s)
 		node_state_names[s] : "?";
 }
 
-struct raid_dag *raid_dag_new(struct raid_set *s)
+struct raid_dag *raid_dag_new_n(struct raid_set *s, int nodes, int edges)
 {
-	struct raid_dag *d = calloc(1, sizeof(*d));
+	struct raid_dag *d;
+	size_t sz;
 
+	if (nodes < 1 || edges < 0)
+		return NULL;
+	/* one allocation: the DAG, its nodes, its edges, its group counters */
+	sz = sizeof(*d) + (size_t)nodes * sizeof(struct raid_node) +
+	     (size_t)edges * sizeof(struct raid_edge) + (size_t)nodes * sizeof(int);
+	d = calloc(1, sz);
 	if (!d)
 		return NULL;
+	d->d_nodes = (struct raid_node *)(d + 1);
+	d->d_edges = (struct raid_edge *)(d->d_nodes + nodes);
+	d->d_group_good = (int *)(d->d_edges + edges);
+	d->d_cap = nodes;
+	d->d_ecap = edges;
 	pthread_mutex_init(&d->d_lock, NULL);
 	d->d_set = s;
 	d->d_min_good = 1;
 	return d;
+}
+
+struct raid_dag *raid_dag_new(struct raid_set *s)
+{
+	return raid_dag_new_n(s, RAID_DAG_MAX_NODES, 2 * RAID_DAG_MAX_NODES + 8);
 }
 
 void raid_dag_free(struct raid_dag *d)
@@ -42,6 +59,7 @@ void raid_dag_free(struct raid_dag *d)
 		return;
 	for (i = 0; i < d->d_nnodes; i++)
 		free(d->d_nodes[i].n_bounce);
+	free(d->d_free_priv);
 	pthread_mutex_destroy(&d->d_lock);
 	free(d);
 }
@@ -50,22 +68,34 @@ struct raid_node *raid_dag_node(struct raid_dag *d, enum raid_node_type t)
 {
 	struct raid_node *n;
 
-	if (d->d_nnodes >= RAID_DAG_MAX_NODES)
-		abort();   /* a builder asked for more than any layout needs */
+	if (d->d_nnodes >= d->d_cap)
+		abort();   /* a builder asked for more nodes than it sized the DAG for */
 	n = &d->d_nodes[d->d_nnodes++];
 	memset(n, 0, sizeof(*n));
 	n->n_type = t;
 	n->n_dag = d;
 	n->n_comp = -1;
+	n->n_group = -1;
 	d->d_unresolved++;
 	return n;
 }
 
 void raid_dag_edge(struct raid_node *a, struct raid_node *b)
 {
-	if (a->n_nsucc >= RAID_NODE_MAX_SUCC)
-		abort();
-	a->n_succ[a->n_nsucc++] = b;
+	struct raid_dag *d = a->n_dag;
+	struct raid_edge *e;
+
+	if (d->d_nedges >= d->d_ecap || b->n_dag != d)
+		abort();   /* builder bug: undersized DAG or an edge across DAGs */
+	e = &d->d_edges[d->d_nedges++];
+	e->e_to = b;
+	e->e_next = NULL;
+	if (a->n_succ_tail)
+		a->n_succ_tail->e_next = e;
+	else
+		a->n_succ = e;
+	a->n_succ_tail = e;
+	a->n_nsucc++;
 	b->n_ante++;
 }
 
@@ -76,15 +106,17 @@ static int is_io(const struct raid_node *n)
 }
 
 /* Resolve n (already GOOD/BAD/SKIPPED) towards its successors; collect
- * nodes to fire into fire[].  d_lock held. */
-static void propagate(struct raid_dag *d, struct raid_node *n,
-		      struct raid_node **fire, int *nfire)
+ * nodes to fire on the list *fire (linked through n_fire_next: a node
+ * fires at most once, so it is on at most one list).  d_lock held. */
+struct fire_list { struct raid_node *head, **tail; };
+
+static void propagate(struct raid_dag *d, struct raid_node *n, struct fire_list *fire)
 {
-	int i;
+	struct raid_edge *e;
 
 	d->d_unresolved--;
-	for (i = 0; i < n->n_nsucc; i++) {
-		struct raid_node *s = n->n_succ[i];
+	for (e = n->n_succ; e; e = e->e_next) {
+		struct raid_node *s = e->e_to;
 
 		if (n->n_state == RNS_BAD || (n->n_state == RNS_SKIPPED && n->n_data_failed))
 			s->n_data_failed = 1;
@@ -94,12 +126,27 @@ static void propagate(struct raid_dag *d, struct raid_node *n,
 			abort();   /* a node resolved twice: broken builder */
 		if (d->d_rollback || (is_io(s) && s->n_data_failed)) {
 			s->n_state = RNS_SKIPPED;
-			propagate(d, s, fire, nfire);
+			propagate(d, s, fire);
 		} else {
 			s->n_state = RNS_FIRED;
-			fire[(*nfire)++] = s;
+			s->n_fire_next = NULL;   /* FIFO: successors fire in edge order */
+			*fire->tail = s;
+			fire->tail = &s->n_fire_next;
 		}
 	}
+}
+
+/* After a roll forward: did one copy of every piece land? */
+static int rolled_forward_ok(const struct raid_dag *d)
+{
+	int g;
+
+	if (!d->d_ngroups)
+		return d->d_ngood_io >= d->d_min_good;
+	for (g = 0; g < d->d_ngroups; g++)
+		if (!d->d_group_good[g])
+			return 0;
+	return 1;
 }
 
 static void finish(struct raid_dag *d)
@@ -117,7 +164,7 @@ static void finish(struct raid_dag *d)
 		}
 		if (!err)
 			err = -EIO;
-	} else if (err && d->d_ngood_io >= d->d_min_good) {
+	} else if (err && rolled_forward_ok(d)) {
 		err = 0;   /* rolled forward on the survivors */
 	}
 	d->d_done(d, err);   /* last touch: d may be freed */
@@ -200,12 +247,15 @@ static void fire_one(struct raid_node *n)
 		raid_node_done(n, ret);
 }
 
-static void fire_all(struct raid_node **fire, int nfire)
+static void fire_all(struct raid_node *fire)
 {
-	int i;
+	while (fire) {
+		struct raid_node *n = fire;
 
-	for (i = 0; i < nfire; i++)
-		fire_one(fire[i]);
+		/* read the link first: n may complete (and the DAG end) in fire_one */
+		fire = n->n_fire_next;
+		fire_one(n);
+	}
 }
 
 void raid_dag_dispatch(struct raid_dag *d)
@@ -223,8 +273,8 @@ void raid_dag_dispatch(struct raid_dag *d)
 void raid_node_done(struct raid_node *n, int err)
 {
 	struct raid_dag *d = n->n_dag;
-	struct raid_node *fire[RAID_DAG_MAX_NODES];
-	int nfire = 0, last;
+	struct fire_list fire = { NULL, &fire.head };
+	int last;
 
 	pthread_mutex_lock(&d->d_lock);
 	if (n->n_state != RNS_FIRED)
@@ -245,11 +295,13 @@ void raid_node_done(struct raid_node *n, int err)
 			d->d_rollback = 1;
 	} else if (is_io(n)) {
 		d->d_ngood_io++;
+		if (n->n_group >= 0 && n->n_group < d->d_ngroups)
+			d->d_group_good[n->n_group]++;
 	}
-	propagate(d, n, fire, &nfire);
+	propagate(d, n, &fire);
 	last = d->d_unresolved == 0;
 	pthread_mutex_unlock(&d->d_lock);
-	fire_all(fire, nfire);
+	fire_all(fire.head);
 	if (last)
 		finish(d);
 }

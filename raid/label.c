@@ -1,5 +1,5 @@
 /*
- * label.c — component labels (docs/FORMAT-raid.md): two copies per
+ * label.c — component labels (docs/FORMAT.md §1): two copies per
  * device, at 0 and 64 KiB, CRC-protected; the newest generation wins.
  */
 #include <endian.h>
@@ -40,6 +40,11 @@ void raid_label_encode(struct raid_label_ondisk *l, const struct raid_set *s, in
 	l->l_ctime = htole64(s->ctime);
 	for (i = 0; i < s->ncomp; i++)
 		l->l_state[i] = (uint8_t)s->comp[i].c_state;
+	if (s->bm.bm_enabled) {
+		l->l_minor = htole32(RAID_LABEL_MINOR);
+		l->l_bm_region = htole32(1u << s->bm.bm_shift);
+		l->l_bm_nregions = htole32(s->bm.bm_nregions);
+	}
 	l->l_crc = htole32(label_crc(l));
 }
 
@@ -54,6 +59,11 @@ int raid_label_decode(const struct raid_label_ondisk *l)
 	if (le32toh(l->l_ncomp) == 0 || le32toh(l->l_ncomp) > RAID_MAX_COMP ||
 	    le32toh(l->l_position) >= le32toh(l->l_ncomp) ||
 	    le64toh(l->l_data_off) != RAID_DATA_OFF)
+		return -EUCLEAN;
+	if (le32toh(l->l_minor) >= 1 &&
+	    (le32toh(l->l_bm_region) < RAID_BM_MINREGION ||
+	     (le32toh(l->l_bm_region) & (le32toh(l->l_bm_region) - 1)) ||
+	     le32toh(l->l_bm_nregions) == 0 || le32toh(l->l_bm_nregions) > RAID_BM_MAXBITS))
 		return -EUCLEAN;
 	return 0;
 }
@@ -132,25 +142,34 @@ int raid_label_write_all(struct raid_set *s)
 	return ok ? 0 : ret;
 }
 
-void raid_comp_fail(struct raid_set *s, int comp, const char *why)
+int raid_comp_fail(struct raid_set *s, int comp, const char *why)
 {
-	int i, optimal = 0;
+	int k, col = comp / s->geom.g_ncopies, others = 0, marked = 0, st;
 
 	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < s->ncomp; i++)
-		optimal += s->comp[i].c_state == RAID_COMP_OPTIMAL;
-	if (optimal == 1 && s->comp[comp].c_state == RAID_COMP_OPTIMAL) {
-		/* Never fail the last copy (as md does): the error goes up to
-		 * the caller and the data stays reachable for recovery. */
+	for (k = 0; k < s->geom.g_ncopies; k++) {
+		int c2 = raid_geom_comp(&s->geom, col, k);
+
+		others += c2 != comp && raid_comp_readable(s, c2);
+	}
+	st = s->comp[comp].c_state;
+	if (st == RAID_COMP_OPTIMAL && !others) {
+		/* Never fail the last copy of a column (as md does): the error
+		 * goes up to the caller and the data stays reachable. */
 		RAID_ERR("component %d (%s): %s on the last working copy", comp,
 			 s->comp[comp].c_path, why);
-	} else if (s->comp[comp].c_state == RAID_COMP_OPTIMAL) {
+	} else if (st == RAID_COMP_OPTIMAL || st == RAID_COMP_REBUILDING) {
 		s->comp[comp].c_state = RAID_COMP_FAILED;
 		s->generation++;
+		raid_bm_track(s, s->generation);
 		RAID_ERR("component %d (%s) failed: %s; set runs degraded", comp,
 			 s->comp[comp].c_path, why);
 		if (raid_label_write_all(s) != 0)
 			RAID_ERR("could not record the failure in the surviving labels");
+		marked = 1;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (marked)
+		raid_resync_abort_comp(s, comp);
+	return marked;
 }

@@ -22,8 +22,15 @@
  * Component layout (every device):
  *    [0, 4 KiB)        component label, copy A (struct raid_label_ondisk)
  *    [64 KiB, +4 KiB)  component label, copy B
+ *    [128 KiB, ...)    dirty-region bitmap, copy 0; [192 KiB, ...) copy 1
  *    [RAID_DATA_OFF, end)  data area: where the layout maps logical space
- *  Labels are described byte by byte in docs/FORMAT.md §1.
+ *  Labels and bitmap are described byte by byte in docs/FORMAT.md §1.
+ *
+ * Layouts: single; stripe (RAID0, stripe unit a power of two in
+ * [4 KiB, 16 MiB], default 64 KiB); mirror (N-way); raid10 (stripe of
+ * 2-way mirrors over an even number >= 4 of devices: devices 2c and 2c+1
+ * hold column c).  A "copy k" of a range is leg k of every column it
+ * touches (mirror: device k; raid10: device 2c+k).
  *
  * Lock order (written once): set->lock -> engine queue lock.
  */
@@ -67,7 +74,8 @@ struct raid_opts {
 	unsigned queue_depth;      /* 0 = default (128) */
 	unsigned pool_workers;     /* 0 = default (nproc * 2, min 4) */
 	int readonly;
-	int allow_degraded;        /* assemble a mirror with a leg missing */
+	int allow_degraded;        /* assemble a mirror/raid10 with legs missing (never a
+				    * stripe: a missing stripe leg loses data) */
 	int no_direct;             /* never O_DIRECT (testing) */
 	const char *write_log;     /* test device: record every completed write and
 				    * flush in this file (see raid_wlog_replay) */
@@ -109,6 +117,7 @@ enum raid_layout raid_layout_of(const struct raid_set *s);
 int raid_ncomp(const struct raid_set *s);
 int raid_ncopies(const struct raid_set *s);           /* copies of each block */
 const uint8_t *raid_set_uuid(const struct raid_set *s);
+uint32_t raid_stripe_unit(const struct raid_set *s);  /* bytes; 0 without striping */
 const char *raid_engine_name(const struct raid_set *s); /* "io_uring" | "pool" */
 
 /* ---- asynchronous requests ---------------------------------------- */
@@ -144,6 +153,70 @@ int raid_submit_batch(struct raid_set *s, struct raid_io **ios, int n);
 int raid_read(struct raid_set *s, uint64_t off, void *buf, size_t len);
 int raid_write(struct raid_set *s, uint64_t off, const void *buf, size_t len);
 int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t len);
+/* ---- self-healing read --------------------------------------------------
+ * raid_read_verified reads [off, off+len) from any healthy copy and calls
+ * verify(priv, buf, len): 0 = good, anything else = bad (e.g. -EBADMSG).
+ * If the copy is bad or unreadable it reads every copy in turn (with
+ * RAID_RV_ALL it does so at once: a scrub, or a caller that already found
+ * a bad copy itself); the first that verifies is returned in buf, and then
+ * each copy that was read and found bad (or returned a read error) is
+ * rewritten with the good bytes (raid_write_copy) and counted (crc_errs,
+ * repaired in raid_status).
+ * A good copy is never rewritten, and nothing is rewritten when no copy
+ * verifies (a power cut mid-rewrite could otherwise lose the last good
+ * one).  Returns 0 (buf good), the verify error (-EBADMSG...) or -EIO when
+ * no copy verifies, -ERANGE/-EINVAL.  *healed (may be NULL) = copies
+ * rewritten.  Blocks; call with no lock that an I/O completion needs.
+ * Callers: bufcache (metadata buffers, through the verify hook) and fs/
+ * file data (data CRC, through bc_read_verified).  verify runs on the
+ * calling thread. */
+typedef int (*raid_verify_fn)(void *priv, const void *buf, size_t len);
+#define RAID_RV_ALL 0x1u
+int raid_read_verified(struct raid_set *s, uint64_t off, void *buf, size_t len,
+		       raid_verify_fn verify, void *priv, unsigned flags, int *healed);
+
+/* ---- resync (dirty-region bitmap) ----------------------------------------
+ * While a leg of a mirror/raid10 is failed or missing, every write first
+ * makes the dirty bit of its region durable on the surviving legs (the
+ * write-intent bitmap, docs/DESIGN.md).  A leg that comes back (present at
+ * raid_open with an older generation that the bitmap covers) is assembled
+ * REBUILDING: it takes writes but serves no reads until it is resynced.
+ * A device attached to replace a leg (full = 1) is stale everywhere.
+ *
+ * raid_resync_start(s, comp, full): begin (or resume, after a restart:
+ *   the cursor is kept in the bitmap) resyncing REBUILDING leg comp; full =
+ *   copy every region, else only the dirty ones; -1 = as recorded by an
+ *   interrupted resync of comp, else dirty only.  One resync runs at a
+ *   time: if another leg's is running, comp is queued and starts when it
+ *   finishes (raid_resync_step then returns 1 and goes on with it).
+ *   0, -EINVAL (comp is not rebuilding), -EOPNOTSUPP (a layout without
+ *   copies, or a set formatted without a bitmap).  raid_open already
+ *   starts the resync of a leg it assembled REBUILDING; calling start
+ *   again is harmless.
+ * raid_resync_step(s): copy the next stale region (a resync-copy DAG per
+ *   piece, from a healthy leg of the same column); a region being written
+ *   concurrently is copied again after the write.  Returns 1 while regions
+ *   remain, 0 when the resync finished (leg optimal, labels and bitmap
+ *   updated; the dirty bits are cleared once every leg is optimal; 1 if a
+ *   queued leg's resync starts), -ENOENT
+ *   if no resync is active, -EIO if the copy failed (the failing leg is
+ *   marked failed).  Blocks for one region (<= a few MiB of I/O).
+ * raid_resync_progress: what is running; 0, or -ENOENT when none.
+ * Thread: any one thread at a time (the daemon's resync thread); the set
+ * keeps serving I/O meanwhile.  Lock: none held by the caller. */
+struct raid_resync_progress {
+	int comp;                  /* leg being resynced */
+	int full;
+	uint64_t regions_total;    /* regions to copy (dirty, or all) */
+	uint64_t regions_done;
+	uint64_t bytes_copied;     /* since raid_open */
+	uint32_t region_size;
+};
+int raid_resync_start(struct raid_set *s, int comp, int full);
+int raid_resync_step(struct raid_set *s);
+int raid_resync_progress(struct raid_set *s, struct raid_resync_progress *p);
+/* Dirty regions recorded in the bitmap now (0 when clean or no bitmap). */
+uint64_t raid_bitmap_dirty(struct raid_set *s);
 /* Durability barrier on every healthy component (fdatasync). */
 int raid_flush(struct raid_set *s);
 
@@ -204,14 +277,15 @@ int  raid_wlog_flush_points(const char *log, int comp, long *idx, int max);
  * Copy k of a logical range is what raid_read_copy(s, k, ...) reads.
  * raid_copy_usable: 1 if every component holding copy k of the range is
  * present and OPTIMAL (a failed, missing or rebuilding leg holds stale data
- * and is not scrubbed), 0 if not, -EINVAL (no such copy), -EOPNOTSUPP
- * (layout without a per-copy map yet).
+ * and is not scrubbed), 0 if not, -EINVAL (no such copy).  Copy k of a
+ * range is leg k of every column it touches (raid10: device 2c+k).
  * raid_write_copy: write buf to copy k of the range only — the repair of a
  * bad copy from data the caller verified on another copy.  0 or -errno
- * (-ENODEV: that leg is not OPTIMAL); a success counts as repaired on the
- * component.  Blocks.
+ * (-ENODEV: a leg of that copy is not OPTIMAL); a success counts as
+ * repaired on each component written.  Blocks.  Callers:
+ * raid_read_verified, the scrubber.
  * raid_note_crc_error: the caller found copy k of the range with a bad CRC
- * (counted on the component's crc_errs).
+ * (counted on the crc_errs of each component holding it).
  * raid_set_state: "optimal", "degraded" (a leg failed or missing) or
  * "rebuilding" (a leg is being rebuilt). */
 int raid_copy_usable(struct raid_set *s, int copy, uint64_t off, size_t len);

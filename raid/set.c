@@ -48,6 +48,34 @@ int raid_layout_parse(const char *name, enum raid_layout *out)
 
 /* ---- create ---------------------------------------------------------------- */
 
+/* Device count and stripe unit for a layout, with a message saying why not. */
+static int check_layout(enum raid_layout l, int n, uint32_t su)
+{
+	const char *need = NULL;
+
+	switch (l) {
+	case RAID_LAYOUT_SINGLE: if (n != 1) need = "exactly 1 device"; break;
+	case RAID_LAYOUT_MIRROR: if (n < 2) need = "at least 2 devices"; break;
+	case RAID_LAYOUT_STRIPE: if (n < 2) need = "at least 2 devices"; break;
+	case RAID_LAYOUT_RAID10:
+		if (n < 4 || n % 2)
+			need = "an even number of devices, at least 4";
+		break;
+	default: return -EINVAL;
+	}
+	if (need) {
+		fprintf(stderr, "hfs: layout %s needs %s, got %d\n", raid_layout_name(l), need, n);
+		return -EINVAL;
+	}
+	if ((l == RAID_LAYOUT_STRIPE || l == RAID_LAYOUT_RAID10) &&
+	    (su < RAID_SECTOR || su > RAID_MAX_STRIPE || (su & (su - 1)))) {
+		fprintf(stderr, "hfs: stripe unit %u bytes: must be a power of two from %u KiB to %u MiB\n",
+			su, RAID_SECTOR >> 10, RAID_MAX_STRIPE >> 20);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Does the device already hold something?  Our own label, or anything
  * libblkid recognizes (filesystem, RAID member, partition table). */
 static int probe_existing(struct raid_comp *c, char *what, size_t cap)
@@ -88,20 +116,17 @@ int raid_create(const char *const *paths, int n, const struct raid_create_params
 	uint64_t min = UINT64_MAX;
 	int i, ret = 0;
 
-	if (n < 1 || n > RAID_MAX_COMP)
+	if (n < 1 || n > RAID_MAX_COMP) {
+		fprintf(stderr, "hfs: a set has 1 to %d devices, got %d\n", RAID_MAX_COMP, n);
 		return -EINVAL;
+	}
 	if (!raid_layout_ops_of(p->layout)) {
-		fprintf(stderr, "hfs: layout %s is not implemented yet\n", raid_layout_name(p->layout));
-		return -EOPNOTSUPP;
-	}
-	if ((p->layout == RAID_LAYOUT_SINGLE && n != 1) ||
-	    (p->layout == RAID_LAYOUT_MIRROR && n < 2)) {
-		fprintf(stderr, "hfs: layout %s needs %s device%s, got %d\n",
-			raid_layout_name(p->layout),
-			p->layout == RAID_LAYOUT_SINGLE ? "exactly 1" : "at least 2",
-			p->layout == RAID_LAYOUT_SINGLE ? "" : "s", n);
+		fprintf(stderr, "hfs: unknown layout %d\n", (int)p->layout);
 		return -EINVAL;
 	}
+	ret = check_layout(p->layout, n, p->stripe_unit ? p->stripe_unit : RAID_DEFAULT_STRIPE);
+	if (ret)
+		return ret;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -109,6 +134,9 @@ int raid_create(const char *const *paths, int n, const struct raid_create_params
 	for (i = 0; i < RAID_MAX_COMP; i++)
 		s->comp[i].c_fd = -1;
 	s->ncomp = n;
+	s->bm.rs_comp = -1;
+	pthread_mutex_init(&s->bm.bm_lock, NULL);
+	pthread_cond_init(&s->bm.bm_cv, NULL);
 	for (i = 0; i < n; i++) {
 		struct raid_comp *c = &s->comp[i];
 		char what[128];
@@ -135,18 +163,35 @@ int raid_create(const char *const *paths, int n, const struct raid_create_params
 			min = c->c_size - RAID_DATA_OFF;
 	}
 	s->layout = p->layout;
-	s->stripe_unit = p->stripe_unit ? p->stripe_unit : RAID_DEFAULT_STRIPE;
-	s->data_size = min & ~((uint64_t)RAID_DATA_OFF - 1);
+	s->stripe_unit = p->layout == RAID_LAYOUT_STRIPE || p->layout == RAID_LAYOUT_RAID10 ?
+			 (p->stripe_unit ? p->stripe_unit : RAID_DEFAULT_STRIPE) : 0;
+	/* whole MiBs, and whole stripe units (both powers of two) */
+	s->data_size = min & ~((uint64_t)(s->stripe_unit > RAID_DATA_OFF ? s->stripe_unit :
+					  RAID_DATA_OFF) - 1);
+	ret = raid_geom_init(&s->geom, s->layout, n, s->stripe_unit, s->data_size);
+	if (ret)
+		goto out;
 	s->generation = 1;
 	s->ctime = (uint64_t)time(NULL);
 	if (memcmp(p->set_uuid, (uint8_t[16]){0}, 16))
 		memcpy(s->uuid, p->set_uuid, 16);
 	else
 		uuid_generate(s->uuid);
-	ret = raid_label_write_all(s);
+	{
+		uint32_t region;
+
+		raid_bm_geometry(s->geom.g_col_size, &region, &s->bm.bm_nregions);
+		s->bm.bm_shift = (uint32_t)__builtin_ctz(region);
+		s->bm.bm_enabled = 1;
+	}
+	/* bitmap first: a label makes the device a member, so it comes last */
+	ret = raid_bm_format(s);
+	if (!ret)
+		ret = raid_label_write_all(s);
 out:
 	for (i = 0; i < n; i++)
 		raid_dev_close(&s->comp[i]);
+	raid_bm_free(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return ret;
@@ -166,6 +211,7 @@ static void set_free(struct raid_set *s)
 		close(s->wlog_fd);
 	raid_fault_close(s);
 	pthread_mutex_destroy(&s->wlog_lock);
+	raid_bm_free(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->idle_lock);
 	pthread_cond_destroy(&s->idle_cv);
@@ -190,9 +236,11 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	static const struct raid_opts defaults;
 	struct raid_label_ondisk lab[RAID_MAX_COMP], *best = NULL;
 	struct raid_comp tmp[RAID_MAX_COMP];
-	int have[RAID_MAX_COMP] = {0};
+	int have[RAID_MAX_COMP] = {0}, own_ok[RAID_MAX_COMP] = {0}, rebuild[RAID_MAX_COMP] = {0};
+	int left_out[RAID_MAX_COMP] = {0};
+	uint64_t gen_of[RAID_MAX_COMP] = {0};
 	struct raid_set *s;
-	int i, ret, ncomp, missing = 0, first_err = 0;
+	int i, ret, ncomp, missing = 0, first_err = 0, changed = 0;
 
 	if (!o)
 		o = &defaults;
@@ -233,6 +281,9 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->idle_lock, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
+	pthread_mutex_init(&s->bm.bm_lock, NULL);
+	pthread_cond_init(&s->bm.bm_cv, NULL);
+	s->bm.rs_comp = -1;
 	for (i = 0; i < RAID_MAX_COMP; i++) {
 		s->comp[i].c_fd = -1;
 		s->comp[i].c_state = RAID_COMP_MISSING;
@@ -247,14 +298,16 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	s->ncomp = ncomp;
 	s->layout = (enum raid_layout)le32toh(best->l_layout);
 	s->ops = raid_layout_ops_of(s->layout);
-	s->stripe_unit = le32toh(best->l_stripe_unit);
+	s->stripe_unit = s->layout == RAID_LAYOUT_STRIPE || s->layout == RAID_LAYOUT_RAID10 ?
+			 le32toh(best->l_stripe_unit) : 0;
 	s->data_size = le64toh(best->l_data_size);
 	s->generation = le64toh(best->l_generation);
 	s->ctime = le64toh(best->l_ctime);
 	s->readonly = o->readonly;
 	memcpy(s->uuid, best->l_set_uuid, 16);
-	if (!s->ops) {
-		fprintf(stderr, "hfs: layout %u is not supported\n", le32toh(best->l_layout));
+	if (!s->ops || raid_geom_init(&s->geom, s->layout, ncomp, s->stripe_unit, s->data_size)) {
+		fprintf(stderr, "hfs: the label describes an unsupported set (layout %u, %d devices, "
+			"stripe unit %u)\n", le32toh(best->l_layout), ncomp, s->stripe_unit);
 		goto err_set;
 	}
 	for (i = 0; i < n; i++) {
@@ -265,6 +318,16 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		pos = (int)le32toh(lab[i].l_position);
 		if (memcmp(lab[i].l_set_uuid, s->uuid, 16)) {
 			fprintf(stderr, "hfs: %s: belongs to another volume set\n", paths[i]);
+			goto err_set;
+		}
+		if (le32toh(lab[i].l_layout) != le32toh(best->l_layout) ||
+		    le32toh(lab[i].l_ncomp) != le32toh(best->l_ncomp) ||
+		    le32toh(lab[i].l_stripe_unit) != le32toh(best->l_stripe_unit) ||
+		    le64toh(lab[i].l_data_size) != le64toh(best->l_data_size)) {
+			fprintf(stderr, "hfs: %s: its label describes another geometry of the set "
+				"(%s of %u devices) than the newest label (%s of %u)\n", paths[i],
+				raid_layout_name(le32toh(lab[i].l_layout)), le32toh(lab[i].l_ncomp),
+				raid_layout_name(s->layout), (unsigned)ncomp);
 			goto err_set;
 		}
 		if (pos >= ncomp || s->comp[pos].c_fd >= 0) {
@@ -278,46 +341,130 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		s->comp[pos] = tmp[i];
 		tmp[i].c_fd = -1;
 		have[i] = 0;
+		gen_of[pos] = le64toh(lab[i].l_generation);
+		/* a leg that left while rebuilding may hold never-copied regions */
+		own_ok[pos] = lab[i].l_state[pos] == RAID_COMP_OPTIMAL;
 		s->comp[pos].c_state = best->l_state[pos];
-		if (s->comp[pos].c_state != RAID_COMP_OPTIMAL) {
-			RAID_WARN("%s: component %d is marked %s; not used", paths[i], pos,
-				  raid_comp_state_name(s->comp[pos].c_state));
-			raid_dev_close(&s->comp[pos]);
-		} else if (le64toh(lab[i].l_generation) != s->generation) {
+		if (s->comp[pos].c_state == RAID_COMP_OPTIMAL && gen_of[pos] != s->generation) {
 			fprintf(stderr, "hfs: %s: stale component (generation %llu, set is at %llu)\n",
-				paths[i], (unsigned long long)le64toh(lab[i].l_generation),
+				paths[i], (unsigned long long)gen_of[pos],
 				(unsigned long long)s->generation);
 			goto err_set;
 		}
 	}
+	ret = raid_bm_load(s, best);
+	if (ret)
+		goto err_set_ret;
+	/* Legs the newest label calls failed, missing or rebuilding: back in
+	 * (REBUILDING, resynced where the bitmap says) when the bitmap covers
+	 * everything they missed, else left out for a full rebuild. */
 	for (i = 0; i < ncomp; i++) {
-		if (s->comp[i].c_fd >= 0)
+		struct raid_comp *c = &s->comp[i];
+
+		if (c->c_fd < 0 || c->c_state == RAID_COMP_OPTIMAL)
 			continue;
-		if (best->l_state[i] == RAID_COMP_OPTIMAL) {
+		if (!s->ops->redundant || o->readonly) {
+			if (o->readonly)
+				RAID_WARN("%s: component %d is marked %s; not used (read-only)",
+					  c->c_path, i, raid_comp_state_name(c->c_state));
+			else
+				RAID_WARN("%s: component %d is marked %s; not used", c->c_path, i,
+					  raid_comp_state_name(c->c_state));
+			raid_dev_close(c);
+			left_out[i] = 1;
+			continue;
+		}
+		if (c->c_state == RAID_COMP_REBUILDING && gen_of[i] == s->generation) {
+			fprintf(stderr, "hfs: %s: component %d resumes its resync\n", c->c_path, i);
+			rebuild[i] = 1;
+		} else if (s->bm.bm_enabled && s->bm.bm_since && !(s->bm.bm_flags & RAID_BM_FULL) &&
+			   own_ok[i] && gen_of[i] + 1 >= s->bm.bm_since) {
+			fprintf(stderr, "hfs: %s: component %d is back (generation %llu, set at %llu): "
+				"resyncing the %llu regions written without it\n", c->c_path, i,
+				(unsigned long long)gen_of[i], (unsigned long long)s->generation,
+				(unsigned long long)raid_bitmap_dirty(s));
+			c->c_state = RAID_COMP_REBUILDING;
+			rebuild[i] = 1;
+			changed = 1;
+		} else {
+			fprintf(stderr, "hfs: %s: component %d is marked %s and stale (generation %llu, "
+				"set at %llu, %s); not used: it needs a full rebuild (hfsctl replace)\n",
+				c->c_path, i, raid_comp_state_name(c->c_state),
+				(unsigned long long)gen_of[i], (unsigned long long)s->generation,
+				!s->bm.bm_enabled ? "no bitmap" :
+				(s->bm.bm_flags & RAID_BM_FULL) ? "bitmap says every region is stale" :
+				"older than the bitmap");
+			raid_dev_close(c);
+			left_out[i] = 1;
+		}
+	}
+	for (i = 0; i < ncomp; i++) {
+		if (s->comp[i].c_fd >= 0 || left_out[i])
+			continue;   /* present, or present and deliberately not used */
+		if (best->l_state[i] == RAID_COMP_OPTIMAL || best->l_state[i] == RAID_COMP_MISSING ||
+		    best->l_state[i] == RAID_COMP_REBUILDING) {
+			if (best->l_state[i] != RAID_COMP_MISSING)
+				changed = 1;
 			s->comp[i].c_state = RAID_COMP_MISSING;
 			missing++;
 			fprintf(stderr, "hfs: component %d of %d is missing\n", i, ncomp);
+		} else {
+			s->comp[i].c_state = best->l_state[i];
 		}
 	}
-	for (i = 0, ret = 0; i < ncomp; i++)
-		ret += s->comp[i].c_fd >= 0;
-	if (ret == 0 || (missing && (s->layout != RAID_LAYOUT_MIRROR || !o->allow_degraded))) {
+	/* every column needs a readable leg */
+	for (i = 0; i < s->geom.g_ncols; i++) {
+		int k, ok = 0;
+
+		for (k = 0; k < s->geom.g_ncopies; k++)
+			ok += raid_comp_readable(s, raid_geom_comp(&s->geom, i, k));
+		if (!ok)
+			break;
+	}
+	if (i < s->geom.g_ncols) {
 		fprintf(stderr, "hfs: cannot assemble the %s set: %s\n", raid_layout_name(s->layout),
-			ret == 0 ? "no usable component" :
-			s->layout == RAID_LAYOUT_MIRROR ? "a leg is missing (mount with -o degraded to run without it)" :
-			"a component is missing");
+			!s->ops->redundant ? "a component is missing or failed, and a set without "
+			"copies would lose data (-o degraded does not help)" :
+			s->geom.g_ncols > 1 ? "both legs of a mirror pair are missing or failed" :
+			"no working leg");
+		ret = -ENODEV;
+		goto err_set_ret;
+	}
+	if (missing && !o->allow_degraded) {
+		fprintf(stderr, "hfs: cannot assemble the %s set: %d leg%s missing (mount with "
+			"-o degraded to run without %s)\n", raid_layout_name(s->layout), missing,
+			missing > 1 ? "s are" : " is", missing > 1 ? "them" : "it");
 		ret = -ENODEV;
 		goto err_set_ret;
 	}
 	if (missing)
-		RAID_WARN("mirror assembled DEGRADED: %d of %d legs missing", missing, ncomp);
-	s->size = s->ops->size(s);
+		RAID_WARN("%s set assembled DEGRADED: %d of %d legs missing", raid_layout_name(s->layout),
+			  missing, ncomp);
+	if (changed && !o->readonly) {
+		/* New state for every member: a leg that left is recognised as
+		 * stale from now on, and writes record their regions. */
+		s->generation++;
+		if (raid_set_degraded(s))
+			raid_bm_track(s, s->generation);
+		ret = raid_bm_write(s);
+		if (!ret)
+			ret = raid_label_write_all(s);
+		if (ret) {
+			fprintf(stderr, "hfs: cannot record the set's new state in the labels: %s\n",
+				strerror(-ret));
+			goto err_set_ret;
+		}
+	}
+	s->size = raid_geom_size(&s->geom);
 	ret = raid_fault_open(s, o->fault);
 	if (ret)
 		goto err_set_ret;
 	ret = start_engine(s, o);
 	if (ret)
 		goto err_set_ret;
+	for (i = 0; i < ncomp; i++)
+		if (rebuild[i] && raid_resync_start(s, i, -1) < 0)
+			RAID_WARN("component %d: resync not started", i);
 	*out = s;
 	return 0;
 err_set:
@@ -348,8 +495,12 @@ const char *raid_engine_name(const struct raid_set *s) { return s->eng->ops->nam
 
 int raid_ncopies(const struct raid_set *s)
 {
-	return s->layout == RAID_LAYOUT_MIRROR ? s->ncomp :
-	       s->layout == RAID_LAYOUT_RAID10 ? 2 : 1;
+	return s->geom.g_ncopies;
+}
+
+uint32_t raid_stripe_unit(const struct raid_set *s)
+{
+	return s->geom.g_ncols > 1 ? s->geom.g_su : 0;
 }
 
 /* ---- submit ----------------------------------------------------------------- */
@@ -371,11 +522,24 @@ static void dag_done(struct raid_dag *d, int err)
 {
 	struct raid_io *io = d->d_priv;
 	struct raid_set *s = d->d_set;
-	unsigned tried = d->d_retry_mask;
+	unsigned tried = d->d_retry_mask, bad = 0;
+	int i;
 
+	for (i = 0; i < d->d_nnodes; i++)
+		if (d->d_nodes[i].n_type == RN_READ && d->d_nodes[i].n_state == RNS_BAD)
+			bad |= 1u << d->d_nodes[i].n_comp;
+	if (!bad)   /* failed without a bad read (no memory...): exclude all it used */
+		for (i = 0; i < d->d_nnodes; i++)
+			if (d->d_nodes[i].n_type == RN_READ)
+				bad |= 1u << d->d_nodes[i].n_comp;
+	tried |= bad;
+	/* Before io_done: a resync waiting for this write must not wait on
+	 * whatever lock the caller's callback takes. */
+	if (d->d_wr_acct)
+		raid_wr_end(s, d->d_wr_lo, d->d_wr_hi);
 	raid_dag_free(d);
 	/* A read that rolled back retries on another copy (degraded read DAG). */
-	if (err && io->io_op == RAID_OP_READ && io->io_copy < 0) {
+	if (err && io->io_op == RAID_OP_READ && io->io_copy < 0 && s->ops->build_read_degraded) {
 		struct raid_dag *nd;
 
 		if (build(s, io, tried, &nd) == 0) {
@@ -389,29 +553,35 @@ static void dag_done(struct raid_dag *d, int err)
 	io_finish(s, io, err);
 }
 
+/* Pick the builder for io (ops table; a NULL entry means the layout has no
+ * such operation: -EIO). */
 static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struct raid_dag **out)
 {
+	const struct raid_layout_ops *ops = s->ops;
 	struct raid_dag *d = NULL;
 	int ret;
 
 	switch (io->io_op) {
-	case RAID_OP_READ:  ret = s->ops->build_read(s, io, exclude, &d); break;
-	case RAID_OP_WRITE: ret = s->ops->build_write(s, io, &d); break;
-	case RAID_OP_FLUSH: ret = s->ops->build_flush(s, io, &d); break;
-	default: return -EINVAL;
+	case RAID_OP_READ:
+		ret = !exclude ? ops->build_read(s, io, &d) :
+		      ops->build_read_degraded ? ops->build_read_degraded(s, io, exclude, &d) : -EIO;
+		break;
+	case RAID_OP_WRITE:
+		/* a forced-copy write repairs a copy: it creates no new staleness */
+		ret = io->io_copy < 0 && ops->redundant && raid_set_degraded(s) ?
+		      ops->build_write_degraded(s, io, &d) : ops->build_write(s, io, &d);
+		break;
+	case RAID_OP_FLUSH:
+		ret = ops->build_flush(s, io, &d);
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (ret)
 		return ret;
 	d->d_done = dag_done;
 	d->d_priv = io;
 	d->d_retry_mask = exclude;
-	if (io->io_op == RAID_OP_READ) {
-		int i;
-
-		for (i = 0; i < d->d_nnodes; i++)
-			if (d->d_nodes[i].n_type == RN_READ)
-				d->d_retry_mask |= 1u << d->d_nodes[i].n_comp;
-	}
 	*out = d;
 	return 0;
 }
@@ -447,6 +617,11 @@ int raid_submit(struct raid_set *s, struct raid_io *io)
 	ret = build(s, io, 0, &d);
 	if (ret)
 		return ret;
+	if (io->io_op == RAID_OP_WRITE && s->ops->redundant) {
+		raid_map_span(&s->geom, io->io_off, io->io_len, &d->d_wr_lo, &d->d_wr_hi);
+		raid_wr_begin(s, d->d_wr_lo, d->d_wr_hi);
+		d->d_wr_acct = 1;
+	}
 	io->io_dag = d;
 	atomic_fetch_add(&s->inflight, 1);
 	raid_dag_dispatch(d);

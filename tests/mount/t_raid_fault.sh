@@ -35,5 +35,45 @@ check "unmount" hfs_umount "$m" "$a"
 check "fsck.hfs -n clean" "$B/fsck.hfs" -n "$a" "$b"
 check "remount without faults" hfs_mount "$m" "$a" "$b"
 check "diff -r after remount" diff -r --no-dereference "$SRC" "$m/tree"
+
+# a block no copy can serve, inside a large file: the read fails with EIO
+# (never a short read that the kernel would fill with zeros)
+python3 -c "import random,sys; random.seed(3); sys.stdout.buffer.write(random.randbytes(1<<20))" > "$T/pat"
+check "write a 1 MiB file" cp "$T/pat" "$m/pat"
+check "unmount" hfs_umount "$m" "$a"
+off=$(python3 - "$a" "$T/pat" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read(); p = open(sys.argv[2], 'rb').read()
+print(d.find(p[5*65536:6*65536]))
+PY
+)
+check "found block 5 of the file on leg 0" test "$off" -gt 0
+echo "comp=* op=read action=fail off=$off-$((off + 65536))" > "$rules"
+check "remount with block 5 unreadable on every copy" hfs_mount "$m" -o fault="$rules" "$a"  -o degraded
+out=$(python3 - "$m/pat" "$T/pat" <<'PY'
+import os, sys, errno
+# 128 KiB reads; a short read is fine if what it returned is right (the
+# next read then starts where it stopped); per 64 KiB block: ok or EIO
+fd = os.open(sys.argv[1], os.O_RDONLY); src = open(sys.argv[2], 'rb').read()
+res = {}
+off = 0
+while off < len(src):
+    try:
+        d = os.pread(fd, 131072, off)
+    except OSError as e:
+        res[off // 65536] = "EIO" if e.errno == errno.EIO else str(e)
+        off = off // 65536 * 65536 + 65536
+        continue
+    if not d or d != src[off:off + len(d)]:
+        res[off // 65536] = "WRONG"
+        break
+    for b in range(off // 65536, (off + len(d) + 65535) // 65536):
+        res.setdefault(b, "ok")
+    off += len(d)
+print(" ".join(res.get(b, "?") for b in range(16)))
+PY
+)
+echo "   64 KiB blocks read: $out"
+check "block 5 fails with EIO, the others are right" test "$out" = "ok ok ok ok ok EIO ok ok ok ok ok ok ok ok ok ok"
 check "unmount again" hfs_umount "$m" "$a"
 finish

@@ -240,8 +240,8 @@ static void test_undo_hook(void **st)
 	assert_int_equal(bc_flush(e->c), 0);
 }
 
-/* Data survives close/open; a corrupt copy is detected and the other used;
- * both copies corrupt -> -EBADMSG. */
+/* Data survives close/open; a corrupt copy is detected, the other used and
+ * the bad one rewritten (self-healing); both copies corrupt -> -EBADMSG. */
 static void test_persist_and_verify(void **st)
 {
 	struct env *e = *st;
@@ -280,14 +280,29 @@ static void test_persist_and_verify(void **st)
 		bc_put(b);
 	}
 	assert_true(e->verify_fail >= 1);
+	/* self-healing: the bad copy was rewritten from the good one */
+	{
+		struct raid_comp_status cs[2];
+		uint8_t *cp = malloc(BC_BUFSIZE);
+
+		assert_int_equal(raid_status(e->rs, cs, 2), 2);
+		assert_int_equal(cs[0].repaired, 1);   /* once: later loads found it good */
+		assert_int_equal(cs[1].repaired, 0);
+		assert_int_equal(raid_read_copy(e->rs, 0, off, cp, BC_BUFSIZE), 0);
+		assert_int_equal(cp[64], 0x77);
+		free(cp);
+	}
 	env_close(e);
 	{
 		char cmd[600];
+		int leg;
 
-		snprintf(cmd, sizeof(cmd),
-			 "dd if=/dev/urandom of=%s bs=16384 count=1 seek=%llu conv=notrunc status=none",
-			 e->img[1], (unsigned long long)((off + (1u << 20)) / BC_BUFSIZE));
-		assert_int_equal(system(cmd), 0);
+		for (leg = 0; leg < 2; leg++) {
+			snprintf(cmd, sizeof(cmd),
+				 "dd if=/dev/urandom of=%s bs=16384 count=1 seek=%llu conv=notrunc status=none",
+				 e->img[leg], (unsigned long long)((off + (1u << 20)) / BC_BUFSIZE));
+			assert_int_equal(system(cmd), 0);
+		}
 	}
 	env_open(e, 0);
 	assert_int_equal(bc_get(e->c, BC_META, off, 0, &b), -EBADMSG);

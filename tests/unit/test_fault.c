@@ -378,11 +378,14 @@ static void test_vanish(void **st)
 	assert_true(fc.vanished >= 3);
 	assert_int_equal(fc.per_comp[1], fc.vanished);
 	raid_close(s);
-	/* leg 1 still holds its old label (generation 1); leg 0 says leg 1 failed */
+	/* leg 1 still holds its old label (generation 1); leg 0 says leg 1
+	 * failed and its bitmap holds what leg 1 missed: leg 1 comes back
+	 * REBUILDING (a stale leg marked optimal would have been refused) */
 	assert_int_equal(raid_open(f->p, 2, &o, &s), 0);
 	assert_int_equal(raid_status(s, cs, 2), 2);
 	assert_int_equal(cs[0].state, RAID_COMP_OPTIMAL);
-	assert_int_equal(cs[1].state, RAID_COMP_FAILED);
+	assert_int_equal(cs[1].state, RAID_COMP_REBUILDING);
+	assert_int_equal(raid_read_copy(s, 1, 0, r, sizeof(r)), -EIO);   /* no reads from it yet */
 	assert_int_equal(raid_read(s, 0, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
 	raid_close(s);

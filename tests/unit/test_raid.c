@@ -265,13 +265,44 @@ static void test_mirror_leg_fails(void **st)
 	fill(w, sizeof(w), 3);
 	assert_int_equal(raid_write(s, 4096 * 10, w, sizeof(w)), 0);
 	raid_close(s);
-	/* the failure is recorded in the survivor's label: the set assembles
-	 * with leg 1 not used, and the data is there */
+	/* the failure is recorded in the survivor's label and the region in
+	 * its bitmap: leg 1 comes back REBUILDING, serves no reads until the
+	 * resync copied the one dirty region, then holds everything */
 	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
 	assert_int_equal(raid_status(s, cs, 2), 2);
-	assert_int_equal(cs[1].state, RAID_COMP_FAILED);
-	assert_int_equal(raid_read(s, 4096 * 10, r, sizeof(r)), 0);
+	assert_int_equal(cs[1].state, RAID_COMP_REBUILDING);
+	assert_int_equal(raid_bitmap_dirty(s), 1);
+	assert_int_equal(raid_read_copy(s, 1, 0, r, sizeof(r)), -EIO);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(raid_read(s, 4096 * 10, r, sizeof(r)), 0);
+		assert_memory_equal(r, w, sizeof(w));
+	}
+	{
+		struct raid_resync_progress p;
+
+		assert_int_equal(raid_resync_step(s), 1);
+		assert_int_equal(raid_resync_progress(s, &p), 0);
+		assert_int_equal(p.comp, 1);
+		assert_int_equal(p.regions_done, 1);
+		assert_int_equal(raid_resync_step(s), 0);
+		assert_int_equal(raid_resync_progress(s, &p), -ENOENT);
+		assert_int_equal(p.bytes_copied, 64 << 10);
+	}
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[1].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(raid_bitmap_dirty(s), 0);
+	assert_int_equal(raid_read_copy(s, 1, 4096 * 10, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
+	fill(w, sizeof(w), 2);
+	assert_int_equal(raid_read_copy(s, 1, 0, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
+	raid_close(s);
+	/* optimal and clean after a reassembly */
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[0].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(cs[1].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(raid_resync_step(s), -ENOENT);
 	raid_close(s);
 }
 
