@@ -14,7 +14,7 @@ BUILDDIR ?= build
 PREFIX   ?= /usr/local
 DEBUG    ?= 0
 
-PKGS     := fuse3 liburing zlib libbsd-overlay uuid blkid
+PKGS     := fuse3 liburing zlib libbsd-overlay uuid blkid libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -46,7 +46,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
 UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 
 DEB_PKGS := libfuse3-dev fuse3 liburing-dev zlib1g-dev libcmocka-dev libbsd-dev \
-            pkg-config uuid-dev libblkid-dev attr acl e2fsprogs util-linux bc python3
+            pkg-config uuid-dev libblkid-dev libisal-dev attr acl e2fsprogs util-linux bc python3
 
 # what bench/ needs besides the build (peers to compare with, fio, jq)
 BENCH_PKGS := fio jq fuse2fs ntfs-3g zfs-fuse e2fsprogs fuse3 util-linux bc python3 coreutils

@@ -674,6 +674,42 @@ int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 	return ret;
 }
 
+/* Reads need no place in the running-I/O list: nothing waits for them but
+ * their caller, and they never make data durable. */
+static void direct_read_done(struct raid_io *io, int err)
+{
+	struct dio *d = (struct dio *)io;
+
+	d->done(d->priv, err);
+	free(d);
+}
+
+int bc_direct_read_async(struct bc *c, uint64_t off, void *buf, size_t len, int copy,
+			 bc_direct_done_fn done, void *priv)
+{
+	struct dio *d = calloc(1, sizeof(*d));
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	d->io.io_op = RAID_OP_READ;
+	d->io.io_off = off;
+	d->io.io_buf = buf;
+	d->io.io_len = len;
+	d->io.io_copy = copy;
+	d->io.io_done = direct_read_done;
+	d->c = c;
+	d->done = done;
+	d->priv = priv;
+	pthread_mutex_lock(&c->lock);
+	c->st.direct_reads++;
+	pthread_mutex_unlock(&c->lock);
+	ret = raid_submit(c->rs, &d->io);
+	if (ret)
+		free(d);
+	return ret;
+}
+
 int bc_read_verified(struct bc *c, uint64_t off, void *buf, size_t len, raid_verify_fn verify,
 		     void *priv, unsigned flags)
 {

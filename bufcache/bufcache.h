@@ -113,6 +113,13 @@ int  bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
 		     bc_direct_done_fn done, void *priv);
 /* Synchronous direct read; copy = -1 any copy, k = that copy. */
 int  bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy);
+/* Asynchronous direct read: done(priv, err) runs on a completion thread
+ * (no bufcache lock held) once buf is filled; copy as for bc_direct_read.
+ * The caller keeps buf alive and must make sure the range is not reused
+ * while the read runs (fs/ keeps a commit from happening).  0 or -errno
+ * (then done is not called). */
+int  bc_direct_read_async(struct bc *c, uint64_t off, void *buf, size_t len, int copy,
+			  bc_direct_done_fn done, void *priv);
 /* Self-healing read of [off, off+len) (raid_read_verified, flags as
  * there: a copy failing verify is replaced by one that passes, and
  * rewritten); cached buffers

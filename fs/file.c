@@ -14,7 +14,6 @@
 #include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include "fs/hfs_int.h"
 
 struct rec {
@@ -50,7 +49,7 @@ static int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r)
 
 static uint32_t crc_of(const void *p, size_t len)
 {
-	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)len);
+	return hfs_crc32(0, p, len);
 }
 
 /* Read a SMALL extent through DATA buffers. */
@@ -108,22 +107,16 @@ static int crc_verify(void *priv, const void *buf, size_t len)
 	return crc_of(buf, (uint32_t)len) == *(const uint32_t *)priv ? 0 : -EBADMSG;
 }
 
-/* Read record r's bytes into out (r->len bytes), verifying the CRC; on a
- * mismatch the self-healing read finds a good copy and rewrites the bad. */
-static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
+/* r's bytes did not verify (or could not be read): the self-healing read
+ * checks every copy, returns a good one in out and rewrites the bad ones.
+ * Needs no fs->lock (the extent stays allocated: fs->lock or (D1)). */
+static int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
-	uint64_t raw = hfs_raw(r->addr);
 	uint32_t crc = r->crc;
 	int ret;
 
-	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
-		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
-	else
-		ret = small_read(fs, raw, out, r->len);
-	if (!ret && crc_of(out, r->len) == r->crc)
-		return 0;
 	/* we saw a bad copy but not which: check them all */
-	ret = bc_read_verified(fs->bc, raw, out, r->len, crc_verify, &crc, RAID_RV_ALL);
+	ret = bc_read_verified(fs->bc, hfs_raw(r->addr), out, r->len, crc_verify, &crc, RAID_RV_ALL);
 	if (ret > 0)
 		HFS_WARN("inode %llu offset %llu: bad data on %d cop%s, repaired from a good one",
 			 (unsigned long long)ino, (unsigned long long)fbo, ret, ret > 1 ? "ies" : "y");
@@ -132,6 +125,22 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
 		(unsigned long long)ino, (unsigned long long)fbo);
 	return -EIO;
+}
+
+/* Read record r's bytes into out (r->len bytes), verifying the CRC; on a
+ * mismatch the self-healing read finds a good copy and rewrites the bad. */
+static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
+{
+	uint64_t raw = hfs_raw(r->addr);
+	int ret;
+
+	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
+		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
+	else
+		ret = small_read(fs, raw, out, r->len);
+	if (!ret && crc_of(out, r->len) == r->crc)
+		return 0;
+	return rec_heal(fs, ino, fbo, r, out);
 }
 
 /* Completion counting for direct writes: one or a batch. */
@@ -214,177 +223,522 @@ static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, con
 	return ret;
 }
 
+/* ---- data sections: file data I/O without fs->lock ------------------------------
+ *
+ * Reads and writes take fs->lock to look records up and allocate (phase
+ * A), drop it while the device works and CRCs are computed (phase B), and
+ * take it again to point records at the new extents (phase C).  Between A
+ * and C the operation holds a data section open (fs->data_inflight):
+ *  (D1) a flush waits in hfs_data_drain until no section is open, so a
+ *       commit never contains space allocated but not yet referenced, and
+ *       space freed while a reader reads it is not handed out again;
+ *  (D2) a new section waits while a flush waits (no starvation);
+ *  (D3) new data becomes visible only in phase C, when its write has
+ *       completed: readers in the meantime see the old record, which stays
+ *       valid by (D1) and crash rule 3 — nothing has to wait for a
+ *       direct-in-progress mark;
+ *  (D4) phase C looks every record up again: a read-modify-write whose
+ *       block changed meanwhile (another write to the same 64 KiB block,
+ *       a truncate) is redone with fs->lock held, so no update is lost;
+ *  (D5) a thread inside a section never flushes (it would wait for itself).
+ */
+static __thread int in_data_section;
+
+static void data_enter(struct hfs_fs *fs)
+{
+	while (fs->flush_waiters)                       /* (D2) */
+		pthread_cond_wait(&fs->data_cv, &fs->lock);
+	fs->data_inflight++;
+	in_data_section = 1;
+}
+
+static void data_leave(struct hfs_fs *fs)
+{
+	in_data_section = 0;
+	if (--fs->data_inflight == 0 && fs->flush_waiters)
+		pthread_cond_broadcast(&fs->data_cv);
+}
+
+void hfs_data_drain(struct hfs_fs *fs)
+{
+	if (in_data_section)
+		abort();                                     /* (D5): a deadlock otherwise */
+	if (!fs->data_inflight)
+		return;
+	fs->flush_waiters++;
+	while (fs->data_inflight)                       /* (D1) */
+		pthread_cond_wait(&fs->data_cv, &fs->lock);
+	fs->flush_waiters--;
+	pthread_cond_broadcast(&fs->data_cv);           /* sections waiting in (D2) */
+}
+
+/* Aligned staging memory of one thread for the blocks of a write batch:
+ * FUSE hands data at an unaligned offset of its request buffer, and one
+ * copy here is cheaper than a bounce buffer per mirror leg below. */
+static pthread_key_t stage_key;
+static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
+static void stage_key_init(void) { (void)pthread_key_create(&stage_key, free); }
+
+static uint8_t *stage_get(void)
+{
+	uint8_t *p;
+
+	pthread_once(&stage_once, stage_key_init);
+	p = pthread_getspecific(stage_key);
+	if (!p) {
+		if (posix_memalign((void **)&p, 4096, (size_t)BATCH_MAX * HFS_FBLOCK))
+			return NULL;
+		if (pthread_setspecific(stage_key, p)) {
+			free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+/* Wait for the n callbacks of a batch_wait. */
+static int batch_wait_all(struct batch_wait *w)
+{
+	pthread_mutex_lock(&w->m);
+	while (w->left)
+		pthread_cond_wait(&w->cv, &w->m);
+	pthread_mutex_unlock(&w->m);
+	return w->err;
+}
+
+static void batch_add(struct batch_wait *w, int n)
+{
+	pthread_mutex_lock(&w->m);
+	w->left += n;
+	pthread_mutex_unlock(&w->m);
+}
+
+/* ---- read ------------------------------------------------------------------------ */
+
+struct rblk {
+	struct rec r;
+	uint8_t *dst;        /* where the record's bytes are read to */
+	uint8_t *scratch;    /* own buffer when dst is not the caller's */
+	size_t at, in, n;    /* copy n bytes from dst + in to out + at */
+	size_t run;          /* blocks read with this one's I/O (at a run's head) */
+	int err;
+};
+
+struct rio {             /* completion of one async block read */
+	struct batch_wait *w;
+	int *err;
+};
+
+static void rio_done(void *priv, int err)
+{
+	struct rio *x = priv;
+
+	*x->err = err;
+	batch_done(x->w, 0);
+}
+
+/* fs->lock held on entry and on return (dropped in between). */
 ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *out = buf, *scratch = NULL;
-	size_t done = 0;
-	int ret = 0;
+	struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	uint8_t *out = buf;
+	struct rblk *bl;
+	struct rio *rio;
+	size_t done = 0, nb, i, good;
+	int ret = 0, aret, large = 0;
 
 	if (off >= ip->size)
 		return 0;
 	if (len > ip->size - off)
 		len = (size_t)(ip->size - off);
-	while (done < len) {
+	if (!len)
+		return 0;
+	nb = (size_t)((off + len - 1) / HFS_FBLOCK - off / HFS_FBLOCK + 1);
+	bl = calloc(nb, sizeof(*bl));
+	rio = calloc(nb, sizeof(*rio));
+	if (!bl || !rio) {
+		free(bl);
+		free(rio);
+		return -ENOMEM;
+	}
+	data_enter(fs);
+	/* phase A: records; SMALL extents are read through the cache here */
+	for (i = 0; i < nb && !ret; i++) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
 		size_t n = HFS_FBLOCK - in;
-		struct rec r;
+		struct rblk *b = &bl[i];
 
 		if (n > len - done)
 			n = len - done;
-		ret = rec_get(fs, ip->ino, fbo, &r);
+		b->at = done;
+		b->in = in;
+		b->n = n;
+		done += n;
+		ret = rec_get(fs, ip->ino, fbo, &b->r);
 		if (ret)
 			break;
-		if (!r.present || in >= r.len) {
-			memset(out + done, 0, n);
+		if (!b->r.present || in >= b->r.len) {
+			memset(out + b->at, 0, n);
+			b->r.present = 0;
+			continue;
+		}
+		if (in == 0 && n == HFS_FBLOCK && b->r.len == HFS_FBLOCK &&
+		    (uintptr_t)(out + b->at) % RAID_SECTOR == 0) {
+			b->dst = out + b->at;   /* straight into the reply */
 		} else {
-			if (!scratch && posix_memalign((void **)&scratch, 4096, HFS_FBLOCK)) {
+			if (posix_memalign((void **)&b->scratch, 4096, HFS_FBLOCK)) {
 				ret = -ENOMEM;
 				break;
 			}
-			ret = rec_read(fs, ip->ino, fbo, &r, scratch);
-			if (ret)
-				break;
-			memset(scratch + r.len, 0, HFS_FBLOCK - r.len);
-			memcpy(out + done, scratch + in, n);
+			b->dst = b->scratch;
 		}
-		done += n;
+		if (hfs_zone_of(b->r.addr) != HFS_ZONE_LARGE) {
+			b->err = rec_read(fs, ip->ino, fbo, &b->r, b->dst);
+			b->r.present = 2;   /* done */
+		} else {
+			large++;
+		}
 	}
-	free(scratch);
+	nb = i;
+	aret = ret;   /* a failed lookup fails the read (below), after the I/O in flight */
+	ret = 0;
+	pthread_mutex_unlock(&fs->lock);
+
+	/* phase B: every LARGE block at once (one read per run contiguous both
+	 * on disk and in the reply), then CRCs */
+	for (i = 0; i < nb && large; ) {
+		struct rblk *b = &bl[i];
+		size_t j = i + 1;
+
+		if (b->r.present != 1) {
+			i++;
+			continue;
+		}
+		if (b->dst == out + b->at)
+			while (j < nb && bl[j].r.present == 1 && bl[j].dst == out + bl[j].at &&
+			       bl[j].r.addr == bl[j - 1].r.addr + HFS_FBLOCK)
+				j++;
+		rio[i].w = &w;
+		rio[i].err = &b->err;
+		batch_add(&w, 1);
+		if (bc_direct_read_async(fs->bc, hfs_raw(b->r.addr), b->dst,
+					 (j - i - 1) * HFS_FBLOCK + b->r.len, -1, rio_done, &rio[i]) != 0) {
+			batch_add(&w, -1);
+			b->err = -EIO;   /* retried below, copy by copy */
+		}
+		b->run = j - i;
+		i = j;
+	}
+	if (large)
+		(void)batch_wait_all(&w);
+	for (i = 0; i < nb; i++) {
+		size_t k;
+
+		for (k = 1; k < bl[i].run; k++)
+			bl[i + k].err = bl[i].err;   /* a run's error is every member's */
+	}
+	for (i = 0, good = 0; i < nb; i++) {
+		struct rblk *b = &bl[i];
+
+		if (b->r.present == 1) {
+			uint64_t fbo = (off + b->at) - (off + b->at) % HFS_FBLOCK;
+
+			if (b->err || crc_of(b->dst, b->r.len) != b->r.crc) {
+				b->err = rec_heal(fs, ip->ino, fbo, &b->r, b->dst);
+			}
+		}
+		if (b->r.present && !b->err && b->dst != out + b->at) {
+			if (b->in + b->n > b->r.len) {
+				/* the block's tail past its record reads as zeros */
+				size_t have = b->in < b->r.len ? b->r.len - b->in : 0;
+
+				memcpy(out + b->at, b->dst + b->in, have);
+				memset(out + b->at + have, 0, b->n - have);
+			} else {
+				memcpy(out + b->at, b->dst + b->in, b->n);
+			}
+		}
+		if (b->r.present && b->err && !ret)
+			ret = b->err;
+		if (!ret)
+			good = b->at + b->n;
+		free(b->scratch);
+	}
+	pthread_mutex_lock(&fs->lock);
+	data_leave(fs);
+	free(bl);
+	free(rio);
 	/* An error after some blocks is the error, not a short count: FUSE
 	 * takes a short read for the end of the file and zero-fills the rest
 	 * of the pages, so a block no copy can serve would read as zeros
 	 * (wrong data) instead of EIO (tests/mount/t_raid_fault.sh). */
-	return ret ? ret : (ssize_t)done;
+	return ret ? ret : aret ? aret : (ssize_t)good;
 }
 
-/* Whole aligned blocks of one request: allocate and submit every direct
- * write at once (the device works on them in parallel), wait for all the
- * completion callbacks, then point the records at the new extents.  On an
- * error nothing of the batch is referenced and its space is freed. */
-static int write_full_blocks(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_t *src,
-			     uint64_t fbo0, int nblk)
+/* ---- write ------------------------------------------------------------------------- */
+
+/* One block of a write batch. */
+struct wblk {
+	uint64_t fbo, za;
+	uint32_t len;        /* length of the new record */
+	uint32_t crc;
+	size_t at, in, n;    /* bytes src[at, at+n) go to block offset in */
+	struct rec old;      /* the record seen in phase A */
+	uint8_t *data;       /* len bytes in the staging area */
+	int partial, old_ready, err;
+};
+
+/* The old, fully locked way for one partial block: read, merge, store.
+ * Used when a block changed between phases A and C (D4). */
+static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, size_t in,
+				const uint8_t *src, size_t n, uint8_t *scratch)
 {
-	struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
-	struct rec old[BATCH_MAX];
-	uint64_t za[BATCH_MAX];
-	int i, issued = 0, ret = 0;
+	struct rec r;
+	uint32_t keep;
+	int ret = rec_get(fs, ip->ino, fbo, &r);
 
-	for (i = 0; i < nblk && !ret; i++) {
-		ret = rec_get(fs, ip->ino, fbo0 + (uint64_t)i * HFS_FBLOCK, &old[i]);
-		if (!ret)
-			ret = hfs_alloc(fs, HFS_ZONE_LARGE, HFS_FBLOCK, &za[i]);
+	if (ret)
+		return ret;
+	memset(scratch, 0, HFS_FBLOCK);
+	if (r.present && (ret = rec_read(fs, ip->ino, fbo, &r, scratch)) != 0)
+		return ret;
+	memcpy(scratch + in, src, n);
+	keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
+	if (r.present && r.len > keep)
+		keep = r.len;
+	return block_store(fs, ip, fbo, scratch, keep, &r);
+}
+
+/* Phase C for one block (fs->lock held): point the record at the new
+ * extent, free what it pointed to.  1 = redo locked (D4), 0, -errno. */
+static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
+{
+	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, b->fbo);
+	struct hfs_data_ondisk d;
+	struct rec cur;
+	int ret = rec_get(fs, ip->ino, b->fbo, &cur);
+
+	if (ret)
+		return ret;
+	if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
+			   cur.len != b->old.len))
+		return 1;
+	if (hfs_zone_of(b->za) == HFS_ZONE_SMALL) {
+		/* cached DATA buffers are changed with fs->lock held only */
+		ret = small_write(fs, hfs_raw(b->za), b->data, b->len);
 		if (ret)
-			break;
-		pthread_mutex_lock(&w.m);
-		w.left++;
-		pthread_mutex_unlock(&w.m);
-		ret = bc_direct_write(fs->bc, hfs_raw(za[i]), src + (size_t)i * HFS_FBLOCK, HFS_FBLOCK,
-				      batch_done, &w);
-		if (ret) {
-			pthread_mutex_lock(&w.m);
-			w.left--;
-			pthread_mutex_unlock(&w.m);
-			hfs_free(fs, za[i], HFS_FBLOCK);
-			break;
-		}
-		issued++;
+			return ret;
 	}
-	/* the caller's buffer must outlive every write of the batch */
-	pthread_mutex_lock(&w.m);
-	while (w.left)
-		pthread_cond_wait(&w.cv, &w.m);
-	pthread_mutex_unlock(&w.m);
-	if (!ret)
-		ret = w.err;
-	for (i = 0; i < issued; i++) {
-		struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo0 + (uint64_t)i * HFS_FBLOCK);
-		struct hfs_data_ondisk d;
-
-		if (ret) {
-			hfs_free(fs, za[i], HFS_FBLOCK);
-			continue;
-		}
-		memset(&d, 0, sizeof(d));
-		d.d_addr = hfs_tole64(za[i]);
-		d.d_len = hfs_tole32(HFS_FBLOCK);
-		d.d_crc = hfs_tole32(crc_of(src + (size_t)i * HFS_FBLOCK, HFS_FBLOCK));
-		ret = old[i].present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
-		if (ret) {
-			hfs_free(fs, za[i], HFS_FBLOCK);
-			continue;
-		}
-		if (old[i].present) {
-			ret = hfs_free(fs, old[i].addr, old[i].len);
-			ip->blocks -= old[i].len / 512;
-		}
-		ip->blocks += HFS_FBLOCK / 512;
+	memset(&d, 0, sizeof(d));
+	d.d_addr = hfs_tole64(b->za);
+	d.d_len = hfs_tole32(b->len);
+	d.d_crc = hfs_tole32(b->crc);
+	ret = cur.present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (ret)
+		return ret;
+	b->za = 0;   /* referenced now */
+	ip->blocks += b->len / 512;
+	if (cur.present) {
+		ip->blocks -= cur.len / 512;
+		ret = hfs_free(fs, cur.addr, cur.len);
 	}
 	return ret;
 }
 
-ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off)
+/* One batch of up to BATCH_MAX consecutive blocks of [off+done, off+len).
+ * Returns the bytes written (all of the batch's) or -errno; on an error
+ * the blocks before the failed one are written and referenced. */
+static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_t *src, size_t len,
+			   uint64_t off, size_t done, uint8_t *stage)
 {
-	const uint8_t *src = buf;
-	uint8_t *scratch = NULL;
-	size_t done = 0;
-	int ret = 0;
+	struct batch_wait rw = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct batch_wait ww = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct wblk bl[BATCH_MAX];
+	struct rio rio[BATCH_MAX];
+	size_t start = done, wrote = 0;
+	int nb = 0, i, ret = 0, reads = 0;
 
-	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
-		return -EFBIG;
-	while (done < len) {
+	memset(bl, 0, sizeof(bl));
+	/* phase A: old records, new extents */
+	while (done < len && nb < BATCH_MAX) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
 		size_t n = HFS_FBLOCK - in;
-		struct rec r;
-		uint32_t keep;
+		struct wblk *b = &bl[nb];
 
 		if (n > len - done)
 			n = len - done;
-		if (in == 0 && n == HFS_FBLOCK) {
-			/* whole blocks: straight from the caller's buffer, as a batch */
-			int nb = (int)((len - done) / HFS_FBLOCK);
-
-			if (nb > BATCH_MAX)
-				nb = BATCH_MAX;
-			ret = write_full_blocks(fs, ip, src + done, fbo, nb);
-			if (ret)
-				break;
-			done += (size_t)nb * HFS_FBLOCK;
-			if (off + done > ip->size)
-				ip->size = off + done;
-			continue;
-		} else {
-			ret = rec_get(fs, ip->ino, fbo, &r);
-			if (ret)
-				break;
-			if (!scratch && posix_memalign((void **)&scratch, 4096, HFS_FBLOCK)) {
-				ret = -ENOMEM;
-				break;
-			}
-			memset(scratch, 0, HFS_FBLOCK);
-			if (r.present) {
-				ret = rec_read(fs, ip->ino, fbo, &r, scratch);
-				if (ret)
-					break;
-			}
-			memcpy(scratch + in, src + done, n);
-			keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
-			if (r.present && r.len > keep)
-				keep = r.len;
-			ret = block_store(fs, ip, fbo, scratch, keep, &r);
-		}
+		b->fbo = fbo;
+		b->at = done;
+		b->in = in;
+		b->n = n;
+		b->data = stage + (size_t)nb * HFS_FBLOCK;
+		b->partial = !(in == 0 && n == HFS_FBLOCK);
+		ret = rec_get(fs, ip->ino, fbo, &b->old);
 		if (ret)
 			break;
+		b->len = HFS_FBLOCK;
+		if (b->partial) {
+			uint32_t keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
+
+			if (b->old.present && b->old.len > keep)
+				keep = b->old.len;
+			b->len = keep;
+			if (b->old.present && hfs_zone_of(b->old.addr) != HFS_ZONE_LARGE) {
+				memset(b->data, 0, HFS_FBLOCK);
+				ret = rec_read(fs, ip->ino, fbo, &b->old, b->data);
+				if (ret)
+					break;
+				b->old_ready = 1;
+			}
+		}
+		ret = hfs_alloc(fs, b->len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, b->len, &b->za);
+		if (ret)
+			break;
+		nb++;
 		done += n;
-		if (off + done > ip->size)
-			ip->size = off + done;
 	}
-	free(scratch);
+	if (!nb)
+		return ret;
+	ret = 0;   /* what was prepared is written; a later call reports the error */
+	pthread_mutex_unlock(&fs->lock);
+
+	/* phase B: old LARGE blocks of partial writes, all at once */
+	for (i = 0; i < nb; i++) {
+		struct wblk *b = &bl[i];
+
+		if (!b->partial || !b->old.present || b->old_ready)
+			continue;
+		rio[i].w = &rw;
+		rio[i].err = &b->err;
+		batch_add(&rw, 1);
+		if (bc_direct_read_async(fs->bc, hfs_raw(b->old.addr), b->data, b->old.len, -1,
+					 rio_done, &rio[i]) != 0) {
+			batch_add(&rw, -1);
+			b->err = -EIO;
+		}
+		reads++;
+	}
+	if (reads)
+		(void)batch_wait_all(&rw);
+	/* merge, CRC, write the LARGE ones */
+	for (i = 0; i < nb; i++) {
+		struct wblk *b = &bl[i];
+
+		if (b->partial) {
+			if (!b->old.present) {
+				memset(b->data, 0, HFS_FBLOCK);
+			} else if (!b->old_ready) {
+				if (b->err || crc_of(b->data, b->old.len) != b->old.crc) {
+					b->err = rec_heal(fs, ip->ino, b->fbo, &b->old, b->data);
+					if (b->err)
+						break;
+				}
+				if (b->old.len < HFS_FBLOCK)
+					memset(b->data + b->old.len, 0, HFS_FBLOCK - b->old.len);
+			}
+		}
+		memcpy(b->data + b->in, src + b->at, b->n);
+		b->crc = crc_of(b->data, b->len);
+	}
+	/* one device write per run of blocks that are contiguous on disk (the
+	 * allocator hands out LARGE extents in order), so a 1 MiB request is
+	 * one I/O, not sixteen */
+	for (i = 0; i < nb; ) {
+		struct wblk *b = &bl[i];
+		int j = i + 1, k;
+
+		if (b->err)
+			break;
+		if (hfs_zone_of(b->za) != HFS_ZONE_LARGE) {
+			i++;
+			continue;
+		}
+		while (j < nb && !bl[j].err && hfs_zone_of(bl[j].za) == HFS_ZONE_LARGE &&
+		       bl[j].za == bl[j - 1].za + HFS_FBLOCK && bl[j].data == bl[j - 1].data + HFS_FBLOCK)
+			j++;
+		batch_add(&ww, 1);
+		ret = bc_direct_write(fs->bc, hfs_raw(b->za), b->data, (size_t)(j - i) * HFS_FBLOCK,
+				      batch_done, &ww);
+		if (ret) {
+			batch_add(&ww, -1);
+			for (k = i; k < j; k++)
+				bl[k].err = ret;
+			ret = 0;
+			break;
+		}
+		i = j;
+	}
+	/* the staging area must outlive every write of the batch */
+	ret = batch_wait_all(&ww);
+	pthread_mutex_lock(&fs->lock);
+
+	/* phase C: records, in block order; a failure ends the batch there */
+	{
+		struct hfs_inode fresh;
+		int lret = hfs_inode_load(fs, ip->ino, &fresh);
+
+		if (!lret)
+			*ip = fresh;   /* others may have changed it while we were unlocked */
+		else if (!ret)
+			ret = lret;
+	}
+	for (i = 0; i < nb; i++) {
+		struct wblk *b = &bl[i];
+		int r = ret ? ret : b->err;
+
+		if (!r) {
+			r = wblk_commit(fs, ip, b);
+			if (r == 1) {
+				/* (D4): the block changed since phase A; redo it locked */
+				uint8_t *scratch;
+
+				r = posix_memalign((void **)&scratch, 4096, HFS_FBLOCK) ? -ENOMEM :
+				    write_partial_locked(fs, ip, b->fbo, b->in, src + b->at, b->n, scratch);
+				if (r != -ENOMEM)
+					free(scratch);
+			}
+		}
+		if (r && !ret)
+			ret = r;
+		if (b->za)
+			hfs_free(fs, b->za, b->len);   /* not referenced: give it back */
+		if (!ret) {
+			wrote = b->at + b->n - start;
+			if (off + b->at + b->n > ip->size)
+				ip->size = off + b->at + b->n;
+		}
+	}
+	return wrote ? (ssize_t)wrote : ret;
+}
+
+/* fs->lock held on entry and on return (dropped in between). */
+ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *src = buf;
+	uint8_t *stage;
+	size_t done = 0;
+	ssize_t n = 0;
+
+	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	stage = stage_get();
+	if (!stage)
+		return -ENOMEM;
+	data_enter(fs);
+	while (done < len) {
+		n = write_batch(fs, ip, src, len, off, done, stage);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	data_leave(fs);
 	if (done) {
 		hfs_now(&ip->mtime);
 		ip->ctime = ip->mtime;
 	}
-	return done ? (ssize_t)done : ret;
+	return done ? (ssize_t)done : (n < 0 ? n : 0);
 }
+
 
 /* Zero the bytes of block fbo from 'from' on (copy-on-write). */
 static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, uint32_t from)

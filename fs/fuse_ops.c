@@ -522,10 +522,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	char *buf = malloc(size ? size : 1);
+	char *buf = NULL;
 	ssize_t n;
 	int ret, touched;
 
+	/* aligned, so whole blocks are read straight into it (no bounce) */
+	if (posix_memalign((void **)&buf, 4096, size ? size : 1))
+		buf = NULL;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -122,6 +122,9 @@ int  hfs_read_header(struct raid_set *rs, struct hfs_volhdr_ondisk *vh);
 /* 0 if h is a structurally valid header of this format version. */
 int  hfs_header_valid(const struct hfs_volhdr_ondisk *h, uint64_t raid_bytes);
 
+/* crc32 (the zlib/gzip CRC, same values as zlib's crc32(crc, p, len)),
+ * continuing from crc (0 to start). */
+uint32_t hfs_crc32(uint32_t crc, const void *p, size_t len);
 /* crc32 (zlib) of a block with the 4-byte field at crc_off taken as 0. */
 uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off);
 

@@ -6,6 +6,11 @@
  * or changes metadata, and the flush cycle (bc_flush is called with it
  * held, which satisfies bufcache's "no modify during flush" rule).  Lock
  * order: fs->lock -> (bufcache internal) -> (raid internal).
+ * Exception, file data (file.c): reads and writes drop fs->lock while the
+ * device works and CRCs are computed, inside a *data section*
+ * (data_inflight).  A flush first waits until no data section is open
+ * (hfs_data_drain), so it never commits space a write allocated but has
+ * not referenced yet, nor reuses space a reader is still reading.
  *
  * Crash rules every modifying operation follows (docs/DESIGN.md):
  *  (1) Call hfs_op_begin() first: it flushes if the UNDO FIFO or dirty
@@ -84,6 +89,11 @@ struct hfs_fs {
 	pthread_cond_t flush_cv;
 	bool flusher_stop, flusher_running;
 
+	/* file.c data sections (see top comment); under fs->lock */
+	int data_inflight;                 /* open data sections */
+	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
+	pthread_cond_t data_cv;            /* data_inflight reached 0 / flush done */
+
 	/* status.c: the status file hfsctl reads */
 	char status_path[4200];
 	char mountpoint[4096];
@@ -117,6 +127,7 @@ void hfs_ctl_stop(struct hfs_fs *fs);
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
 int  hfs_flush_locked(struct hfs_fs *fs);         /* fs->lock held */
+void hfs_data_drain(struct hfs_fs *fs);           /* file.c; fs->lock held, may drop it */
 uint64_t hfs_now_ns(void);
 void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
 int  hfs_meta_verify(void *priv, struct bc_buf *b);/* bufcache verify hook */
@@ -207,7 +218,9 @@ int  hfs_orphans_reap(struct hfs_fs *fs);
  * space through DATA buffers.  Every record carries the crc32 of its bytes,
  * verified on read (another copy is tried before -EIO).  All with fs->lock. */
 ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t len, uint64_t off);
-/* Updates ip->size/blocks/mtime/ctime in memory; the caller stores ip. */
+/* Updates ip->size/blocks/mtime/ctime in memory; the caller stores ip.
+ * Read and write drop fs->lock around device I/O (a data section) and
+ * reload *ip from the B-tree when they take it again. */
 ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off);
 int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
 /* mode: 0 / FALLOC_FL_KEEP_SIZE / FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
+#include <isa-l/crc.h>
 #include "fs/hfs_int.h"
 
 /* Log one line to stderr: "hfs: level: file:line: message".  Messages are
@@ -22,16 +22,34 @@ void hfs_log(const char *level, const char *file, int line, const char *fmt, ...
 	fprintf(stderr, "hfs: %s: %s:%d: %s\n", level, file, line, msg);
 }
 
+/* ISA-L's folding CRC (PCLMULQDQ/AVX-512 where the CPU has them, chosen at
+ * run time) gives the same values as zlib's crc32, 10-20x faster: file
+ * data is checksummed on every write and read, 64 KiB at a time. */
+uint32_t hfs_crc32(uint32_t crc, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len) {
+		/* ISA-L takes a 64-bit length; chunks keep any size safe */
+		size_t n = len > (1u << 30) ? (1u << 30) : len;
+
+		crc = crc32_gzip_refl(crc, (unsigned char *)b, (uint64_t)n);
+		b += n;
+		len -= n;
+	}
+	return crc;
+}
+
 uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off)
 {
 	static const uint8_t zero[4];
 	const uint8_t *p = blk;
-	uLong c = crc32(0L, Z_NULL, 0);
+	uint32_t c = 0;
 
-	c = crc32(c, p, (uInt)crc_off);
-	c = crc32(c, zero, 4);
-	c = crc32(c, p + crc_off + 4, (uInt)(len - crc_off - 4));
-	return (uint32_t)c;
+	c = hfs_crc32(c, p, crc_off);
+	c = hfs_crc32(c, zero, 4);
+	c = hfs_crc32(c, p + crc_off + 4, len - crc_off - 4);
+	return c;
 }
 
 uint64_t hfs_now_ns(void)

@@ -182,6 +182,7 @@ int hfs_flush_locked(struct hfs_fs *fs)
 
 	if (fs->readonly)
 		return bc_readonly(fs->bc) ? -EIO : 0;
+	hfs_data_drain(fs);
 	ret = bc_flush(fs->bc);
 	if (!ret && fs->status_path[0]) {
 		uint64_t t = hfs_now_ns();
@@ -267,6 +268,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 		return -ENOMEM;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->flush_cv, NULL);
+	pthread_cond_init(&fs->data_cv, NULL);
 	fs->opts = *o;
 	fs->opts.raid.readonly = o->readonly;
 	ret = raid_open(paths, n, &fs->opts.raid, &fs->rs);
@@ -355,6 +357,7 @@ int hfs_close(struct hfs_fs *fs)
 	raid_close(fs->rs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_cond_destroy(&fs->flush_cv);
+	pthread_cond_destroy(&fs->data_cv);
 	free(fs);
 	return ret;
 }

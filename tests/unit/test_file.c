@@ -1,0 +1,297 @@
+/*
+ * test_file.c — file data: the CRC every block carries, and data sections
+ * (reads and writes that drop fs->lock around device I/O, file.c (D1)-(D5)):
+ * concurrent whole-block and partial writes, readers and flushes must give
+ * exactly the bytes a serial execution would, also after a remount.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "fs/hfs_int.h"
+#include "tests/unit/helpers.h"
+
+static char img[256];
+
+static int setup(void **st)
+{
+	const char *p[1] = { img };
+	struct hfs_format_params fp = { .quiet = 1 };
+
+	if (tu_mkimage(img, sizeof(img), 512ull << 20) || hfs_format(p, 1, &fp, NULL))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	tu_rmimage(img);
+	return 0;
+}
+
+static struct hfs_fs *mount1(void)
+{
+	const char *p[1] = { img };
+	struct hfs_fs *fs;
+
+	assert_int_equal(hfs_open(p, 1, NULL, &fs), 0);
+	return fs;
+}
+
+/* hfs_crc32 must give zlib's values: every record on disk depends on it. */
+static void test_crc32_is_zlib(void **st)
+{
+	size_t n = 3u << 16, len, o;
+	uint8_t *b = malloc(n + 64);
+	uint32_t a, z;
+
+	assert_non_null(b);
+	for (len = 0; len < n + 64; len++)
+		b[len] = (uint8_t)tu_rand();
+	for (len = 0; len < 300; len++)
+		for (o = 0; o < 8; o++)
+			assert_int_equal(hfs_crc32(0, b + o, len),
+					 (uint32_t)crc32(0L, b + o, (uInt)len));
+	assert_int_equal(hfs_crc32(0, b, n), (uint32_t)crc32(0L, b, (uInt)n));
+	/* continuing a CRC */
+	a = hfs_crc32(hfs_crc32(0, b, 1000), b + 1000, 65536);
+	z = (uint32_t)crc32(crc32(0L, b, 1000), b + 1000, 65536);
+	assert_int_equal(a, z);
+	free(b);
+}
+
+/* ---- concurrent data I/O ------------------------------------------------------ */
+
+#define NTHR    4
+#define NBLK    24                 /* blocks of the shared file */
+#define ROUNDS  12
+#define PAGE    4096u
+
+struct ctx {
+	struct hfs_fs *fs;
+	uint64_t ino;
+	int id;
+	int err;
+	volatile int *stop;
+};
+
+static uint8_t pat(int id, int round, uint64_t pos)
+{
+	return (uint8_t)(id * 37 + round * 11 + (pos >> 12) * 3 + 1);
+}
+
+/* As op_write does it: lock, op_begin, load, write, store, unlock. */
+static int do_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off)
+{
+	struct hfs_inode ip;
+	ssize_t n;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
+	if (n >= 0 && (size_t)n != len)
+		n = -EIO;
+	if (n > 0)
+		n = hfs_inode_store(fs, &ip) ? -EIO : n;
+	pthread_mutex_unlock(&fs->lock);
+	return n < 0 ? (int)n : 0;
+}
+
+static ssize_t do_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+	struct hfs_inode ip;
+	ssize_t n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = hfs_inode_load(fs, ino, &ip);
+	if (!n)
+		n = hfs_file_read(fs, &ip, buf, len, off);
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/*
+ * Writer id owns page id of every 64 KiB block (a partial write: read,
+ * merge, write — the blocks are shared by all writers, so merges race) and
+ * whole block NBLK + id (a direct whole-block write).  Each round rewrites
+ * both with new bytes; the last round is what must be on disk.
+ */
+static void *writer(void *arg)
+{
+	struct ctx *c = arg;
+	uint8_t *page = malloc(PAGE), *blk = malloc(HFS_FBLOCK);
+	int r, b;
+
+	if (!page || !blk) {
+		c->err = -ENOMEM;
+		goto out;
+	}
+	for (r = 0; r < ROUNDS && !c->err; r++) {
+		for (b = 0; b < NBLK && !c->err; b++) {
+			uint64_t pos = (uint64_t)b * HFS_FBLOCK + (uint64_t)c->id * PAGE;
+
+			memset(page, pat(c->id, r, pos), PAGE);
+			c->err = do_write(c->fs, c->ino, page, PAGE, pos);
+		}
+		if (!c->err) {
+			uint64_t pos = (uint64_t)(NBLK + c->id) * HFS_FBLOCK;
+
+			memset(blk, pat(c->id, r, pos), HFS_FBLOCK);
+			c->err = do_write(c->fs, c->ino, blk, HFS_FBLOCK, pos);
+		}
+	}
+out:
+	free(page);
+	free(blk);
+	return NULL;
+}
+
+/* Flushes while the writers run: each must wait for open sections (D1). */
+static void *flusher(void *arg)
+{
+	struct ctx *c = arg;
+
+	while (!*c->stop && !c->err) {
+		c->err = hfs_sync(c->fs);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* Readers see whole pages of one round of one writer, or zeros (D3). */
+static void *reader(void *arg)
+{
+	struct ctx *c = arg;
+	size_t len = (size_t)NBLK * HFS_FBLOCK;
+	uint8_t *buf = malloc(len);
+
+	if (!buf) {
+		c->err = -ENOMEM;
+		return NULL;
+	}
+	while (!*c->stop && !c->err) {
+		ssize_t n = do_read(c->fs, c->ino, buf, len, 0);
+		size_t i;
+
+		if (n < 0) {
+			c->err = (int)n;
+			break;
+		}
+		for (i = 0; i < (size_t)n; i += PAGE) {
+			size_t j;
+
+			for (j = 1; j < PAGE; j++)
+				if (buf[i + j] != buf[i])
+					c->err = -EBADMSG;   /* a torn page */
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static void check_final(struct hfs_fs *fs, uint64_t ino)
+{
+	size_t len = (size_t)(NBLK + NTHR) * HFS_FBLOCK, i;
+	uint8_t *buf = malloc(len);
+	struct hfs_inode ip;
+
+	assert_non_null(buf);
+	assert_int_equal(do_read(fs, ino, buf, len, 0), (ssize_t)len);
+	for (i = 0; i < len; i += PAGE) {
+		int b = (int)(i / HFS_FBLOCK), id = (int)(i % HFS_FBLOCK / PAGE);
+		uint8_t want;
+
+		size_t j;
+
+		if (b < NBLK)
+			want = id < NTHR ? pat(id, ROUNDS - 1, i) : 0;   /* pages nobody owns: zeros */
+		else
+			want = pat(b - NBLK, ROUNDS - 1, (uint64_t)b * HFS_FBLOCK);
+		for (j = 0; j < PAGE; j++)
+			if (buf[i + j] != want)
+				fail_msg("byte %zu: 0x%02x, want 0x%02x", i + j, buf[i + j], want);
+	}
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(ip.size, len);
+	/* every block has one 64 KiB record, counted once */
+	assert_int_equal(ip.blocks, (uint64_t)(NBLK + NTHR) * (HFS_FBLOCK / 512));
+	free(buf);
+}
+
+static void test_concurrent_sections(void **st)
+{
+	struct hfs_fs *fs = mount1();
+	struct ctx w[NTHR], f, r;
+	pthread_t tw[NTHR], tf, tr;
+	volatile int stop = 0;
+	struct hfs_inode ip;
+	int i;
+
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	/* the whole-block region first, so partial merges find LARGE records */
+	{
+		uint8_t *z = calloc(1, (size_t)NBLK * HFS_FBLOCK);
+
+		assert_non_null(z);
+		assert_int_equal(do_write(fs, ip.ino, z, (size_t)NBLK * HFS_FBLOCK, 0), 0);
+		free(z);
+	}
+	memset(&f, 0, sizeof(f));
+	f.fs = fs;
+	f.stop = &stop;
+	r = f;
+	r.ino = ip.ino;
+	for (i = 0; i < NTHR; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].fs = fs;
+		w[i].ino = ip.ino;
+		w[i].id = i;
+		assert_int_equal(pthread_create(&tw[i], NULL, writer, &w[i]), 0);
+	}
+	assert_int_equal(pthread_create(&tf, NULL, flusher, &f), 0);
+	assert_int_equal(pthread_create(&tr, NULL, reader, &r), 0);
+	for (i = 0; i < NTHR; i++)
+		pthread_join(tw[i], NULL);
+	stop = 1;
+	pthread_join(tf, NULL);
+	pthread_join(tr, NULL);
+	for (i = 0; i < NTHR; i++)
+		assert_int_equal(w[i].err, 0);
+	assert_int_equal(f.err, 0);
+	assert_int_equal(r.err, 0);
+	check_final(fs, ip.ino);
+	assert_int_equal(hfs_close(fs), 0);
+	/* and the same after a remount (everything was committed by close) */
+	fs = mount1();
+	check_final(fs, ip.ino);
+	assert_int_equal(hfs_close(fs), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32_is_zlib),
+		cmocka_unit_test_setup_teardown(test_concurrent_sections, setup, teardown),
+	};
+
+	tu_seed(0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
