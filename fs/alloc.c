@@ -24,9 +24,6 @@ struct bbinfo {
 	uint8_t *pend;                 /* freed this group, or NULL */
 };
 
-/* Free big-blocks file data leaves to the B-tree (see hfs_alloc). */
-#define HFS_META_RESERVE_BB 1u
-
 struct hfs_alloc {
 	uint64_t nbb;
 	struct bbinfo *bb;
@@ -236,23 +233,11 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == z && (run = find_run(&a->bb[i], k, al)) >= 0)
 			bbi = i;
-	/* File data never takes the last HFS_META_RESERVE_BB free big-blocks:
-	 * they are the B-tree's, so metadata (inserts, splits, the deletes
-	 * that free space) still works when data has filled the volume. */
-	if (run < 0 && z != HFS_ZONE_BTREE) {
-		uint64_t nfree_bb = 0;
-
-		for (i = 0; i < a->nbb; i++)
-			nfree_bb += a->bb[i].zone == HFS_ZONE_FREE;
-		if (nfree_bb <= HFS_META_RESERVE_BB)
-			goto nospace;
-	}
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_FREE && (run = find_run(&a->bb[i], k, al)) >= 0) {
 			bbi = i;
 			a->bb[i].zone = (uint8_t)z;
 		}
-nospace:
 	if (run < 0) {
 		uint64_t nz = 0, nf = 0, pend = 0;
 
@@ -298,6 +283,19 @@ int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
 			slots += HFS_BIGBLOCK / HFS_BUFSIZE;
 	}
 	return slots >= n;
+}
+
+uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i, btree = 0, free = hfs_alloc_free_blocks(fs);
+
+	/* LARGE big-blocks hold only aligned 64 KiB extents, so their free
+	 * space is whole slots; only the B-tree's free space is not for data */
+	for (i = 0; i < a->nbb; i++)
+		if (a->bb[i].zone == HFS_ZONE_BTREE)
+			btree += a->bb[i].nfree;
+	return free > btree ? free - btree : 0;
 }
 
 int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)

@@ -98,6 +98,23 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 static struct fuse_session *hfs_se;
 static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
 
+/* Below this much space for data, files opened for writing bypass the page
+ * cache (FOPEN_DIRECT_IO): write(2) then reaches us and gets its ENOSPC
+ * itself, as on a local filesystem, instead of a later writeback error
+ * that programs which ignore close(2)'s result never see. */
+#define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
+
+static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi)
+{
+	struct hfs_statfs st;
+
+	if (!hfs_writeback || (fi->flags & O_ACCMODE) == O_RDONLY)
+		return;
+	hfs_statfs_get(fs, &st);
+	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
+		fi->direct_io = 1;
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct hfs_fs *fs = userdata;
@@ -461,10 +478,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!ret)
 		hfs_open_get(ino);
 	pthread_mutex_unlock(&fs->lock);
-	if (ret)
+	if (ret) {
 		fuse_reply_err(req, -ret);
-	else
-		fuse_reply_open(req, fi);
+		return;
+	}
+	open_mode(fs, fi);
+	fuse_reply_open(req, fi);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -488,6 +507,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	e.ino = ip.ino;
 	e.attr_timeout = e.entry_timeout = TIMEOUT;
 	to_stat(&ip, &e.attr);
+	open_mode(fs, fi);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -589,14 +609,22 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			n = ret;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (fi->writepage && (n < 0 || (size_t)n < size)) {
+		/* Writeback of the page cache: the error is ours to report,
+		 * once, like a local filesystem's: to the next write(2) (see
+		 * op_getattr), else fsync(2) or close(2) (op_fsync, op_flush).
+		 * An error reply would make the kernel report it again at
+		 * close.  Invalidating the attributes only (offset < 0) touches
+		 * no page, so this cannot deadlock with the writeback. */
+		fuse_reply_write(req, size);
+		if (hfs_se)
+			fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
+		return;
+	}
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
-	/* attributes only (offset < 0): no page is touched, so this cannot
-	 * deadlock with the writeback that sent the request; see op_getattr */
-	if ((n < 0 || (size_t)n < size) && hfs_writeback && hfs_se)
-		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -757,7 +785,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	memset(&v, 0, sizeof(v));
 	v.f_bsize = v.f_frsize = HFS_BLKSIZE;
 	v.f_blocks = s.total_blocks;
-	v.f_bfree = v.f_bavail = s.free_blocks;
+	v.f_bfree = s.free_blocks;
+	v.f_bavail = s.avail_blocks;
 	v.f_files = s.max_inodes;
 	v.f_ffree = v.f_favail = s.free_inodes;
 	v.f_namemax = 255;

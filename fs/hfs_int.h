@@ -153,6 +153,9 @@ uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after
 /* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
  * big-blocks plus whole free big-blocks), else 0. */
 int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
+/* Free blocks file data can use: all free blocks but those inside the
+ * B-tree's big-blocks (statfs f_bavail). */
+uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
 /* mkfs: write an initial free map for a fresh volume, marking the RAW,
  * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
 int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);
