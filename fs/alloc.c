@@ -285,6 +285,13 @@ int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
 	return slots >= n;
 }
 
+uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs)
+{
+	uint64_t r = (32u << 20) / HFS_BLKSIZE, eighth = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE / 8;
+
+	return r < eighth ? r : eighth;
+}
+
 uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs)
 {
 	struct hfs_alloc *a = fs->alloc;

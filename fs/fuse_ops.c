@@ -104,6 +104,15 @@ static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACH
  * that programs which ignore close(2)'s result never see. */
 #define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
 
+/* Bytes a new write may still take (fs->lock held): data space beyond the
+ * writeback reserve. */
+static uint64_t user_room(struct hfs_fs *fs)
+{
+	uint64_t d = hfs_alloc_data_blocks(fs), r = hfs_alloc_wb_reserve(fs);
+
+	return d > r ? (d - r) * HFS_BLKSIZE : 0;
+}
+
 static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi)
 {
 	struct hfs_statfs st;
@@ -187,7 +196,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * the attributes: a cached write's writeback failed (ENOSPC), and
 	 * this is how the writer gets the error from write(2) itself instead
 	 * of filling the page cache forever (stat and fstat carry no handle). */
-	ret = fi && hfs_writeback ? hfs_open_takeerr(ino) : 0;
+	ret = fi && hfs_writeback ? hfs_open_takesoft(ino) : 0;
+	if (!ret && fi && hfs_writeback)
+		ret = hfs_open_takeerr(ino);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	pthread_mutex_unlock(&fs->lock);
@@ -574,7 +585,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct hfs_inode ip;
 	uint64_t blocks0 = 0;
 	ssize_t n;
-	int ret, loaded;
+	int ret, loaded, soft;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -585,6 +596,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	loaded = !ret;
 	if (loaded)
 		blocks0 = ip.blocks;
+	if (loaded && !fi->writepage) {
+		/* a new write may not take the writeback reserve */
+		uint64_t room = user_room(fs);
+
+		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
+			room = user_room(fs);
+		if (!room)
+			ret = -ENOSPC;
+		else if (room < size)
+			size = room;
+	}
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -608,7 +630,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		if (ret && n > 0)
 			n = ret;
 	}
+	/* cached writes reached the reserve: the writer's next write(2) gets
+	 * ENOSPC, while what the cache holds still fits */
+	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
+	if (soft)
+		hfs_open_setsoft(ino, -ENOSPC);
 	pthread_mutex_unlock(&fs->lock);
+	if (soft && hfs_se && (size_t)n == size) {
+		fuse_reply_write(req, size);
+		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
+		return;
+	}
 	if (fi->writepage && (n < 0 || (size_t)n < size)) {
 		/* Writeback of the page cache: the error is ours to report,
 		 * once, like a local filesystem's: to the next write(2) (see

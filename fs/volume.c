@@ -382,6 +382,8 @@ void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st)
 	st->avail_blocks = hfs_alloc_data_blocks(fs);
 	if (st->avail_blocks > st->free_blocks)
 		st->avail_blocks = st->free_blocks;
+	st->avail_blocks = st->avail_blocks > hfs_alloc_wb_reserve(fs) ?
+			   st->avail_blocks - hfs_alloc_wb_reserve(fs) : 0;
 	st->ninodes = hfs_le64(fs->vh.vh_ninodes);
 	/* Inodes are B-tree records (a slot, 128 bytes and a directory entry:
 	 * about 256 bytes, some 512 with the nodes' slack), so the count is
