@@ -567,7 +567,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	n = ret ? ret : hfs_file_read(fs, &ip, buf, size, (uint64_t)off);
-	touched = n >= 0 && atime_touch(fs, &ip, fi->flags);
+	/* the read dropped fs->lock around its I/O (data sections in file.c):
+	 * others may have changed the inode meanwhile, so the atime goes into
+	 * a fresh copy, never the one loaded before (it reverted their size
+	 * and block count: i_blocks disagreed with the data records) */
+	touched = n >= 0 && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, fi->flags);
 	pthread_mutex_unlock(&fs->lock);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
