@@ -92,6 +92,14 @@ $(BUILDDIR)/fsck.hfs: $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard fsck/*.c)) $(LIB
 $(BUILDDIR)/hfsctl: $(patsubst %.c,$(BUILDDIR)/%.o,$(wildcard tools/*.c)) $(LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# mount-test helpers: one self-contained program per file, no hfs libraries
+HELPER_SRC := $(sort $(wildcard tests/mount/helpers/*.c))
+HELPER_BIN := $(patsubst tests/mount/helpers/%.c,$(BUILDDIR)/helpers/%,$(HELPER_SRC))
+$(BUILDDIR)/helpers/%: tests/mount/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lpthread
+all: $(HELPER_BIN)
+
 # test tools (crash replay)
 $(BUILDDIR)/wlog: $(BUILDDIR)/tests/crash/wlog.o $(LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -114,9 +114,44 @@ static int get_node(struct hfs_fs *fs, uint64_t za, int level, struct bc_buf **o
 	return ret;
 }
 
-static int new_node(struct hfs_fs *fs, int level, struct bc_buf **out, uint64_t *za)
+/* Node addresses allocated before a split starts, so that a split either
+ * has every node it needs or fails with nothing changed: an ENOSPC between
+ * building the new leaf and linking it into the parent would lose the
+ * records moved into it. */
+struct spare { int n; uint64_t za[MAXDEPTH + 1]; };
+
+static void spare_put(struct hfs_fs *fs, struct spare *sp)
 {
-	int ret = hfs_alloc(fs, HFS_ZONE_BTREE, HFS_BUFSIZE, za);
+	while (sp->n > 0)
+		hfs_free(fs, sp->za[--sp->n], HFS_BUFSIZE);
+}
+
+static int spare_get(struct hfs_fs *fs, struct spare *sp, int need)
+{
+	if (need > MAXDEPTH + 1)
+		return HFS_CORRUPT("B-tree split needs %d nodes", need);
+	while (sp->n < need) {
+		int ret = hfs_alloc(fs, HFS_ZONE_BTREE, HFS_BUFSIZE, &sp->za[sp->n]);
+
+		if (ret) {
+			spare_put(fs, sp);
+			return ret;
+		}
+		sp->n++;
+	}
+	return 0;
+}
+
+/* A fresh node at a spare address (or a new allocation without spares). */
+static int new_node(struct hfs_fs *fs, struct spare *sp, int level, struct bc_buf **out,
+		    uint64_t *za)
+{
+	int ret = 0;
+
+	if (sp && sp->n > 0)
+		*za = sp->za[--sp->n];
+	else
+		ret = hfs_alloc(fs, HFS_ZONE_BTREE, HFS_BUFSIZE, za);
 
 	if (ret)
 		return ret;
@@ -351,8 +386,8 @@ static void inner_remove_at(uint8_t *d, int at)
 
 /* Insert separator (k -> child) after path position at level index d
  * (d = index into p, 0 = root).  Splits upward as needed. */
-static int parent_insert(struct hfs_fs *fs, struct path *p, int d, const struct hfs_key *k,
-			 uint64_t child)
+static int parent_insert(struct hfs_fs *fs, struct spare *sp, struct path *p, int d,
+			 const struct hfs_key *k, uint64_t child)
 {
 	struct bc_buf *b, *nb;
 	uint64_t nza;
@@ -373,7 +408,7 @@ static int parent_insert(struct hfs_fs *fs, struct path *p, int d, const struct 
 		f = depth - 1 > 0 ? ikey(ob->b_data, 0) :
 		    (nitems(ob->b_data) ? skey(ob->b_data, 0) : *k);
 		bc_put(ob);
-		ret = new_node(fs, depth, &nb, &nza);
+		ret = new_node(fs, sp, depth, &nb, &nza);
 		if (ret)
 			return ret;
 		inner_insert_at(nb->b_data, 0, &f, old);
@@ -401,7 +436,7 @@ static int parent_insert(struct hfs_fs *fs, struct path *p, int d, const struct 
 		return 0;
 	}
 	/* split the inner node in half, then place the new item */
-	ret = new_node(fs, lvl, &nb, &nza);
+	ret = new_node(fs, sp, lvl, &nb, &nza);
 	if (ret) {
 		bc_modify_done(b);
 		bc_put(b);
@@ -423,7 +458,7 @@ static int parent_insert(struct hfs_fs *fs, struct path *p, int d, const struct 
 		bc_put(nb);
 		bc_modify_done(b);
 		bc_put(b);
-		return parent_insert(fs, p, d - 1, &sep, nza);
+		return parent_insert(fs, sp, p, d - 1, &sep, nza);
 	}
 }
 
@@ -466,15 +501,41 @@ int hfs_bt_lookup(struct hfs_fs *fs, const struct hfs_key *k, void *val, size_t 
 	return 0;
 }
 
-int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, size_t len)
+/* Nodes a split of p's leaf takes: the new leaf, one per full inner node
+ * above it, and a new root when every level splits. */
+static int split_need(struct hfs_fs *fs, const struct path *p, int *need)
+{
+	int d, ret, full;
+
+	*need = 1;
+	for (d = p->depth - 2; d >= 0; d--) {
+		struct bc_buf *b;
+
+		ret = get_node(fs, p->za[d], p->depth - 1 - d, &b);
+		if (ret)
+			return ret;
+		full = nitems(b->b_data) >= (int)HFS_BT_INNER_MAX;
+		bc_put(b);
+		if (!full)
+			return 0;
+		(*need)++;
+	}
+	(*need)++;
+	return 0;
+}
+
+/* Insert with the nodes of a split from sp (NULL: reserve them here). */
+static int insert_impl(struct hfs_fs *fs, struct spare *sp, const struct hfs_key *k,
+		       const void *val, size_t len)
 {
 	struct path p;
 	struct bc_buf *leaf, *nb;
 	struct rec *r;
 	uint8_t *arena;
 	uint64_t nza;
-	int found, at, n, ret, i, split;
+	int found, at, n, ret, i, split, need;
 	unsigned total, acc;
+	struct spare local = { 0 };
 
 	if (len > HFS_MAX_VALUE)
 		return -E2BIG;
@@ -497,14 +558,16 @@ int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		bc_put(leaf);
 		return ret < 0 ? ret : 0;
 	}
-	/* A split takes up to one new node per level plus a new root; a
-	 * failure halfway (parent_insert's new_node) would orphan the new
-	 * leaf's records, so make sure all of them can be had first. */
-	if (!hfs_alloc_btree_room(fs, hfs_le32(fs->vh.vh_btree_depth) + 1)) {
-		ret = -ENOSPC;
-		goto out_leaf;
+	/* split: every node it needs first (nothing changed if that fails) */
+	if (!sp) {
+		sp = &local;
+		ret = split_need(fs, &p, &need);
+		if (!ret)
+			ret = spare_get(fs, sp, need);
+		if (ret)
+			goto out_leaf;
 	}
-	/* split: all records + the new one, cut by bytes */
+	/* all records + the new one, cut by bytes */
 	n = leaf_records(leaf->b_data, &r, &arena);
 	if (n < 0) {
 		ret = n;
@@ -521,7 +584,7 @@ int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		acc += 32u + r[split].len;
 	if (split == 0)
 		split = 1;
-	ret = new_node(fs, 0, &nb, &nza);
+	ret = new_node(fs, sp, 0, &nb, &nza);
 	if (ret)
 		goto out_recs;
 	leaf_build(leaf->b_data, r, split);
@@ -535,7 +598,9 @@ int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 
 		free(r);
 		free(arena);
-		return parent_insert(fs, &p, p.depth - 2, &sep, nza);
+		ret = parent_insert(fs, sp, &p, p.depth - 2, &sep, nza);
+		spare_put(fs, &local);   /* none left: split_need counted exactly */
+		return ret;
 	}
 out_recs:
 	free(r);
@@ -543,7 +608,13 @@ out_recs:
 out_leaf:
 	bc_modify_done(leaf);
 	bc_put(leaf);
+	spare_put(fs, &local);
 	return ret;
+}
+
+int hfs_bt_insert(struct hfs_fs *fs, const struct hfs_key *k, const void *val, size_t len)
+{
+	return insert_impl(fs, NULL, k, val, len);
 }
 
 /* After a delete left node at path level d underfull, merge it with a
@@ -728,11 +799,20 @@ int hfs_bt_update(struct hfs_fs *fs, const struct hfs_key *k, const void *val, s
 		return ret;
 	}
 	bc_put(leaf);
-	/* the insert after the delete may split: never lose the record */
-	if (!hfs_alloc_btree_room(fs, hfs_le32(fs->vh.vh_btree_depth) + 1))
-		return -ENOSPC;
-	ret = hfs_bt_delete(fs, k);
-	return ret ? ret : hfs_bt_insert(fs, k, val, len);
+	/* a larger value: delete and insert again, with the nodes of a worst
+	 * case split (every level and a new root) taken before the delete, so
+	 * the old record is never lost to an ENOSPC */
+	{
+		struct spare sp = { 0 };
+
+		ret = spare_get(fs, &sp, p.depth + 1);
+		if (!ret)
+			ret = hfs_bt_delete(fs, k);
+		if (!ret)
+			ret = insert_impl(fs, &sp, k, val, len);
+		spare_put(fs, &sp);
+		return ret;
+	}
 }
 
 int hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,

@@ -96,11 +96,25 @@ static void handle(struct hfs_fs *fs, char *req, FILE *f)
 			fprintf(f, "ok\n");
 	} else if (!strcmp(verb, "replace")) {
 		char *old = strtok_r(NULL, " ", &save), *new = strtok_r(NULL, " ", &save);
+		char *opt = strtok_r(NULL, " ", &save);
 
-		if (!old || !new || strtok_r(NULL, " ", &save))
-			reply_err(f, -EINVAL, "usage: replace OLD NEW");
+		if (!old || !new || (opt && strcmp(opt, "force")) || strtok_r(NULL, " ", &save)) {
+			reply_err(f, -EINVAL, "usage: replace OLD NEW [force]");
+			return;
+		}
+		ret = hfs_replace(fs, old, new, opt != NULL);
+		if (ret == -ENODEV)
+			reply_err(f, ret, "no such component in the set");
+		else if (ret == -EEXIST)
+			reply_err(f, ret, "the new device is a member already or holds data (-f to overwrite)");
+		else if (ret == -ENODATA)
+			reply_err(f, ret, "no other readable copy to rebuild from");
+		else if (ret == -ENOSPC)
+			reply_err(f, ret, "the new device is too small");
+		else if (ret)
+			reply_err(f, ret, NULL);
 		else
-			reply_err(f, -EOPNOTSUPP, "replace is not implemented yet");
+			fprintf(f, "ok\n");
 	} else {
 		reply_err(f, -EINVAL, "unknown request");
 	}
@@ -197,11 +211,16 @@ int hfs_ctl_start(struct hfs_fs *fs, const char *mountpoint)
 	}
 	memcpy(sa.sun_path, c->c_path, sizeof(sa.sun_path));
 	unlink(c->c_path);   /* a killed daemon's socket (the mount point is ours now) */
-	old = umask(077);    /* created 0600: no window with a wider mode */
+	old = umask(077);    /* created owner-only: no window with a wider mode */
 	ret = bind(c->c_listen, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret != 0 || listen(c->c_listen, 8) != 0) {
+	if (ret != 0) {
 		ret = -errno;
+		goto err;
+	}
+	if (chmod(c->c_path, 0600) != 0 || listen(c->c_listen, 8) != 0) {
+		ret = -errno;
+		unlink(c->c_path);
 		goto err;
 	}
 	fs->ctl = c;

@@ -764,9 +764,56 @@ static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo
 	return ret;
 }
 
+/* Drop the blocks with fbo in [lo, hi), highest first; after every 32 the
+ * size is cut to the last dropped block and the inode stored, then a flush
+ * may come (rule 2): a crash leaves a prefix of the file, never a file of
+ * the old size with blocks missing.  *n counts drops across calls. */
+static int drop_range(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t lo, uint64_t hi, int *n,
+		      int *found)
+{
+	struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, lo), to, k;
+	uint64_t *fbo = NULL;
+	int cnt = 0, cap = 0, ret, i;
+
+	to = hfs_mkkey(ip->ino, HFS_REC_DATA, hi - 1);
+	while ((ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL)) == 0) {
+		if (cnt == cap) {
+			uint64_t *nf = realloc(fbo, (size_t)(cap = cap ? cap * 2 : 32) * sizeof(*nf));
+
+			if (!nf) {
+				free(fbo);
+				return -ENOMEM;
+			}
+			fbo = nf;
+		}
+		fbo[cnt++] = k.key;
+		from = hfs_mkkey(ip->ino, HFS_REC_DATA, k.key + 1);
+	}
+	*found = cnt;
+	if (ret != -ENOENT) {
+		free(fbo);
+		return ret;
+	}
+	for (i = cnt - 1, ret = 0; i >= 0 && !ret; i--) {
+		struct rec r;
+
+		ret = rec_get(fs, ip->ino, fbo[i], &r);
+		if (!ret)
+			ret = block_drop(fs, ip, fbo[i], &r);
+		if (!ret && ++*n % 32 == 0) {
+			if (fbo[i] < ip->size)
+				ip->size = fbo[i];   /* everything from here on is gone */
+			ret = hfs_inode_store(fs, ip);
+			if (!ret)
+				ret = hfs_op_begin(fs);
+		}
+	}
+	free(fbo);
+	return ret;
+}
+
 int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 {
-	struct hfs_key from, to, k;
 	int ret = 0, n = 0;
 
 	if (size > HFS_MAX_FILE_SIZE)
@@ -775,29 +822,25 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 		/* also at the same size: records past EOF (fallocate KEEP_SIZE)
 		 * go, as on Linux filesystems, and destroy (size 0) frees them */
 		uint64_t first = (size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
+		uint64_t hi = (ip->size + HFS_FBLOCK - 1) / HFS_FBLOCK * HFS_FBLOCK;
+		uint64_t span = 32ull * HFS_FBLOCK;
+		int found = 0;
 
-		/* whole blocks from the end backwards, in bounded steps: after each
-		 * step the inode's size covers exactly what is left (rule 2) */
-		from = hfs_mkkey(ip->ino, HFS_REC_DATA, first);
-		to = hfs_mkkey(ip->ino, HFS_REC_DATA, UINT64_MAX);
-		while ((ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL)) == 0) {
-			struct rec r;
+		/* blocks past the size first (invisible), then whole blocks from
+		 * the end backwards, a window at a time; an empty window doubles
+		 * the next (sparse files) */
+		ret = drop_range(fs, ip, hi, UINT64_MAX, &n, &found);
+		if (ret)
+			return ret;
+		while (hi > first) {
+			uint64_t lo = hi - first > span ? hi - span : first;
 
-			ret = rec_get(fs, ip->ino, k.key, &r);
-			if (!ret)
-				ret = block_drop(fs, ip, k.key, &r);
+			ret = drop_range(fs, ip, lo, hi, &n, &found);
 			if (ret)
 				return ret;
-			if (++n % 32 == 0) {
-				ret = hfs_inode_store(fs, ip);
-				if (!ret)
-					ret = hfs_op_begin(fs);
-				if (ret)
-					return ret;
-			}
+			span = found ? 32ull * HFS_FBLOCK : span < (1ull << 50) ? span * 2 : span;
+			hi = lo;
 		}
-		if (ret != -ENOENT)
-			return ret;
 		if (size < ip->size && size % HFS_FBLOCK) {
 			ret = block_zero_tail(fs, ip, size - size % HFS_FBLOCK, (uint32_t)(size % HFS_FBLOCK));
 			if (ret)
@@ -824,12 +867,26 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 	 * only what is stored in it */
 	struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
 	struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
+	int n = 0;
 
-	while (!(ret = hfs_op_begin(fs)) &&
-	       !(ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL))) {
+	for (;;) {
 		uint64_t s, e;
 		struct rec r;
 
+		/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
+		 * records; the inode (i_blocks) is stored before the next
+		 * hfs_op_begin, which may commit */
+		if (n && n % 32 == 0) {
+			ret = hfs_inode_store(fs, ip);
+			if (!ret)
+				ret = hfs_op_begin(fs);
+			if (ret)
+				return ret;
+		}
+		ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
+		if (ret)
+			break;
+		n++;
 		fbo = k.key;
 		s = fbo > off ? fbo : off;
 		e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
@@ -891,7 +948,15 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
 		struct rec r;
 
-		ret = hfs_op_begin(fs);
+		/* as for punching: the inode is stored before a step's op_begin
+		 * may commit (the size is set only at the end: a crash keeps the
+		 * old size and at most some zeroed blocks past it) */
+		ret = 0;
+		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0) {
+			ret = hfs_inode_store(fs, ip);
+			if (!ret)
+				ret = hfs_op_begin(fs);
+		}
 		if (!ret)
 			ret = rec_get(fs, ip->ino, fbo, &r);
 		if (ret)

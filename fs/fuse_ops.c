@@ -23,7 +23,9 @@
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
-static struct fuse_session *session;   /* one mount per daemon: for notifications */
+
+/* The session, for notifications (set once before the loop runs). */
+static struct fuse_session *session;
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -52,6 +54,15 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 		return 0;
 	ip->atime = now;
 	return hfs_inode_store(fs, ip) == 0;
+}
+
+/* An operation that failed with ENOSPC changed nothing (its first change
+ * is its one insert, B-tree splits take their nodes before they start,
+ * make() undoes a half-made inode).  When freed space waits for its commit,
+ * commit it and say to try once more.  fs->lock held. */
+static int enospc_commit(struct hfs_fs *fs, int ret)
+{
+	return ret == -ENOSPC && hfs_alloc_pending_blocks(fs) && hfs_flush_locked(fs) == 0;
 }
 
 static void atime_notify(uint64_t ino)
@@ -94,8 +105,6 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 
 /* ---- ops ------------------------------------------------------------------------- */
 
-/* The session, for notifications (set once before the loop runs). */
-static struct fuse_session *hfs_se;
 static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
 
 /* Below this much space for data, files opened for writing bypass the page
@@ -358,6 +367,8 @@ static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, mode, rdev, link, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, mode, rdev, link, &ip);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -437,6 +448,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
+	if (enospc_commit(fs, ret))
+		ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -445,9 +458,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -457,6 +471,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 		ret = -EMLINK;
 	if (!ret)
 		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
+	if (again-- && enospc_commit(fs, ret))
+		goto retry;
 	if (!ret) {
 		ip.nlink++;
 		hfs_now(&ip.ctime);
@@ -507,6 +523,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	pthread_mutex_lock(&fs->lock);
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	if (enospc_commit(fs, ret))
+		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (!ret)
 		hfs_open_get(ip.ino);
 	pthread_mutex_unlock(&fs->lock);
@@ -588,6 +606,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	uint64_t blocks0 = 0;
+	struct timespec mt = { 0 }, ct = { 0 };
 	ssize_t n;
 	int ret, loaded, soft;
 
@@ -611,6 +630,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		else if (room < size)
 			size = room;
 	}
+	if (loaded) {
+		mt = ip.mtime;
+		ct = ip.ctime;
+	}
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -630,6 +653,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		hfs_open_seterr(ino, (int)n);
 	/* also after a failure: blocks replaced before it are in the tree */
 	if (n > 0 || (loaded && ip.blocks != blocks0)) {
+		/* writeback of the kernel's cache: the kernel stamped mtime/ctime
+		 * at write(2) and sends them itself (setattr, before or after this
+		 * write); stamping the writeback time here would differ from
+		 * what it showed */
+		if (fi->writepage && n > 0) {
+			ip.mtime = mt;
+			ip.ctime = ct;
+		}
 		ret = hfs_inode_store(fs, &ip);
 		if (ret && n > 0)
 			n = ret;
@@ -640,9 +671,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
 	pthread_mutex_unlock(&fs->lock);
-	if (soft && hfs_se && (size_t)n == size) {
+	if (soft && session && (size_t)n == size) {
 		fuse_reply_write(req, size);
-		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
+		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 		return;
 	}
 	if (fi->writepage && (n < 0 || (size_t)n < size)) {
@@ -653,8 +684,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		 * close.  Invalidating the attributes only (offset < 0) touches
 		 * no page, so this cannot deadlock with the writeback. */
 		fuse_reply_write(req, size);
-		if (hfs_se)
-			fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
+		if (session)
+			fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 		return;
 	}
 	if (n < 0)
@@ -834,9 +865,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0;
+	int ret, equiv = 0, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
+retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -851,6 +883,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 			ret = 0;
 	} else if (!ret) {
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+		if (again-- && enospc_commit(fs, ret))
+			goto retry;
 	}
 	if (!ret) {
 		hfs_now(&ip.ctime);
@@ -1002,14 +1036,13 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	int ret = -EIO;
 
 	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
-	hfs_se = se;
+	session = se;
 	if (!se)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_se;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
-	session = se;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
@@ -1020,7 +1053,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
 	fuse_loop_cfg_destroy(cfg);
 out_mount:
-	session = NULL;
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);

@@ -94,7 +94,9 @@ void hfs_status_remove(struct hfs_fs *fs);
  *             scrub         start a scrub, or resume an interrupted one;
  *                           body: { "resumed": true|false }; EBUSY if running
  *             scrub-pause   stop the running scrub after its step (cursor kept)
- *             replace OLD NEW  rebuild onto NEW in place of component OLD
+ *             replace OLD NEW [force]  rebuild onto device NEW in place of
+ *                           component OLD (index or path), online; progress
+ *                           in status "rebuild"; force: NEW may hold data
  * hfs_ctl_request sends req (without the newline) to the daemon of
  * mountpoint, copies the body to out (may be NULL), and returns 0 for "ok",
  * the daemon's -errno (message in err) or a local -errno (-ENOENT,

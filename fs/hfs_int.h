@@ -100,6 +100,7 @@ struct hfs_fs {
 	uint64_t status_ns;                /* last publish */
 
 	struct hfs_scrub *scrub;           /* scrub.c */
+	struct hfs_rebuild *rebuild;       /* rebuild.c */
 	struct hfs_ctl *ctl;               /* ctl.c: the hfsctl control socket */
 };
 
@@ -114,6 +115,19 @@ void hfs_scrub_fini(struct hfs_fs *fs);
 int  hfs_scrub_start(struct hfs_fs *fs, int *resumed);
 int  hfs_scrub_pause(struct hfs_fs *fs);
 void hfs_scrub_json(struct hfs_fs *fs, FILE *f);
+
+/* rebuild.c: the resync thread (fs/rebuild.c top comment).  init at open
+ * (resumes a resync raid_open found), fini at close (stops it between
+ * steps).  kick: start the thread if a resync is pending (0, -ENOENT none).
+ * hfs_replace: OLD is a component index or path; then the resync runs
+ * (0 or -errno of raid_replace; -ENODEV: no such component).  json: the
+ * "rebuild" object, or null; fs->lock may be held. */
+struct hfs_rebuild;
+int  hfs_rebuild_init(struct hfs_fs *fs);
+void hfs_rebuild_fini(struct hfs_fs *fs);
+int  hfs_rebuild_kick(struct hfs_fs *fs);
+int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);
+void hfs_rebuild_json(struct hfs_fs *fs, FILE *f);
 
 /* status.c */
 int  hfs_status_publish(struct hfs_fs *fs);   /* fs->lock held */

@@ -176,7 +176,13 @@ int hfs_orphans_reap(struct hfs_fs *fs)
 	while ((ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL)) == 0) {
 		ret = hfs_op_begin(fs);
 		if (!ret) {
-			ret = hfs_inode_destroy(fs, k.key);
+			struct hfs_inode ip;
+
+			/* only an unlinked inode: a record left for a linked one
+			 * (a failed unlink) must not destroy a live file */
+			ret = hfs_inode_load(fs, k.key, &ip);
+			if (!ret && ip.nlink == 0)
+				ret = hfs_inode_destroy(fs, k.key);
 			if (ret == -ENOENT)
 				ret = 0;
 		}

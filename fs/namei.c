@@ -129,12 +129,26 @@ int hfs_unref(struct hfs_fs *fs, struct hfs_inode *ip)
 	return hfs_inode_destroy(fs, ip->ino);
 }
 
+/* The orphan record of an inode this change will unlink while it is open
+ * goes in first: it is the change's only insert, so an ENOSPC fails the
+ * change with nothing done.  1 if it added the record (the caller removes
+ * it again should a later step fail: a linked inode must not be reaped). */
+static int orphan_first(struct hfs_fs *fs, const struct hfs_inode *ip)
+{
+	int ret;
+
+	if ((!S_ISDIR(ip->mode) && ip->nlink > 1) || !hfs_open_count(ip->ino))
+		return 0;
+	ret = hfs_orphan_add(fs, ip->ino);
+	return ret ? ret : 1;
+}
+
 int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir)
 {
 	struct hfs_inode ip;
 	uint64_t ino;
 	uint8_t t;
-	int ret = hfs_op_begin(fs);
+	int orph, ret = hfs_op_begin(fs);
 
 	if (!ret)
 		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
@@ -151,11 +165,16 @@ int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdi
 		if (ret <= 0)
 			return ret ? ret : -ENOTEMPTY;
 	}
+	orph = orphan_first(fs, &ip);
+	if (orph < 0)
+		return orph;
 	ret = hfs_dir_remove(fs, parent, name);
 	if (!ret)
 		ret = hfs_dir_touch(fs, parent, isdir ? -1 : 0);
 	if (!ret)
 		ret = hfs_unref(fs, &ip);
+	if (ret && orph)
+		hfs_orphan_del(fs, ip.ino);
 	return ret;
 }
 
@@ -198,7 +217,7 @@ int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 	struct hfs_inode src, dst;
 	uint64_t sino, dino;
 	uint8_t st, dt;
-	int ret, have_dst;
+	int ret, have_dst, orph;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -257,11 +276,16 @@ int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 			if (ret <= 0)
 				return ret ? ret : -ENOTEMPTY;
 		}
+		orph = orphan_first(fs, &dst);
+		if (orph < 0)
+			return orph;
 		ret = hfs_dir_set(fs, dp, dn, sino, hfs_dtype(src.mode));
 		if (!ret && S_ISDIR(dst.mode))
 			ret = hfs_dir_touch(fs, dp, -1);   /* the replaced dir's ".." */
 		if (!ret)
 			ret = hfs_unref(fs, &dst);
+		if (ret && orph)
+			hfs_orphan_del(fs, dst.ino);
 	} else {
 		ret = hfs_dir_add(fs, dp, dn, sino, hfs_dtype(src.mode));
 	}

@@ -16,7 +16,8 @@
  *      change until the lock is dropped (invariant S1: the on-disk copies
  *      read in a step are exactly what the cache holds);
  *   2. scan from the cursor (vh_scrub_*: the next B-tree key) to the end of
- *      its leaf or until ~4 MiB were read, verifying each block on each
+ *      its leaf or until ~4 MiB were read or 100 ms passed (then a short
+ *      pause lets waiting requests take the lock), verifying each block on each
  *      usable copy (raid_copy_usable) and rewriting bad copies with
  *      raid_write_copy from a copy that verified (S2: a good copy is never
  *      written, so a power cut mid-repair cannot lose the last one);
@@ -34,10 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "fs/hfs_int.h"
 
 #define STEP_BYTES (4u << 20)       /* reads per step before the lock is dropped */
+#define STEP_NS    (100ull * 1000000)   /* ... or this long (slow disks) */
+#define PAUSE_US   2000             /* between steps: waiting FUSE requests get the lock */
 #define MAXLVL 16
 
 struct hfs_scrub {
@@ -49,6 +53,7 @@ struct hfs_scrub {
 	/* step state: fs->lock */
 	uint8_t *sc_buf[RAID_MAX_COMP];   /* one HFS_FBLOCK buffer per copy */
 	uint64_t sc_step_bytes;
+	uint64_t sc_step_start;     /* hfs_now_ns() */
 	uint64_t sc_last_node[MAXLVL];    /* nodes verified by the previous step */
 	struct hfs_key sc_stop_key;
 	int sc_err;                 /* why the last scrub stopped early (-errno), 0 */
@@ -165,7 +170,7 @@ static int rec_cb(void *priv, const struct hfs_key *k, const void *val, size_t l
 
 	if (k->type != HFS_REC_DATA)
 		return 0;
-	if (sc->sc_step_bytes >= STEP_BYTES) {
+	if (sc->sc_step_bytes >= STEP_BYTES || hfs_now_ns() - sc->sc_step_start >= STEP_NS) {
 		sc->sc_stop_key = *k;   /* resume here next step */
 		return 2;
 	}
@@ -227,6 +232,7 @@ static int step(struct hfs_fs *fs, bool first)
 			return ret;
 	}
 	sc->sc_step_bytes = 0;
+	sc->sc_step_start = hfs_now_ns();
 	if (first && k.obj == 0 && k.key == 0 && k.type == 0) {
 		ret = step_fixed(fs);
 		if (ret)
@@ -285,6 +291,9 @@ static void *scrub_main(void *arg)
 		first = false;
 		if (ret)
 			break;
+		/* a mutex is not fair: without a pause the next step would take
+		 * the lock back before a woken FUSE request gets it */
+		usleep(PAUSE_US);
 	}
 	pthread_mutex_lock(&sc->sc_lock);
 	sc->sc_active = false;

@@ -64,6 +64,8 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 			(unsigned long long)cs[i].repaired, i + 1 < n ? "," : "");
 	fprintf(f, "  ],\n  \"scrub\": ");
 	hfs_scrub_json(fs, f);
+	fprintf(f, ",\n  \"rebuild\": ");
+	hfs_rebuild_json(fs, f);
 	if (raid_fault_counts(fs->rs, &fc) == 0)
 		fprintf(f, ",\n  \"faults_injected\": { \"failed\": %llu, \"delayed\": %llu, "
 			   "\"corrupted\": %llu, \"vanished\": %llu, \"reloads\": %llu }",

@@ -329,6 +329,9 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	ret = hfs_scrub_init(fs);
 	if (ret)
 		goto err_alloc;
+	ret = hfs_rebuild_init(fs);
+	if (ret)
+		goto err_scrub;
 	if (!fs->readonly) {
 		ret = -pthread_create(&fs->flusher, NULL, flusher_main, fs);
 		if (ret)
@@ -338,6 +341,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	*out = fs;
 	return 0;
 err_scrub:
+	hfs_rebuild_fini(fs);
 	hfs_scrub_fini(fs);
 err_alloc:
 	hfs_alloc_unload(fs);
@@ -355,6 +359,7 @@ int hfs_close(struct hfs_fs *fs)
 	int ret = 0;
 
 	hfs_scrub_fini(fs);   /* between two steps: the cursor is in fs->vh */
+	hfs_rebuild_fini(fs); /* between two steps: the cursor is in the bitmap */
 	if (fs->flusher_running) {
 		pthread_mutex_lock(&fs->lock);
 		fs->flusher_stop = true;

@@ -176,6 +176,7 @@ static void eng_done(struct raid_eng_req *r, long res)
 	int err = res < 0 ? (int)res : 0;
 	struct raid_comp *c = &n->n_dag->d_set->comp[n->n_comp];
 
+	atomic_fetch_sub(&c->c_inflight, 1);
 	if (err)
 		atomic_fetch_add(n->n_type == RN_READ ? &c->c_read_errs : &c->c_write_errs, 1);
 	else if (n->n_type == RN_WRITE)
@@ -218,6 +219,9 @@ static void fire_one(struct raid_node *n)
 		abort();
 	}
 	memset(r, 0, sizeof(*r));
+	/* counted before the fd is read: raid_replace waits for c_inflight 0
+	 * before it closes a replaced leg's fd; eng_done uncounts */
+	atomic_fetch_add(&s->comp[n->n_comp].c_inflight, 1);
 	r->er_fd = s->comp[n->n_comp].c_fd;
 	r->er_op = n->n_type == RN_READ ? RAID_EOP_READ :
 		   n->n_type == RN_WRITE ? RAID_EOP_WRITE : RAID_EOP_FSYNC;
@@ -243,8 +247,10 @@ static void fire_one(struct raid_node *n)
 			return;   /* delayed: the fault device submits it */
 	}
 	ret = s->eng->ops->submit(s->eng, &r, 1);
-	if (ret < 0)
+	if (ret < 0) {
+		atomic_fetch_sub(&s->comp[n->n_comp].c_inflight, 1);
 		raid_node_done(n, ret);
+	}
 }
 
 static void fire_all(struct raid_node *fire)

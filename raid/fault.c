@@ -413,8 +413,10 @@ static void *delay_main(void *arg)
 
 			free(d);
 			ret = s->eng->ops->submit(s->eng, &r, 1);
-			if (ret < 0)
+			if (ret < 0) {
+				atomic_fetch_sub(&s->comp[n->n_comp].c_inflight, 1);
 				raid_node_done(n, ret);
+			}
 		}
 		pthread_mutex_lock(&f->f_lock);
 	}

@@ -324,8 +324,6 @@ static int mirrored_write_ex(struct raid_set *s, struct raid_io *io, int with_bi
 	struct bm_node_priv *bp = NULL;
 	int n, i, k, ret, nio = 0;
 
-	if (io->io_copy >= s->geom.g_ncopies)
-		return -EINVAL;
 	n = segments(s, io, stack, &seg);
 	if (n < 0)
 		return n;
@@ -333,13 +331,8 @@ static int mirrored_write_ex(struct raid_set *s, struct raid_io *io, int with_bi
 	for (i = 0; i < n; i++) {
 		int legs = 0;
 
-		for (k = 0; k < s->geom.g_ncopies; k++) {
-			int comp = raid_geom_comp(&s->geom, seg[i].s_col, k);
-
-			if (io->io_copy >= 0 ? (k == io->io_copy && raid_comp_readable(s, comp)) :
-			    raid_comp_writable(s, comp))
-				legs++;
-		}
+		for (k = 0; k < s->geom.g_ncopies; k++)
+			legs += raid_comp_writable(s, raid_geom_comp(&s->geom, seg[i].s_col, k));
 		if (!legs)
 			goto out;   /* no copy of this segment can take it */
 		nio += legs;
@@ -374,8 +367,7 @@ static int mirrored_write_ex(struct raid_set *s, struct raid_io *io, int with_bi
 		for (k = 0; k < s->geom.g_ncopies; k++) {
 			int comp = raid_geom_comp(&s->geom, seg[i].s_col, k);
 
-			if (io->io_copy >= 0 ? (k != io->io_copy || !raid_comp_readable(s, comp)) :
-			    !raid_comp_writable(s, comp))
+			if (!raid_comp_writable(s, comp))
 				continue;
 			ret = io_node(s, d, RN_WRITE, comp, seg[i].s_coff,
 				      (char *)io->io_buf + seg[i].s_boff, seg[i].s_len, &x);

@@ -215,6 +215,17 @@ struct raid_resync_progress {
 int raid_resync_start(struct raid_set *s, int comp, int full);
 int raid_resync_step(struct raid_set *s);
 int raid_resync_progress(struct raid_set *s, struct raid_resync_progress *p);
+
+/* ---- online replacement (raid/replace.c) ---------------------------------
+ * raid_replace(s, comp, path, force, no_direct): the device at path takes
+ * position comp: it is labelled REBUILDING, takes every write from now on,
+ * and a full resync of it is started (drive it with raid_resync_step like
+ * any resync; the cursor survives an unmount).  The old device of comp is
+ * closed and out of the set.  Refuses -EEXIST when path is already a
+ * member, or holds a filesystem or another set's label and !force;
+ * -ENOSPC (too small), -ENODATA (no other readable copy of comp's data),
+ * -EOPNOTSUPP (a layout without copies), -EROFS.  Blocks briefly. */
+int raid_replace(struct raid_set *s, int comp, const char *path, int force, int no_direct);
 /* Dirty regions recorded in the bitmap now (0 when clean or no bitmap). */
 uint64_t raid_bitmap_dirty(struct raid_set *s);
 /* Durability barrier on every healthy component (fdatasync). */

@@ -233,6 +233,9 @@ void raid_wr_begin(struct raid_set *s, uint64_t coff_lo, uint64_t coff_hi);
 void raid_wr_end(struct raid_set *s, uint64_t coff_lo, uint64_t coff_hi);
 /* Leg comp stopped being written (failed/missing): stop its resync. */
 void raid_resync_abort_comp(struct raid_set *s, int comp);
+/* set.c: does the device hold something (our label, a filesystem...)?
+ * 1 and a description in what, or 0. */
+int  raid_probe_existing(struct raid_comp *c, char *what, size_t cap);
 
 
 /* layout.c: per-layout DAG builders, plugged in through this table.
@@ -249,7 +252,7 @@ struct raid_layout_ops {
 	/* retry after a read failed on the components in exclude (bit mask) */
 	int (*build_read_degraded)(struct raid_set *s, struct raid_io *io, unsigned exclude,
 				   struct raid_dag **out);
-	/* write every copy (io_copy -1) or copy k only (self-heal, io_copy k) */
+	/* write every writable copy (one copy only: raid_write_copy, repair.c) */
 	int (*build_write)(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
 	/* a leg is failed or missing: the dirty bits of the request's regions
 	 * are durable (bitmap node) before the writes start */

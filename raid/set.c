@@ -78,7 +78,7 @@ static int check_layout(enum raid_layout l, int n, uint32_t su)
 
 /* Does the device already hold something?  Our own label, or anything
  * libblkid recognizes (filesystem, RAID member, partition table). */
-static int probe_existing(struct raid_comp *c, char *what, size_t cap)
+int raid_probe_existing(struct raid_comp *c, char *what, size_t cap)
 {
 	struct raid_label_ondisk l;
 	blkid_probe pr;
@@ -153,7 +153,7 @@ int raid_create(const char *const *paths, int n, const struct raid_create_params
 			ret = -ENOSPC;
 			goto out;
 		}
-		if (!p->force && probe_existing(c, what, sizeof(what))) {
+		if (!p->force && raid_probe_existing(c, what, sizeof(what))) {
 			fprintf(stderr, "hfs: %s: already holds %s (use -f to overwrite)\n",
 				paths[i], what);
 			ret = -EEXIST;
@@ -237,7 +237,7 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 	struct raid_label_ondisk lab[RAID_MAX_COMP], *best = NULL;
 	struct raid_comp tmp[RAID_MAX_COMP];
 	int have[RAID_MAX_COMP] = {0}, own_ok[RAID_MAX_COMP] = {0}, rebuild[RAID_MAX_COMP] = {0};
-	int left_out[RAID_MAX_COMP] = {0};
+	int left_out[RAID_MAX_COMP] = {0}, split[RAID_MAX_COMP] = {0}, k;
 	uint64_t gen_of[RAID_MAX_COMP] = {0};
 	struct raid_set *s;
 	int i, ret, ncomp, missing = 0, first_err = 0, changed = 0;
@@ -344,6 +344,15 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 		gen_of[pos] = le64toh(lab[i].l_generation);
 		/* a leg that left while rebuilding may hold never-copied regions */
 		own_ok[pos] = lab[i].l_state[pos] == RAID_COMP_OPTIMAL;
+		/* Split brain: it ran (degraded) without a leg the newest label
+		 * still calls optimal, so it may hold writes nobody else has and
+		 * the bitmap does not know about. */
+		for (k = 0; k < ncomp; k++)
+			if (k != pos && best->l_state[k] == RAID_COMP_OPTIMAL &&
+			    lab[i].l_state[k] != RAID_COMP_OPTIMAL && own_ok[pos]) {
+				own_ok[pos] = 0;
+				split[pos] = 1;
+			}
 		s->comp[pos].c_state = best->l_state[pos];
 		if (s->comp[pos].c_state == RAID_COMP_OPTIMAL && gen_of[pos] != s->generation) {
 			fprintf(stderr, "hfs: %s: stale component (generation %llu, set is at %llu)\n",
@@ -391,6 +400,7 @@ int raid_open(const char *const *paths, int n, const struct raid_opts *o, struct
 				"set at %llu, %s); not used: it needs a full rebuild (hfsctl replace)\n",
 				c->c_path, i, raid_comp_state_name(c->c_state),
 				(unsigned long long)gen_of[i], (unsigned long long)s->generation,
+				split[i] ? "it ran without legs the others kept using" :
 				!s->bm.bm_enabled ? "no bitmap" :
 				(s->bm.bm_flags & RAID_BM_FULL) ? "bitmap says every region is stale" :
 				"older than the bitmap");
@@ -567,8 +577,7 @@ static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struc
 		      ops->build_read_degraded ? ops->build_read_degraded(s, io, exclude, &d) : -EIO;
 		break;
 	case RAID_OP_WRITE:
-		/* a forced-copy write repairs a copy: it creates no new staleness */
-		ret = io->io_copy < 0 && ops->redundant && raid_set_degraded(s) ?
+		ret = ops->redundant && raid_set_degraded(s) ?
 		      ops->build_write_degraded(s, io, &d) : ops->build_write(s, io, &d);
 		break;
 	case RAID_OP_FLUSH:

@@ -5,7 +5,7 @@
  *   hfsctl status MOUNTPOINT [--json]
  *   hfsctl status DEV... [--json]
  *   hfsctl scrub [-w] [-s] [-p] MOUNTPOINT
- *   hfsctl replace [-w] MOUNTPOINT OLD NEW
+ *   hfsctl replace [-w] [-f] MOUNTPOINT OLD NEW
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +24,9 @@ static void usage(FILE *f)
 		   "       hfsctl scrub [-w] [-s] [-p] [--json] MOUNTPOINT\n"
 		   "           start (or resume) a scrub; -w wait and show progress,\n"
 		   "           -s show the scrub's state, -p pause it (resume with scrub)\n"
-		   "       hfsctl replace [-w] MOUNTPOINT OLD NEW\n"
-		   "           rebuild onto device NEW in place of OLD (path or index)\n");
+		   "       hfsctl replace [-w] [-f] MOUNTPOINT OLD NEW\n"
+		   "           rebuild onto device NEW in place of OLD (path or index) online;\n"
+		   "           -w wait and show progress, -f NEW may hold data\n");
 }
 
 /* Alive and not a zombie (a killed daemon may wait unreaped). */
@@ -164,9 +165,11 @@ static void print_status(const char *js)
 	}
 	p = strstr(js, "\"rebuild\": ");
 	if (p && strncmp(p + 11, "null", 4))
-		printf("  rebuild: %s, %s%%: %s -> %s\n", jget(p, "state", a, sizeof(a)),
-		       jget(p, "progress_pct", b, sizeof(b)), jget(p, "old", c, sizeof(c)),
-		       jget(p, "new", d, sizeof(d)));
+		printf("  rebuild: %s, %s%%: device %s (%s), %s of %s regions, %llu MiB copied\n",
+		       jget(p, "state", a, sizeof(a)), jget(p, "progress_pct", b, sizeof(b)),
+		       jget(p, "comp", e, sizeof(e)), jget(p, "device", c, sizeof(c)),
+		       jget(p, "regions_done", d, sizeof(d)), jget(p, "regions_total", f, sizeof(f)),
+		       strtoull(jget(p, "bytes_copied", g, sizeof(g)), NULL, 10) >> 20);
 	printf("  config:\n        %-40s %-10s %6s %6s %6s %8s\n", "DEVICE", "STATE", "READ",
 	       "WRITE", "CKSUM", "REPAIRED");
 	for (dev = strstr(js, "{ \"path\": "); dev; dev = strstr(dev + 1, "{ \"path\": ")) {
@@ -315,13 +318,15 @@ static int cmd_scrub(int argc, char **argv)
 
 static int cmd_replace(int argc, char **argv)
 {
-	char req[8300], newp[4096], *js;
-	int wait = 0, i, n = 0, ret;
-	const char *arg[3];
+	char req[8300], newp[4096], st[32], *js;
+	int wait = 0, force = 0, i, n = 0, ret;
+	const char *arg[3], *p;
 
 	for (i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "-w"))
 			wait = 1;
+		else if (!strcmp(argv[i], "-f"))
+			force = 1;
 		else if (n < 3)
 			arg[n++] = argv[i];
 		else
@@ -339,7 +344,7 @@ static int cmd_replace(int argc, char **argv)
 		fprintf(stderr, "hfsctl: device paths with spaces are not supported\n");
 		return 1;
 	}
-	snprintf(req, sizeof(req), "replace %s %s", arg[1], newp);
+	snprintf(req, sizeof(req), "replace %s %s%s", arg[1], newp, force ? " force" : "");
 	if (request(arg[0], req, NULL))
 		return 1;
 	printf("rebuilding onto %s in place of %s\n", newp, arg[1]);
@@ -348,7 +353,12 @@ static int cmd_replace(int argc, char **argv)
 	js = wait_job(arg[0], "rebuild");
 	if (!js)
 		return 1;
-	ret = strstr(js, "\"rebuild\": null") == NULL && !strstr(js, "\"state\": \"finished\"");
+	p = strstr(js, "\"rebuild\": ");
+	ret = !p || strcmp(jget(p, "state", st, sizeof(st)), "finished");
+	if (ret)
+		fprintf(stderr, "hfsctl: the rebuild did not finish (%s)\n", p ? st : "no rebuild state");
+	else
+		printf("rebuild finished\n");
 	free(js);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -199,6 +200,8 @@ int ct_mount(struct ctx *c, const char *img, const char *mnt, const char *log, i
 	snprintf(opts, sizeof(opts), "nowriteback,nodirect,flush_interval=%d%s%s",
 		 killmode ? 1 : 3600, log ? ",write_log=" : "", log ? log : "");
 	snprintf(err, sizeof(err), "%s.err", mnt);
+	if (mounted(mnt))
+		umount2(mnt, MNT_DETACH);   /* ours, left by an interrupted run */
 	*pid = fork();
 	if (*pid < 0)
 		return -1;
@@ -250,10 +253,14 @@ int ct_umount(struct ctx *c, const char *mnt, pid_t pid, int killed)
 			if (run_cmd(argv, NULL) == 0)
 				break;
 		}
-		if (errno != EBUSY && errno != EPERM)
-			return -1;
+		if (errno != EBUSY && errno != EPERM) {
+			umount2(mnt, MNT_DETACH);   /* never leave a mount behind */
+			break;
+		}
 		usleep(10000);
 	}
+	if (i == 500)
+		umount2(mnt, MNT_DETACH);
 	for (i = 0; i < 60000; i++) {
 		pid_t r = waitpid(pid, &st, WNOHANG);
 
@@ -267,6 +274,21 @@ int ct_umount(struct ctx *c, const char *mnt, pid_t pid, int killed)
 	waitpid(pid, &st, 0);
 	printf("    the daemon did not exit after the unmount of %s\n", mnt);
 	return -1;
+}
+
+void ct_wait_unlocked(const char *img)
+{
+	int fd = open(img, O_RDONLY | O_CLOEXEC), i;
+
+	for (i = 0; fd >= 0 && i < 1000; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			break;
+		}
+		usleep(10000);
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- checks ------------------------------------------------------------------- */

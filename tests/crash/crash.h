@@ -50,5 +50,8 @@ int  ct_check_image(struct ctx *c, const char *img, const struct run *r, int k, 
 		    const char *what);
 void ct_times(const struct ctx *c);
 double ct_now(void);
+/* Wait (up to 10 s) until nobody holds the image's flock: a killed daemon's
+ * files can outlive it briefly (io_uring workers). */
+void ct_wait_unlocked(const char *img);
 
 #endif

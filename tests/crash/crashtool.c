@@ -286,16 +286,29 @@ static int one_workload(struct ctx *c, const struct workload *wl, uint64_t seed)
 
 /* ---- kill mode ------------------------------------------------------------ */
 
-struct killer { pid_t pid; unsigned ms; };
+/* The killer waits for the workload to reach op kill_at (or to end), then
+ * a random 0..3 ms more, so SIGKILL lands in the middle of the following
+ * requests or of a timed flush. */
+struct killer { pid_t pid; unsigned us; int pipe[2]; };
 
 static void *killer_main(void *arg)
 {
 	struct killer *k = arg;
-	struct timespec ts = { k->ms / 1000, (long)(k->ms % 1000) * 1000000L };
+	char b;
 
-	nanosleep(&ts, NULL);
+	if (read(k->pipe[0], &b, 1) < 0)
+		b = 0;
+	usleep(k->us);
 	kill(k->pid, SIGKILL);
 	return NULL;
+}
+
+static void go_kill(void *priv)
+{
+	struct killer *k = priv;
+
+	if (write(k->pipe[1], "k", 1) != 1)
+		kill(k->pid, SIGKILL);
 }
 
 static int one_kill(struct ctx *c, const struct workload *wl, uint64_t seed)
@@ -316,21 +329,31 @@ static int one_kill(struct ctx *c, const struct workload *wl, uint64_t seed)
 	if (wl_init(&wk, mnt, NULL, seed))
 		return -ENOMEM;
 	wk.quiet = 1;
-	k.ms = (unsigned)(mix(seed) % 1500) + 20;
-	pthread_create(&th, NULL, killer_main, &k);
+	k.us = (unsigned)(mix(seed) % 3000);
+	wk.kill_at = (long)(mix(seed + 1) % 60) + 1;
+	wk.kill_fn = go_kill;
+	wk.kill_priv = &k;
+	if (pipe(k.pipe) != 0 || pthread_create(&th, NULL, killer_main, &k) != 0)
+		return -errno;
 	wl->fn(&wk);
+	if (!wk.killed)
+		go_kill(&k);   /* a short workload: killed at its end */
 	pthread_join(th, NULL);
+	close(k.pipe[0]);
+	close(k.pipe[1]);
 	ct_umount(c, mnt, k.pid, 1);
+	ct_wait_unlocked(work);
 	/* a process crash loses nothing the daemon wrote: the state is the last
 	 * commit, somewhere between the last sync point and the last op */
 	lo = wk.run.syncs[wk.run.nsyncs - 1].state;
 	hi = wk.run.nstates - 1;
-	snprintf(what, sizeof(what), "%s: SIGKILL after %d ms, %ld ops (seed %llu, states %d..%d)",
-		 wl->name, k.ms, wk.nops, (unsigned long long)seed, lo, hi);
+	snprintf(what, sizeof(what), "%s: SIGKILL %u us after op %ld, %ld ops (seed %llu, states %d..%d)",
+		 wl->name, k.us, wk.kill_at, wk.nops, (unsigned long long)seed, lo, hi);
 	c->states++;
 	ret = ct_check_image(c, work, &wk.run, wk.run.nsyncs - 1, lo, hi, what);
-	printf("  %-18s seed %-20llu killed after %4u ms, %4ld ops, %2d syncs: %s\n", wl->name,
-	       (unsigned long long)seed, k.ms, wk.nops, wk.run.nsyncs - 1, ret ? "FAILED" : "ok");
+	printf("  %-18s seed %-20llu killed %4u us after op %2ld, %4ld ops, %2d syncs: %s\n", wl->name,
+	       (unsigned long long)seed, k.us, wk.kill_at, wk.nops, wk.run.nsyncs - 1,
+	       ret ? "FAILED" : "ok");
 	wl_free(&wk);
 	if (!ret)
 		ct_rmtree(wdir);

@@ -25,6 +25,25 @@ uint64_t m_hash(const void *p, size_t len, uint64_t h)
 	return h;
 }
 
+uint64_t m_block_hash(const uint8_t *d, size_t size, size_t blk)
+{
+	size_t off = blk * M_BLK;
+
+	return m_hash(d + off, size - off < M_BLK ? size - off : M_BLK, M_HASH0);
+}
+
+uint64_t m_content_hash(const uint8_t *d, size_t size)
+{
+	uint64_t h = M_HASH0, bh;
+	size_t b;
+
+	for (b = 0; b * M_BLK < size; b++) {
+		bh = m_block_hash(d, size, b);
+		h = m_hash(&bh, sizeof(bh), h);
+	}
+	return h;
+}
+
 /* ---- growable text ------------------------------------------------------- */
 
 struct sbuf { char *p; size_t len, cap; int oom; };
@@ -279,7 +298,12 @@ char *model_text(const struct model *m)
 		e[i].nlink = links[m->names[i].node];
 		if (nd->type == 'f') {
 			e[i].size = nd->size;
-			e[i].hash = m_hash(nd->data, nd->size, M_HASH0);
+			if (!nd->hash_ok) {
+				/* the model is const to its readers; the cache is not state */
+				((struct mnode *)nd)->hash = m_content_hash(nd->data, nd->size);
+				((struct mnode *)nd)->hash_ok = 1;
+			}
+			e[i].hash = nd->hash;
 		} else if (nd->type == 'l') {
 			e[i].size = strlen(nd->target);
 			snprintf(e[i].target, sizeof(e[i].target), "%s", nd->target);
@@ -306,15 +330,30 @@ oom:
 
 static int file_hash(const char *path, uint64_t *h)
 {
-	static char buf[1 << 20];
+	static uint8_t buf[1 << 20];
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t have = 0, b;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
 	*h = M_HASH0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		*h = m_hash(buf, (size_t)n, *h);
+	/* whole 64 KiB blocks at a time, as m_content_hash sees them */
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0 || (n == 0 && have)) {
+		size_t full;
+
+		have += n > 0 ? (size_t)n : 0;
+		full = n == 0 ? have : have / M_BLK * M_BLK;
+		for (b = 0; b * M_BLK < full; b++) {
+			uint64_t bh = m_block_hash(buf, full, b);
+
+			*h = m_hash(&bh, sizeof(bh), *h);
+		}
+		memmove(buf, buf + full, have - full);
+		have -= full;
+		if (n == 0)
+			break;
+	}
 	close(fd);
 	return n < 0 ? -errno : 0;
 }

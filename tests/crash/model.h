@@ -29,6 +29,8 @@ struct mnode {
 	unsigned mode;            /* permission bits */
 	uint8_t *data;            /* file content */
 	size_t   size;
+	uint64_t hash;            /* of data, valid when hash_ok (cleared on every change) */
+	int      hash_ok;
 	char     target[M_PATH];  /* symlink */
 	struct mxattr *xa;
 	int      nxa;
@@ -65,6 +67,11 @@ char *model_text(const struct model *m);
 /* Canonical text of the tree mounted at root (malloc'd); NULL and errno. */
 char *tree_text(const char *root);
 uint64_t m_hash(const void *p, size_t len, uint64_t h);
+/* File content hash: m_hash over the m_hash of each 64 KiB block, so a
+ * change to some blocks is cheap to rehash (stepped truncate and punch). */
+#define M_BLK 65536u
+uint64_t m_content_hash(const uint8_t *d, size_t size);
+uint64_t m_block_hash(const uint8_t *d, size_t size, size_t blk);   /* block blk of d */
 #define M_HASH0 0xcbf29ce484222325ull
 
 /* ---- run ----------------------------------------------------------------- */

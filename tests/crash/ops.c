@@ -143,9 +143,17 @@ static void live_check(struct wl *w, const char *what)
 	free(live);
 }
 
+static void count_op(struct wl *w)
+{
+	if (++w->nops >= w->kill_at && w->kill_fn && !w->killed) {
+		w->killed = 1;
+		w->kill_fn(w->kill_priv);
+	}
+}
+
 static void record(struct wl *w, const char *what)
 {
-	w->nops++;
+	count_op(w);
 	if (run_add_state(&w->run, model_text(&w->m))) {
 		wfail(w, "%s: out of memory", what);
 		return;
@@ -174,6 +182,7 @@ static uint8_t *content(struct wl *w, size_t len)
 
 static int set_size(struct mnode *nd, size_t size)
 {
+	nd->hash_ok = 0;
 	if (size > nd->size) {
 		uint8_t *nb = realloc(nd->data, size);
 
@@ -365,6 +374,7 @@ void w_write(struct wl *w, const char *p, uint64_t off, size_t len, int flags)
 		return wfail(w, "write %s: out of memory", p);
 	}
 	memcpy(w->m.nodes[n].data + off, buf, len);
+	w->m.nodes[n].hash_ok = 0;
 	free(buf);
 	touch(w, n, NULL);
 	record(w, flags & W_DIRECT ? "write (O_DIRECT)" : "write");
@@ -390,6 +400,46 @@ void w_file(struct wl *w, const char *p, size_t len, size_t chunk, int flags)
 		w_write(w, p, off, len - off < chunk ? len - off : chunk, flags);
 }
 
+/* hfs shrinks a file by more than 32 blocks in steps from the end, each
+ * step's size a multiple of 64 KiB, and may commit between steps (rule 2
+ * in fs/hfs_int.h): each such prefix of the file is a state the workload
+ * passes through (DESIGN.md).  Recorded in the order they happen. */
+static void truncate_steps(struct wl *w, int n, uint64_t size)
+{
+	struct mnode *nd = &w->m.nodes[n];
+	uint64_t first = (size + 65535) / 65536 * 65536, old = nd->size, s, nsteps, i;
+	uint64_t *h, run = M_HASH0, keep_hash = nd->hash;
+	int keep_ok = nd->hash_ok;
+	size_t keep_size = nd->size;
+
+	if (old <= first || (old - first + 65535) / 65536 <= 31)
+		return;
+	nsteps = (old - 1) / 65536 - first / 65536 + 1;   /* multiples of 64 KiB in [first, old) */
+	h = calloc(nsteps + 1, sizeof(*h));
+	if (!h)
+		return wfail(w, "truncate: out of memory");
+	/* one pass over the content gives the hash of every 64 KiB prefix */
+	for (s = 0, i = 0; i < nsteps; i++) {
+		for (; s < first + i * 65536; s += 65536) {
+			uint64_t bh = m_block_hash(nd->data, old, s / 65536);
+
+			run = m_hash(&bh, sizeof(bh), run);
+		}
+		h[i] = run;
+	}
+	for (i = nsteps; i-- > 0 && !w->err;) {
+		nd->size = first + i * 65536;
+		nd->hash = h[i];
+		nd->hash_ok = 1;
+		if (run_add_state(&w->run, model_text(&w->m)))
+			wfail(w, "truncate: out of memory");
+	}
+	nd->size = keep_size;
+	nd->hash = keep_hash;
+	nd->hash_ok = keep_ok;
+	free(h);
+}
+
 void w_truncate(struct wl *w, const char *p, uint64_t size)
 {
 	char b[PATH_MAX];
@@ -399,10 +449,41 @@ void w_truncate(struct wl *w, const char *p, uint64_t size)
 		return;
 	if (truncate(full(w, p, b), (off_t)size) != 0 && !gone(w))
 		return wfail(w, "truncate %s: %s", p, strerror(errno));
-	if (n < 0 || set_size(&w->m.nodes[n], size))
+	if (n < 0)
 		return wfail(w, "truncate %s: not in the model", p);
 	touch(w, n, NULL);
+	truncate_steps(w, n, size);
+	if (set_size(&w->m.nodes[n], size))
+		return wfail(w, "truncate %s: out of memory", p);
 	record(w, "truncate");
+}
+
+/* hfs punches more than 32 records in steps, ascending, and may commit
+ * between them (rule 2): the range zeroed up to any 64 KiB boundary is a
+ * state the workload passes through.  pre: the block hashes before. */
+static void punch_steps(struct wl *w, int n, uint64_t off, uint64_t len, const uint64_t *pre)
+{
+	struct mnode *nd = &w->m.nodes[n];
+	size_t nb = (nd->size + M_BLK - 1) / M_BLK, b, cut;
+	uint64_t end = off + len < nd->size ? off + len : nd->size;
+	uint64_t *post = calloc(nb + 1, sizeof(*post));
+
+	if (!post)
+		return wfail(w, "punch: out of memory");
+	for (b = 0; b < nb; b++)
+		post[b] = m_block_hash(nd->data, nd->size, b);
+	for (cut = off / M_BLK + 1; cut * M_BLK < end && !w->err; cut++) {
+		uint64_t h = M_HASH0;
+
+		for (b = 0; b < nb; b++)
+			h = m_hash(b < cut ? &post[b] : &pre[b], sizeof(uint64_t), h);
+		nd->hash = h;
+		nd->hash_ok = 1;
+		if (run_add_state(&w->run, model_text(&w->m)))
+			wfail(w, "punch: out of memory");
+	}
+	nd->hash_ok = 0;
+	free(post);
 }
 
 void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
@@ -425,8 +506,21 @@ void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
 	if (n < 0)
 		return wfail(w, "punch %s: not in the model", p);
 	nd = &w->m.nodes[n];
-	if (off < nd->size)
-		memset(nd->data + off, 0, off + len > nd->size ? nd->size - off : len);
+	{
+		size_t nb = (nd->size + M_BLK - 1) / M_BLK, b;
+		uint64_t *pre = NULL;
+
+		if (off < nd->size && (off + len - off / M_BLK * M_BLK) / M_BLK > 31)
+			pre = calloc(nb + 1, sizeof(*pre));
+		for (b = 0; pre && b < nb; b++)
+			pre[b] = m_block_hash(nd->data, nd->size, b);
+		if (off < nd->size)
+			memset(nd->data + off, 0, off + len > nd->size ? nd->size - off : len);
+		nd->hash_ok = 0;
+		if (pre)
+			punch_steps(w, n, off, len, pre);
+		free(pre);
+	}
 	touch(w, n, NULL);
 	record(w, "punch");
 }
@@ -530,11 +624,11 @@ static void sync_point(struct wl *w, const char *p, int node)
 		snprintf(s.path, sizeof(s.path), "%s", p);
 		s.node = node;
 		s.size = w->m.nodes[node].size;
-		s.hash = m_hash(w->m.nodes[node].data, s.size, M_HASH0);
+		s.hash = m_content_hash(w->m.nodes[node].data, s.size);
 	}
 	if (run_add_sync(&w->run, &s))
 		wfail(w, "sync: out of memory");
-	w->nops++;
+	count_op(w);
 	if (w->live && !w->err)
 		live_check(w, "sync");
 }

@@ -21,6 +21,10 @@ struct wl {
 	int live;                 /* compare the mount with the model after each op */
 	int quiet;                /* kill mode: failures are expected, not reported */
 	long nops;
+	long kill_at;             /* kill mode: call kill_fn once nops reaches it */
+	int killed;               /* kill_fn was called */
+	void (*kill_fn)(void *priv);
+	void *kill_priv;
 };
 
 enum { W_DIRECT = 1 };        /* w_write: open with O_DIRECT (64 KiB-aligned I/O) */

@@ -422,6 +422,30 @@ static void wl_orphan(struct wl *w)
 	w_fsync(w, "after");
 }
 
+/* a large file truncated away: hfs frees its blocks in steps, and the
+ * frees pending their commit (half the free space) force commits between
+ * steps, so every step must leave a state the workload had */
+static void wl_big_truncate(struct wl *w)
+{
+	w_file(w, "huge", 60u * K * K, 1024 * K, W_DIRECT);
+	w_write(w, "small", 0, 5000, 0);
+	w_fsync(w, "huge");
+	w_truncate(w, "huge", 100 * K + 7);
+	w_write(w, "small", 0, 100, 0);
+	w_fsync(w, "small");
+}
+
+/* a large range punched out: hfs frees block by block, pending frees force
+ * commits on the way */
+static void wl_big_punch(struct wl *w)
+{
+	w_file(w, "huge", 60u * K * K, 1024 * K, W_DIRECT);
+	w_fsync(w, "huge");
+	w_punch(w, "huge", BLK + 100, 58u * K * K);
+	w_write(w, "small", 0, 100, 0);
+	w_fsync(w, "small");
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0 },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0 },
@@ -445,5 +469,7 @@ const struct workload workloads[] = {
 	{ "mixed", "60 random operations on six names", wl_mixed, NULL, 0, 1, 0 },
 	{ "write_heavy", "four large files grown in turns", wl_write_heavy, NULL, 0, 1, 0 },
 	{ "orphan", "an unlinked open file written and fsync'd", wl_orphan, NULL, 0, 0, 0 },
+	{ "big_truncate", "60 MiB file truncated to 100 KiB", wl_big_truncate, NULL, 0, 0, 40 },
+	{ "big_punch", "58 MiB punched out of a 60 MiB file", wl_big_punch, NULL, 0, 0, 40 },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0 },
 };

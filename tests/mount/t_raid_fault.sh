@@ -21,6 +21,13 @@ check "missing rules file refuses the mount" bash -c "[ $rc -ne 0 ] && grep -q '
 
 : > "$rules"
 check "mount with an empty rules file" hfs_mount "$m" -o fault="$rules",flush_interval=1 "$a" "$b"
+sock=/run/hfs/$(realpath "$m" | tr / _).sock
+check "control socket is mode 0600" test "$(stat -c %a "$sock")" = 600
+if id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
+	out=$(runuser -u nobody -- "$B/hfsctl" scrub "$m" 2>&1)
+	check "another user cannot use the control socket" grep -q "Permission denied" <<< "$out"
+fi
+check "ping answers" bash -c "'$B/hfsctl' status '$m' --json | grep -q '\"set_state\": \"optimal\"'"
 cp -a "$SRC" "$m/tree" & cpid=$!
 sleep 0.3
 echo "comp=1 op=write action=fail" > "$rules"

@@ -69,8 +69,28 @@ check "data intact" cmp "$T/pat" "$m/pat"
 check "diff -r tree" diff -r --no-dereference "$SRC" "$m/tree"
 check "diff -r tree2" diff -r --no-dereference "$SRC" "$m/tree2"
 
+# a bad copy found by a plain read is repaired too (self-healing read):
+# flip block 7 of the file on leg 0, read it through a
+# fresh mount (no page cache), then the scrub finds nothing left
+python3 - "$a" "$T/pat" <<'PY'
+import sys
+img, pat = sys.argv[1:]
+p = open(pat, 'rb').read()[7*65536:8*65536]
+d = open(img, 'rb').read(); off = d.find(p)
+assert off > 0
+with open(img, 'r+b') as f:
+    f.seek(off + 4242); c = f.read(1); f.seek(off + 4242); f.write(bytes([c[0] ^ 0x3c]))
+PY
+check "unmount (drop the page cache)" hfs_umount "$m" "$a"
+check "remount" hfs_mount "$m" -o fault="$rules" "$a" "$b"
+check "read: data right" cmp "$T/pat" "$m/pat"
+st=$("$B/hfsctl" status "$m" --json)
+check "the read repaired leg 0" test "$(jdev "$a" crc_errors <<< "$st")" -ge 1 -a "$(jdev "$a" repaired <<< "$st")" -ge 1
+check "scrub after the read" "$B/hfsctl" scrub -w "$m"
+check "nothing left to repair" test "$(jnum errors <<< "$("$B/hfsctl" status "$m" --json)")" = 0
+
 # interrupted by an unmount: reads slowed by the fault device so it runs long
-echo "comp=* op=read action=delay ms=2" > "$rules"
+echo "comp=* op=read action=delay ms=10" > "$rules"
 check "scrub started" bash -c "'$B/hfsctl' scrub '$m' | grep -q 'scrub started'"
 sleep 1
 check "a second scrub while one runs is refused" bash -c "! '$B/hfsctl' scrub '$m' 2>&1 | grep -q started"

@@ -413,6 +413,38 @@ static void test_unknown_staleness_left_out(void **st)
 	raid_close(s);
 }
 
+/* Split brain: each leg ran alone and took writes the other never saw.
+ * Assembled together, one is the set and the other is left out — never
+ * "resynced" from a bitmap that does not know what it wrote. */
+static void test_split_brain_left_out(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR, .force = 1 };
+	struct raid_opts o = { .engine = engine, .allow_degraded = 1 };
+	struct raid_comp_status cs[2];
+	struct raid_set *s;
+	uint8_t w[4096], r[4096];
+	int opt;
+
+	assert_int_equal(raid_create(f->p, 2, &cp), 0);
+	fill(w, sizeof(w), 20);
+	assert_int_equal(raid_open(f->p, 1, &o, &s), 0);          /* leg 0 alone */
+	assert_int_equal(raid_write(s, 0, w, sizeof(w)), 0);
+	raid_close(s);
+	assert_int_equal(raid_open(f->p + 1, 1, &o, &s), 0);      /* leg 1 alone */
+	fill(w, sizeof(w), 21);
+	assert_int_equal(raid_write(s, 8 * REGION, w, sizeof(w)), 0);
+	raid_close(s);
+	s = open_set(f, 2, 0);
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	opt = cs[0].state == RAID_COMP_OPTIMAL ? 0 : 1;
+	assert_int_equal(cs[opt].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(cs[!opt].state, RAID_COMP_MISSING);    /* left out, not rebuilding */
+	assert_int_equal(raid_resync_step(s), -ENOENT);
+	assert_int_equal(raid_read_copy(s, !opt, 0, r, sizeof(r)), -EIO);
+	raid_close(s);
+}
+
 /* Rewrite both label copies of img as a 1.0 label (no l_minor, no
  * bitmap geometry), CRC recomputed. */
 static void make_v10_label(const char *img)
@@ -477,6 +509,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resync_waits_for_inflight_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_staleness_left_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_labels_still_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_brain_left_out, setup, teardown),
 	};
 	int fails;
 

@@ -327,11 +327,89 @@ static void test_corrupt_node(void **st)
 	assert_true(ret == -EBADMSG || ret == -EUCLEAN);
 }
 
+/* A full B-tree zone: inserts and growing updates fail with -ENOSPC and
+ * change nothing (a split takes its nodes before it starts; a growing
+ * update takes them before it deletes the old record), so the tree stays
+ * exactly the model, also after a reopen. */
+static int setup_small(void **st)
+{
+	const char *p[1] = { img };
+	struct hfs_format_params fp = { .quiet = 1 };
+
+	if (tu_mkimage(img, sizeof(img), 80ull << 20) || hfs_format(p, 1, &fp, NULL))
+		return -1;
+	fs = NULL;
+	memset(model, 0, sizeof(model));
+	reopen();
+	return 0;
+}
+
+static void test_enospc(void **st)
+{
+	uint8_t v[HFS_MAX_VALUE];
+	int i, op, ret, full = 0, depth, upd_fail = 0;
+
+	tu_seed(20261201);
+	pthread_mutex_lock(&fs->lock);
+	for (i = 0; i < NKEYS && full < 20; i++) {
+		struct hfs_key k = key_of(i);
+		uint16_t l = i % 3 ? 4000 : (uint16_t)(tu_rand() % 300);
+		uint32_t seed = (uint32_t)tu_rand();
+
+		assert_int_equal(hfs_op_begin(fs), 0);
+		val_of(v, l, seed);
+		ret = hfs_bt_insert(fs, &k, v, l);
+		if (ret == -ENOSPC) {
+			full++;
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		model[i].present = 1;
+		model[i].len = l;
+		model[i].seed = seed;
+	}
+	assert_int_equal(full, 20);
+	assert_int_equal(check_tree(&depth), model_count());
+	/* full: small inserts into crumbs and growing updates, ENOSPC or done */
+	for (op = 0; op < 4000; op++) {
+		int j = (int)(tu_rand() % (unsigned)i);
+		struct hfs_key k = key_of(j);
+		uint16_t l = (uint16_t)(tu_rand() % (HFS_MAX_VALUE + 1));
+		uint32_t seed = (uint32_t)tu_rand();
+
+		assert_int_equal(hfs_op_begin(fs), 0);
+		val_of(v, l, seed);
+		if (model[j].present) {
+			ret = hfs_bt_update(fs, &k, v, l);
+			upd_fail += ret == -ENOSPC;
+		} else {
+			ret = hfs_bt_insert(fs, &k, v, l);
+		}
+		if (ret == -ENOSPC)
+			continue;
+		assert_int_equal(ret, 0);
+		model[j].present = 1;
+		model[j].len = l;
+		model[j].seed = seed;
+	}
+	assert_true(upd_fail > 0);
+	assert_int_equal(check_tree(&depth), model_count());
+	verify_all();
+	assert_int_equal(hfs_flush_locked(fs), 0);
+	pthread_mutex_unlock(&fs->lock);
+	reopen();
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(check_tree(&depth), model_count());
+	verify_all();
+	pthread_mutex_unlock(&fs->lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_random_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc, setup_small, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

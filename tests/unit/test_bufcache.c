@@ -413,8 +413,12 @@ static void test_interlock(void **st)
 	assert_int_equal(bc_modify(b), 0);   /* held open */
 	l = (struct ilock){ e, b, 0 };
 	pthread_create(&t, NULL, modifier, &l);
-	usleep(10000);
-	assert_int_equal(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), 1);   /* modify refs nest */
+	/* modify refs nest: the second modifier must not wait for the first.
+	 * Poll (up to 10 s) rather than sleep a fixed time: on a loaded
+	 * machine the thread may simply not have run yet. */
+	for (int i = 0; i < 10000 && !__atomic_load_n(&l.done, __ATOMIC_SEQ_CST); i++)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), 1);
 	pthread_join(t, NULL);
 	{
 		pthread_t f;

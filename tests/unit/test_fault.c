@@ -388,6 +388,12 @@ static void test_vanish(void **st)
 	assert_int_equal(raid_read_copy(s, 1, 0, r, sizeof(r)), -EIO);   /* no reads from it yet */
 	assert_int_equal(raid_read(s, 0, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(w));
+	for (i = 0; i < 100 && raid_resync_step(s) == 1; i++)
+		;
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_int_equal(cs[1].state, RAID_COMP_OPTIMAL);
+	assert_int_equal(raid_read_copy(s, 1, 0, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(w));
 	raid_close(s);
 	/* only leg 1: its own label says optimal, generation 1 — it is alone */
 	assert_int_equal(raid_open(f->p + 1, 1, &o, &s), -ENODEV);

@@ -268,6 +268,31 @@ static void test_raid10_one_leg_per_pair(void **st)
 	free(r);
 }
 
+/* One request over thousands of stripe units: a DAG of 4096 write nodes
+ * (raid10, 4 KiB units, 8 MiB), far more than the engine's queue depth. */
+static void test_huge_request(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_RAID10, .stripe_unit = 4096, .force = 1 };
+	struct raid_opts o = opts();
+	struct raid_set *s;
+	size_t len = 8 << 20;
+	uint8_t *w = malloc(len), *r = malloc(len);
+
+	assert_int_equal(raid_create(f->p, 4, &cp), 0);
+	assert_int_equal(raid_open(f->p, 4, &o, &s), 0);
+	fill(w, len, 77);
+	assert_int_equal(raid_write(s, 4096, w, len), 0);
+	memset(r, 0, len);
+	assert_int_equal(raid_read(s, 4096, r, len), 0);
+	assert_memory_equal(r, w, len);
+	assert_int_equal(raid_read_copy(s, 1, 4096, r, len), 0);
+	assert_memory_equal(r, w, len);
+	raid_close(s);
+	free(w);
+	free(r);
+}
+
 static void test_create_validation(void **st)
 {
 	struct fixture *f = *st;
@@ -346,6 +371,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raid10_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stripe_failed_leg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raid10_one_leg_per_pair, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatched_and_stale, setup, teardown),
 	};
