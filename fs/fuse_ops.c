@@ -625,10 +625,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
 			room = user_room(fs);
-		if (!room)
-			ret = -ENOSPC;
-		else if (room < size)
-			size = room;
+		if (room < size)
+			ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
 	}
 	if (loaded) {
 		mt = ip.mtime;
