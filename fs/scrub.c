@@ -412,8 +412,13 @@ int hfs_scrub_pause(struct hfs_fs *fs)
 
 	if (!sc)
 		return -ENOTSUP;
+	/* a scrub that has written DONE is over even if its thread has not
+	 * quite ended yet (lock order: fs->lock, then sc_lock) */
+	pthread_mutex_lock(&fs->lock);
+	active = hfs_le32(fs->vh.vh_scrub_state) == HFS_SCRUB_RUNNING;
+	pthread_mutex_unlock(&fs->lock);
 	pthread_mutex_lock(&sc->sc_lock);
-	active = sc->sc_running && sc->sc_active;
+	active = active && sc->sc_running && sc->sc_active;
 	pthread_mutex_unlock(&sc->sc_lock);
 	reap(sc, true);
 	return active ? 0 : -ENOENT;

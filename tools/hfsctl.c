@@ -36,7 +36,8 @@ static int pid_alive(int pid)
 	FILE *f;
 	int alive = 0;
 
-	if (pid <= 0 || kill(pid, 0) != 0)
+	/* EPERM: it exists, it is root's and we are not */
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
@@ -69,7 +70,8 @@ static int get_status(const char *mnt, char **out)
 		return 0;
 	free(*out);
 	*out = NULL;
-	if (ret != -ENOENT && ret != -ECONNREFUSED) {
+	/* no socket (older daemon), or not root: the status file is world-readable */
+	if (ret != -ENOENT && ret != -ECONNREFUSED && ret != -EACCES && ret != -EPERM) {
 		fprintf(stderr, "hfsctl: %s: %s\n", mnt, *err ? err : strerror(-ret));
 		return 1;
 	}

@@ -2,7 +2,8 @@
 # raid10 of 4 image files, each case during a running copy, each ending
 # with the data intact (diff -r), fsck.hfs clean and the right state in
 # `hfsctl status --json`: a leg starts failing every write (fault device),
-# then comes back at the remount (bitmap resync); bytes flipped on one leg
+# then comes back at the remount (bitmap resync); a leg of the other pair
+# vanishes mid-copy and comes back the same way; bytes flipped on one leg
 # underneath the mount are repaired by a scrub; a leg is replaced online.
 # And a stripe set with a failed leg: every read is right or EIO, never
 # wrong data.
@@ -52,6 +53,19 @@ check "1: incremental resync of leg 2" bash -c "'$B/hfsctl' status '$m' --json |
 check "1: diff -r t1" diff -r --no-dereference "$SRC" "$m/t1"
 check "1: diff -r t1b" diff -r --no-dereference "$SRC" "$m/t1b"
 
+# a leg of the other pair vanishes mid-copy and comes back at the remount
+cp -a "$SRC" "$m/t1v" & cpid=$!
+sleep 0.3
+echo "comp=1 action=vanish" > "$rules"
+check "1v: copy completes while leg 1 is gone" wait $cpid
+check "1v: leg 1 failed" wait_state "$i1" failed
+: > "$rules"
+check "1v: unmount" hfs_umount "$m" "$i0"
+check "1v: remount, leg 1 back" hfs_mount "$m" -o fault="$rules" "$i0" "$i1" "$i2" "$i3"
+check "1v: bitmap resync finishes" wait_optimal
+check "1v: incremental resync of leg 1" bash -c "'$B/hfsctl' status '$m' --json | grep -q '\"rebuild\": { \"state\": \"finished\", \"progress_pct\": 100, \"comp\": 1, [^}]*\"full\": false'"
+check "1v: diff -r t1v" diff -r --no-dereference "$SRC" "$m/t1v"
+
 # bytes flipped on leg 1 and leg 2 underneath the mount: scrub repairs them
 python3 -c "import random,sys; random.seed(9); sys.stdout.buffer.write(random.randbytes(1<<20))" > "$T/pat"
 check "2: write a 1 MiB file" cp "$T/pat" "$m/pat"
@@ -91,7 +105,7 @@ check "3: hfsctl replace -w (during a copy)" "$B/hfsctl" replace -w "$m" "$i3" "
 check "3: copy completes" wait $cpid
 check "3: new leg optimal" test "$(devstate "$i4")" = optimal
 check "3: set optimal" wait_optimal
-for t in t1 t1b t2 t3; do check "3: diff -r $t" diff -r --no-dereference "$SRC" "$m/$t"; done
+for t in t1 t1b t1v t2 t3; do check "3: diff -r $t" diff -r --no-dereference "$SRC" "$m/$t"; done
 check "3: unmount" hfs_umount "$m" "$i0"
 check "3: fsck.hfs -n" "$B/fsck.hfs" -n "$i0" "$i1" "$i2" "$i4"
 check "3: fsck.hfs -n without one leg of each pair" "$B/fsck.hfs" -n -o degraded "$i1" "$i4"

@@ -24,8 +24,11 @@ check "mount with an empty rules file" hfs_mount "$m" -o fault="$rules",flush_in
 sock=/run/hfs/$(realpath "$m" | tr / _).sock
 check "control socket is mode 0600" test "$(stat -c %a "$sock")" = 600
 if id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
+	chmod 755 "$T"   # so that nobody reaches the mount point at all
+	check "nobody reaches the mount point" bash -c "runuser -u nobody -- stat '$m' >/dev/null"
 	out=$(runuser -u nobody -- "$B/hfsctl" scrub "$m" 2>&1)
 	check "another user cannot use the control socket" grep -q "Permission denied" <<< "$out"
+	check "another user still reads the status (file)" bash -c "runuser -u nobody -- '$B/hfsctl' status '$m' | grep -q 'state:  OPTIMAL'"
 fi
 check "ping answers" bash -c "'$B/hfsctl' status '$m' --json | grep -q '\"set_state\": \"optimal\"'"
 cp -a "$SRC" "$m/tree" & cpid=$!
