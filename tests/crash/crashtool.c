@@ -69,6 +69,10 @@ static int window(const struct run *r, long upto, int *lo, int *hi)
 			k = j;
 	*lo = r->syncs[k].state;
 	*hi = k + 1 < r->nsyncs ? r->syncs[k + 1].state : r->nstates - 1;
+	/* no state whose op began after the crash: its writes (at least the
+	 * commit) all come after its start, so none are in the prefix */
+	while (*hi > *lo && r->startrec[*hi] >= upto)
+		(*hi)--;
 	return k;
 }
 
@@ -233,6 +237,8 @@ static int one_workload(struct ctx *c, const struct workload *wl, uint64_t seed)
 	nrec = raid_wlog_records(w);
 	for (j = 0; j < wk.run.nsyncs; j++)
 		wk.run.syncs[j].rec = raid_wlog_record_at(w, wk.run.syncs[j].logbytes);
+	for (j = 0; j < wk.run.nstates; j++)
+		wk.run.startrec[j] = raid_wlog_record_at(w, wk.run.start[j]);
 	/* commits the workload did not ask for: flush cycles (three device
 	 * flushes each) between two sync points besides the one ending there,
 	 * forced by a full UNDO FIFO (or dirty memory) */
@@ -394,6 +400,8 @@ static int replay(struct ctx *c, const char *kept)
 		run_free(&r);
 		return 2;
 	}
+	for (k = 0; k < r.nstates; k++)
+		r.startrec[k] = raid_wlog_record_at(w, r.start[k]);
 	snprintf(f, sizeof(f), "%s/base.img", kept);
 	snprintf(img, sizeof(img), "%s/replay.img", kept);
 	pfd = open(f, O_RDONLY | O_CLOEXEC);

@@ -496,16 +496,19 @@ void run_free(struct run *r)
 		free(r->text[i]);
 	free(r->text);
 	free(r->hash);
+	free(r->start);
+	free(r->startrec);
 	free(r->syncs);
 	memset(r, 0, sizeof(*r));
 }
 
-static int push_state(struct run *r, uint64_t h, char *text)
+static int push_state(struct run *r, uint64_t h, char *text, uint64_t start)
 {
 	if (r->nstates == r->cap_states) {
 		int nc = r->cap_states ? r->cap_states * 2 : 64;
-		uint64_t *nh = realloc(r->hash, (size_t)nc * sizeof(*nh));
+		uint64_t *nh = realloc(r->hash, (size_t)nc * sizeof(*nh)), *ns;
 		char **nt;
+		long *nr;
 
 		if (!nh)
 			return -ENOMEM;
@@ -514,14 +517,24 @@ static int push_state(struct run *r, uint64_t h, char *text)
 		if (!nt)
 			return -ENOMEM;
 		r->text = nt;
+		ns = realloc(r->start, (size_t)nc * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		r->start = ns;
+		nr = realloc(r->startrec, (size_t)nc * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		r->startrec = nr;
 		r->cap_states = nc;
 	}
+	r->start[r->nstates] = start;
+	r->startrec[r->nstates] = 0;
 	r->hash[r->nstates] = h;
 	r->text[r->nstates++] = text;
 	return 0;
 }
 
-int run_add_state(struct run *r, char *text)
+int run_add_state(struct run *r, char *text, uint64_t start)
 {
 	uint64_t h;
 	int i;
@@ -533,7 +546,7 @@ int run_add_state(struct run *r, char *text)
 		free(text);   /* nothing changed: not a new state */
 		return 0;
 	}
-	if (push_state(r, h, text)) {
+	if (push_state(r, h, text, start)) {
 		free(text);
 		return -ENOMEM;
 	}
@@ -577,10 +590,11 @@ int run_save(const struct run *r, const char *path)
 	}
 	for (i = 0; i < r->nstates; i++) {
 		if (r->text[i])
-			fprintf(f, "state %d %016llx %zu\n%s", i, (unsigned long long)r->hash[i],
-				strlen(r->text[i]), r->text[i]);
+			fprintf(f, "state %d %016llx %llu %zu\n%s", i, (unsigned long long)r->hash[i],
+				(unsigned long long)r->start[i], strlen(r->text[i]), r->text[i]);
 		else
-			fprintf(f, "state %d %016llx 0\n", i, (unsigned long long)r->hash[i]);
+			fprintf(f, "state %d %016llx %llu 0\n", i, (unsigned long long)r->hash[i],
+				(unsigned long long)r->start[i]);
 	}
 	if (fclose(f) != 0)
 		return -errno;
@@ -609,7 +623,8 @@ int run_load(struct run *r, const char *path)
 			s.hash = h;
 			snprintf(s.path, sizeof(s.path), "%s", strcmp(p, "-") ? p : "");
 			ret = run_add_sync(r, &s);
-		} else if (sscanf(line, "state %d %llx %zu", &idx, &h, &len) == 3 && idx == r->nstates) {
+		} else if (sscanf(line, "state %d %llx %llu %zu", &idx, &h, &lb, &len) == 4 &&
+			   idx == r->nstates) {
 			char *t = NULL;
 
 			if (len) {
@@ -622,7 +637,7 @@ int run_load(struct run *r, const char *path)
 				t[len] = 0;
 			}
 			/* no dedup on load: indices must match the saved ones */
-			ret = push_state(r, h, t);
+			ret = push_state(r, h, t, lb);
 			if (ret)
 				free(t);
 		} else {

@@ -53,6 +53,8 @@ struct msync { int state; uint64_t logbytes; long rec; char path[M_PATH]; uint64
 struct run {
 	uint64_t *hash;           /* m_hash of each state's text; [0] = empty tree */
 	char **text;              /* text or NULL */
+	uint64_t *start;          /* log bytes when the op that made the state began */
+	long *startrec;           /* the same in records (filled after the run) */
 	int nstates, cap_states;
 	struct msync *syncs;      /* in order; syncs[0] = the empty tree at record 0 */
 	int nsyncs, cap_syncs;
@@ -76,8 +78,10 @@ uint64_t m_block_hash(const uint8_t *d, size_t size, size_t blk);   /* block blk
 
 /* ---- run ----------------------------------------------------------------- */
 void run_free(struct run *r);
-/* Append a state unless equal to the newest (takes text). */
-int  run_add_state(struct run *r, char *text);
+/* Append a state unless equal to the newest (takes text); start: the
+ * log's size when the op making it began (a crash before that point cannot
+ * show it). */
+int  run_add_state(struct run *r, char *text, uint64_t start);
 
 int  run_add_sync(struct run *r, const struct msync *s);
 /* Save/load a run to/from a file (for --replay of a kept failure). */

@@ -151,16 +151,27 @@ static void count_op(struct wl *w)
 	}
 }
 
+/* The next op begins at the log's current size: with no timed flushes
+ * nothing reaches the device between two ops. */
+static void next_op(struct wl *w)
+{
+	struct stat st;
+
+	if (w->log && stat(w->log, &st) == 0)
+		w->op_start = (uint64_t)st.st_size;
+}
+
 static void record(struct wl *w, const char *what)
 {
 	count_op(w);
-	if (run_add_state(&w->run, model_text(&w->m))) {
+	if (run_add_state(&w->run, model_text(&w->m), w->op_start)) {
 		wfail(w, "%s: out of memory", what);
 		return;
 	}
 	/* after every op while the tree is small, else at sync points */
 	if (w->live && !w->err && w->m.nnames <= 64)
 		live_check(w, what);
+	next_op(w);
 }
 
 static uint8_t *content(struct wl *w, size_t len)
@@ -203,7 +214,7 @@ int wl_init(struct wl *w, const char *mnt, const char *log, uint64_t seed)
 	w->mnt = mnt;
 	w->log = log;
 	w->rng = seed ? seed : 1;
-	if (model_init(&w->m) || run_add_state(&w->run, model_text(&w->m)))
+	if (model_init(&w->m) || run_add_state(&w->run, model_text(&w->m), 0))
 		return -ENOMEM;
 	s.until = INT_MAX;
 	s.node = -1;
@@ -431,7 +442,7 @@ static void truncate_steps(struct wl *w, int n, uint64_t size)
 		nd->size = first + i * 65536;
 		nd->hash = h[i];
 		nd->hash_ok = 1;
-		if (run_add_state(&w->run, model_text(&w->m)))
+		if (run_add_state(&w->run, model_text(&w->m), w->op_start))
 			wfail(w, "truncate: out of memory");
 	}
 	nd->size = keep_size;
@@ -479,7 +490,7 @@ static void punch_steps(struct wl *w, int n, uint64_t off, uint64_t len, const u
 			h = m_hash(b < cut ? &post[b] : &pre[b], sizeof(uint64_t), h);
 		nd->hash = h;
 		nd->hash_ok = 1;
-		if (run_add_state(&w->run, model_text(&w->m)))
+		if (run_add_state(&w->run, model_text(&w->m), w->op_start))
 			wfail(w, "punch: out of memory");
 	}
 	nd->hash_ok = 0;
@@ -631,6 +642,7 @@ static void sync_point(struct wl *w, const char *p, int node)
 	count_op(w);
 	if (w->live && !w->err)
 		live_check(w, "sync");
+	next_op(w);
 }
 
 static void do_sync(struct wl *w, const char *p, int how)

@@ -21,6 +21,7 @@ struct wl {
 	int live;                 /* compare the mount with the model after each op */
 	int quiet;                /* kill mode: failures are expected, not reported */
 	long nops;
+	uint64_t op_start;        /* log size when the current op began */
 	long kill_at;             /* kill mode: call kill_fn once nops reaches it */
 	int killed;               /* kill_fn was called */
 	void (*kill_fn)(void *priv);
