@@ -18,7 +18,11 @@
 #include "fs/dir.h"
 #include "fs/hfs_int.h"
 
-#define TIMEOUT 1.0   /* single host: the kernel's cache only goes stale through us */
+/* Single host: every change comes through this mount, and the kernel drops
+ * what an operation invalidates (link, unlink, rename, setxattr, setattr),
+ * so its cache goes stale only through us; a long timeout saves a LOOKUP
+ * per path component that was used a second ago (stat then unlink). */
+#define TIMEOUT 60.0
 
 /* ---- helpers ------------------------------------------------------------------ */
 static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
@@ -159,6 +163,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
+	/* writeback and readahead requests in flight at once (kernel default
+	 * 12): data sections run them in parallel on the device */
+	conn->max_background = 32;
+	conn->congestion_threshold = 24;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1045,7 +1053,15 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	if (!cfg)
 		goto out_mount;
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	fuse_loop_cfg_set_max_threads(cfg, 8);
+	{
+		/* Threads mostly wait for the device (data sections) or for
+		 * fs->lock, so a few per CPU keep the device busy: 4 per CPU,
+		 * at least 8 (the kernel's background requests), at most 32. */
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
+
+		fuse_loop_cfg_set_max_threads(cfg, nthr < 8 ? 8 : nthr > 32 ? 32 : nthr);
+	}
 	if (hfs_fuse_on_mounted)
 		hfs_fuse_on_mounted();
 	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
