@@ -979,6 +979,8 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 		ip->size = end;
 	if (!ret) {
 		hfs_now(&ip->ctime);
+		if (!(mode & FALLOC_FL_KEEP_SIZE))
+			ip->mtime = ip->ctime;   /* as ext4 (and the kernel's cached times) */
 	}
 	return ret;
 }

@@ -452,12 +452,29 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 		      const char *dn, unsigned int flags)
 {
 	struct hfs_fs *fs = FS(req);
+	unsigned wo = flags & RENAME_WHITEOUT;
 	int ret;
 
+	/* RENAME_WHITEOUT (overlayfs): the source name becomes a whiteout, a
+	 * character device 0:0 (the kernel checked CAP_MKNOD).  Known gap: not
+	 * atomic with the rename, an ENOSPC for the whiteout leaves the rename
+	 * done and the error returned. */
+	if (wo && (flags & RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	flags &= ~(unsigned)RENAME_WHITEOUT;
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
 	if (enospc_commit(fs, ret))
 		ret = hfs_do_rename(fs, sp, sn, dp, dn, flags);
+	if (!ret && wo) {
+		struct hfs_inode w;
+
+		ret = make(req, sp, sn, S_IFCHR, 0, NULL, &w);
+		if (enospc_commit(fs, ret))
+			ret = make(req, sp, sn, S_IFCHR, 0, NULL, &w);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -940,12 +957,19 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct hfs_fs *fs = FS(req);
+	struct hfs_inode ip;
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
 	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
 		ret = hfs_xattr_remove(fs, ino, name);
+	if (!ret) {
+		hfs_now(&ip.ctime);   /* a metadata change (the kernel shows it too) */
+		ret = hfs_inode_store(fs, &ip);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }

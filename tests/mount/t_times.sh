@@ -2,7 +2,8 @@
 # Times (sem/times.py): nanoseconds, ctime on every metadata change, mtime
 # on content changes, the directory's times on create/link/unlink/rename/
 # mkdir/rmdir, atime under relatime and O_NOATIME; times survive a remount
-# to the nanosecond; -o noatime and -o strictatime.
+# to the nanosecond; -o noatime and -o strictatime; all again without the
+# writeback cache (-o nowriteback).
 . "$(dirname "$0")/../lib.sh"
 img=$(mkimg t.img 256M)
 m=$T/m
@@ -21,6 +22,11 @@ check "unmount" hfs_umount "$m" "$img"
 check "remount strictatime" hfs_mount "$m" "$img" -o strictatime
 cat "$m/na" >/dev/null; sleep 0.05; a1=$(stat -c %X%x "$m/na"); sleep 0.05; cat "$m/na" >/dev/null
 check "strictatime: every read moves atime" test "$(stat -c %X%x "$m/na")" != "$a1"
+check "unmount" hfs_umount "$m" "$img"
+# without the kernel's writeback cache the daemon stamps every time itself
+check "remount nowriteback" hfs_mount "$m" "$img" -o nowriteback
+mkdir "$m/nwb"
+pycheck times.py "$m/nwb"
 check "unmount" hfs_umount "$m" "$img"
 check "fsck clean" "$B/fsck.hfs" -n "$img"
 finish

@@ -158,6 +158,8 @@ int main(int argc, char **argv)
 		snprintf(detail, sizeof(detail), "%d of %d cookies resumed at their entry", okc, tested);
 		check(tested >= 10 && okc == tested, "telldir/seekdir cookies valid after churn", detail);
 	}
+	free(seen);
+	close(dfd);
 	printf("dirstress: %d failed\n", fails);
 	return fails > 100 ? 100 : fails;
 }

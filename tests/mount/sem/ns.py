@@ -17,7 +17,7 @@ LINK_MAX = int(sys.argv[2])
 DEV_OK = sys.argv[3] == "1"
 p = lambda *n: os.path.join(m, *n)
 libc = ctypes.CDLL(None, use_errno=True)
-NOREPLACE, EXCHANGE = 1, 2
+NOREPLACE, EXCHANGE, WHITEOUT = 1, 2, 4
 
 
 def renameat2(a, b, flags):
@@ -88,6 +88,14 @@ expect("RENAME_NOREPLACE onto an existing name", EEXIST, renameat2, p("x", "dir"
 expect("RENAME_NOREPLACE to a new name", 0, renameat2, p("x", "dir"), p("x", "new"), NOREPLACE)
 expect("NOREPLACE and EXCHANGE together", EINVAL, renameat2, p("x", "new"), p("x", "g2"),
        NOREPLACE | EXCHANGE)
+write_file(p("x", "wsrc"), b"moved")
+expect("RENAME_WHITEOUT", 0, renameat2, p("x", "wsrc"), p("x", "wdst"), WHITEOUT)
+st = os.lstat(p("x", "wsrc"))
+eq("the source name is a whiteout (char device 0:0)",
+   (stat.S_ISCHR(st.st_mode), os.major(st.st_rdev), os.minor(st.st_rdev)), (True, 0, 0))
+eq("the target has the content", read_file(p("x", "wdst")), b"moved")
+expect("RENAME_WHITEOUT with EXCHANGE", EINVAL, renameat2, p("x", "wdst"), p("x", "g2"),
+       WHITEOUT | EXCHANGE)
 
 # ---- link counts ------------------------------------------------------------
 os.mkdir(p("lk"))

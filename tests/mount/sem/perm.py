@@ -6,7 +6,7 @@ import stat
 import subprocess
 import sys
 import time
-from errno import EACCES, EPERM, ENODATA
+from errno import EACCES, EPERM, ENODATA, EINVAL
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from semlib import *  # noqa: F401,F403
 
@@ -45,6 +45,24 @@ expect_as(A, "owner chmod works", 0, os.chmod, p("base", "f"), 0o640)
 write_file(p("base", "prog"), b"#!/bin/sh\nexit 0\n", mode=0o700)
 expect_as(C, "exec needs the x bit for the user", EACCES, os.execv, p("base", "prog"),
           ["prog"])
+
+write_file(p("base", "t0"), b"root data")
+os.chmod(p("base", "t0"), 0o644)
+expect_as(A, "truncate without write permission", EACCES, os.truncate, p("base", "t0"), 0)
+expect("ftruncate of a read-only descriptor", EINVAL, lambda: os.ftruncate(
+    os.open(p("base", "t0"), os.O_RDONLY), 0))
+os.chmod(p("base", "t0"), 0o000)
+eq("root reads a mode 0000 file (CAP_DAC_OVERRIDE)", read_file(p("base", "t0")), b"root data")
+expect("root cannot execute a file without any x bit", EACCES, os.execv, p("base", "t0"), ["t0"])
+os.mkdir(p("base", "gw"), 0o775)
+os.chown(p("base", "gw"), 0, G)
+os.chmod(p("base", "gw"), 0o775)
+expect_as(B, "a supplementary group grants create in a group-writable directory", 0, write_file,
+          p("base", "gw", "byB"))
+expect_as(A, "without the group: EACCES", EACCES, write_file, p("base", "gw", "byA"))
+eq("access(W_OK) follows the same rules", (run_as(*B, os.access, p("base", "gw"), os.W_OK),
+                                           run_as(*A, os.access, p("base", "gw"), os.W_OK)),
+   (("ok", True), ("ok", False)))
 
 # ---- utimes: explicit times need ownership; "now" needs write access --------
 write_file(p("base", "t"))
