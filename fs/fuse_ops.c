@@ -644,8 +644,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	loaded = !ret;
 	if (loaded)
 		blocks0 = ip.blocks;
-	if (loaded && !fi->writepage) {
-		/* a new write may not take the writeback reserve */
+	if (loaded && !fi->writepage && hfs_writeback) {
+		/* a new write may not take the writeback reserve (kept only
+		 * when the kernel caches writes) */
 		uint64_t room = user_room(fs);
 
 		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
