@@ -270,6 +270,41 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	return 0;
 }
 
+int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i, slots = 0;
+
+	/* BTREE big-blocks hold only node-aligned nodes: nfree / 4 is exact */
+	for (i = 0; i < a->nbb && slots < n; i++) {
+		if (a->bb[i].zone == HFS_ZONE_BTREE)
+			slots += a->bb[i].nfree / (HFS_BUFSIZE / HFS_BLKSIZE);
+		else if (a->bb[i].zone == HFS_ZONE_FREE)
+			slots += HFS_BIGBLOCK / HFS_BUFSIZE;
+	}
+	return slots >= n;
+}
+
+uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs)
+{
+	uint64_t r = (32u << 20) / HFS_BLKSIZE, eighth = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE / 8;
+
+	return r < eighth ? r : eighth;
+}
+
+uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i, btree = 0, free = hfs_alloc_free_blocks(fs);
+
+	/* LARGE big-blocks hold only aligned 64 KiB extents, so their free
+	 * space is whole slots; only the B-tree's free space is not for data */
+	for (i = 0; i < a->nbb; i++)
+		if (a->bb[i].zone == HFS_ZONE_BTREE)
+			btree += a->bb[i].nfree;
+	return free > btree ? free - btree : 0;
+}
+
 int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)
 {
 	struct hfs_alloc *a = fs->alloc;

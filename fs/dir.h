@@ -56,6 +56,10 @@ void hfs_open_get(uint64_t ino);
 int  hfs_open_put(uint64_t ino);                 /* opens left */
 void hfs_open_seterr(uint64_t ino, int err);      /* remember a write error (-errno) */
 int  hfs_open_takeerr(uint64_t ino);              /* and hand it out once */
+/* An error for the writer's next write(2) only (nothing was lost): the
+ * space left is down to the writeback reserve (fs/fuse_ops.c). */
+void hfs_open_setsoft(uint64_t ino, int err);
+int  hfs_open_takesoft(uint64_t ino);
 int  hfs_dir_touch(struct hfs_fs *fs, uint64_t dir, int nlink_delta);
 int  hfs_unref(struct hfs_fs *fs, struct hfs_inode *ip);   /* drop a link; destroy or orphan */
 int  hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir);

@@ -856,6 +856,72 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 	return 0;
 }
 
+/* Punch [off, end): whole blocks go, partial ones are rewritten with zeros. */
+static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uint64_t end)
+{
+	uint64_t fbo;
+	int ret;
+
+	/* walk the records that exist (a hole has none), also those past
+	 * EOF that KEEP_SIZE preallocated: a range of any length costs
+	 * only what is stored in it */
+	struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
+	struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
+	int n = 0;
+
+	for (;;) {
+		uint64_t s, e;
+		struct rec r;
+
+		/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
+		 * records; the inode (i_blocks) is stored before the next
+		 * hfs_op_begin, which may commit */
+		if (n && n % 32 == 0) {
+			ret = hfs_inode_store(fs, ip);
+			if (!ret)
+				ret = hfs_op_begin(fs);
+			if (ret)
+				return ret;
+		}
+		ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
+		if (ret)
+			break;
+		n++;
+		fbo = k.key;
+		s = fbo > off ? fbo : off;
+		e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
+		ret = rec_get(fs, ip->ino, fbo, &r);
+		if (ret)
+			return ret;
+		if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
+			ret = block_drop(fs, ip, fbo, &r);
+		} else if (r.present && s - fbo < r.len) {
+			uint8_t *scratch;
+
+			if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
+				return -ENOMEM;
+			ret = rec_read(fs, ip->ino, fbo, &r, scratch);
+			if (!ret) {
+				uint64_t ze = e - fbo < r.len ? e - fbo : r.len;
+
+				memset(scratch + (s - fbo), 0, ze - (s - fbo));
+				ret = block_store(fs, ip, fbo, scratch, r.len, &r);
+			}
+			free(scratch);
+		}
+		if (ret)
+			return ret;
+		if (fbo + HFS_FBLOCK >= end)
+			break;
+		from = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo + HFS_FBLOCK);
+	}
+	if (ret == -ENOENT)
+		ret = 0;
+	if (!ret)
+		hfs_now(&ip->mtime), ip->ctime = ip->mtime;
+	return ret;
+}
+
 int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t end, fbo;
@@ -865,65 +931,16 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	end = off + len;
-	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-		/* walk the records that exist (a hole has none), also those past
-		 * EOF that KEEP_SIZE preallocated: a range of any length costs
-		 * only what is stored in it */
-		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, off - off % HFS_FBLOCK);
-		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, end - 1), k;
-		int n = 0;
-
-		for (;;) {
-			uint64_t s, e;
-			struct rec r;
-
-			/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
-			 * records; the inode (i_blocks) is stored before the next
-			 * hfs_op_begin, which may commit */
-			if (n && n % 32 == 0) {
-				ret = hfs_inode_store(fs, ip);
-				if (!ret)
-					ret = hfs_op_begin(fs);
-				if (ret)
-					return ret;
-			}
-			ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
-			if (ret)
-				break;
-			n++;
-			fbo = k.key;
-			s = fbo > off ? fbo : off;
-			e = fbo + HFS_FBLOCK < end ? fbo + HFS_FBLOCK : end;
-			ret = rec_get(fs, ip->ino, fbo, &r);
-			if (ret)
-				return ret;
-			if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
-				ret = block_drop(fs, ip, fbo, &r);
-			} else if (r.present && s - fbo < r.len) {
-				uint8_t *scratch;
-
-				if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
-					return -ENOMEM;
-				ret = rec_read(fs, ip->ino, fbo, &r, scratch);
-				if (!ret) {
-					uint64_t ze = e - fbo < r.len ? e - fbo : r.len;
-
-					memset(scratch + (s - fbo), 0, ze - (s - fbo));
-					ret = block_store(fs, ip, fbo, scratch, r.len, &r);
-				}
-				free(scratch);
-			}
-			if (ret)
-				return ret;
-			if (fbo + HFS_FBLOCK >= end)
-				break;
-			from = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo + HFS_FBLOCK);
-		}
-		if (ret == -ENOENT)
-			ret = 0;
-		if (!ret)
-			hfs_now(&ip->mtime), ip->ctime = ip->mtime;
-		return ret;
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return file_punch(fs, ip, off, end);
+	if (mode & FALLOC_FL_ZERO_RANGE) {
+		/* zero range = punch, then allocate what is now a hole */
+		if (mode & ~(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
+			return -EOPNOTSUPP;
+		ret = file_punch(fs, ip, off, end);
+		if (ret)
+			return ret;
+		mode &= FALLOC_FL_KEEP_SIZE;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;

@@ -29,7 +29,7 @@ static struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 
 
 /* The session, for notifications (set once before the loop runs). */
-static struct fuse_session *hfs_se;
+static struct fuse_session *session;
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -72,8 +72,8 @@ static int enospc_commit(struct hfs_fs *fs, int ret)
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
-	if (hfs_se)
-		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
+	if (session)
+		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 }
 
 static void to_stat(const struct hfs_inode *ip, struct stat *st)
@@ -110,6 +110,32 @@ static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 /* ---- ops ------------------------------------------------------------------------- */
 
 static int hfs_writeback;   /* the kernel caches writes (FUSE_CAP_WRITEBACK_CACHE) */
+
+/* Below this much space for data, files opened for writing bypass the page
+ * cache (FOPEN_DIRECT_IO): write(2) then reaches us and gets its ENOSPC
+ * itself, as on a local filesystem, instead of a later writeback error
+ * that programs which ignore close(2)'s result never see. */
+#define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
+
+/* Bytes a new write may still take (fs->lock held): data space beyond the
+ * writeback reserve. */
+static uint64_t user_room(struct hfs_fs *fs)
+{
+	uint64_t d = hfs_alloc_data_blocks(fs), r = hfs_alloc_wb_reserve(fs);
+
+	return d > r ? (d - r) * HFS_BLKSIZE : 0;
+}
+
+static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi)
+{
+	struct hfs_statfs st;
+
+	if (!hfs_writeback || (fi->flags & O_ACCMODE) == O_RDONLY)
+		return;
+	hfs_statfs_get(fs, &st);
+	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
+		fi->direct_io = 1;
+}
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -187,7 +213,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * the attributes: a cached write's writeback failed (ENOSPC), and
 	 * this is how the writer gets the error from write(2) itself instead
 	 * of filling the page cache forever (stat and fstat carry no handle). */
-	ret = fi && hfs_writeback ? hfs_open_takeerr(ino) : 0;
+	ret = fi && hfs_writeback ? hfs_open_takesoft(ino) : 0;
+	if (!ret && fi && hfs_writeback)
+		ret = hfs_open_takeerr(ino);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	pthread_mutex_unlock(&fs->lock);
@@ -229,13 +257,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
 			goto out;
 		}
+		uint64_t blocks0 = ip.blocks;
+
 		/* the same size changes no times: with the writeback cache the
 		 * kernel keeps its own mtime/ctime then (and sends new ones when
 		 * the size does change) */
 		same = (uint64_t)a->st_size == ip.size && !(set & ~FUSE_SET_ATTR_SIZE);
 		ret = hfs_file_truncate(fs, &ip, (uint64_t)a->st_size);
-		if (ret)
+		if (ret) {
+			/* failed midway: keep the block count of what was dropped */
+			if (ip.blocks != blocks0)
+				hfs_inode_store(fs, &ip);
 			goto out;
+		}
 	}
 	if (set & FUSE_SET_ATTR_ATIME_NOW)
 		hfs_now(&ip.atime);
@@ -496,10 +530,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!ret)
 		hfs_open_get(ino);
 	pthread_mutex_unlock(&fs->lock);
-	if (ret)
+	if (ret) {
 		fuse_reply_err(req, -ret);
-	else
-		fuse_reply_open(req, fi);
+		return;
+	}
+	open_mode(fs, fi);
+	fuse_reply_open(req, fi);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -525,6 +561,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	e.ino = ip.ino;
 	e.attr_timeout = e.entry_timeout = TIMEOUT;
 	to_stat(&ip, &e.attr);
+	open_mode(fs, fi);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -573,7 +610,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	n = ret ? ret : hfs_file_read(fs, &ip, buf, size, (uint64_t)off);
-	touched = n >= 0 && atime_touch(fs, &ip, fi->flags);
+	/* the read dropped fs->lock around its I/O (data sections in file.c):
+	 * others may have changed the inode meanwhile, so the atime goes into
+	 * a fresh copy, never the one loaded before (it reverted their size
+	 * and block count: i_blocks disagreed with the data records) */
+	touched = n >= 0 && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, fi->flags);
 	pthread_mutex_unlock(&fs->lock);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -589,9 +630,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	struct timespec mt, ct;
+	uint64_t blocks0 = 0;
+	struct timespec mt = { 0 }, ct = { 0 };
 	ssize_t n;
-	int ret;
+	int ret, loaded, soft;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -599,8 +641,23 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
-	mt = ip.mtime;
-	ct = ip.ctime;
+	loaded = !ret;
+	if (loaded)
+		blocks0 = ip.blocks;
+	if (loaded && !fi->writepage && hfs_writeback) {
+		/* a new write may not take the writeback reserve (kept only
+		 * when the kernel caches writes) */
+		uint64_t room = user_room(fs);
+
+		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
+			room = user_room(fs);
+		if (room < size)
+			ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
+	}
+	if (loaded) {
+		mt = ip.mtime;
+		ct = ip.ctime;
+	}
 	n = ret ? ret : hfs_file_write(fs, &ip, buf, size, (uint64_t)off);
 	if (((n >= 0 && (size_t)n < size) || n == -ENOSPC) && hfs_alloc_pending_blocks(fs)) {
 		/* out of space with frees waiting for their commit: commit what
@@ -618,28 +675,47 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		hfs_open_seterr(ino, -ENOSPC);   /* the rest did not fit */
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
-	if (n > 0) {
+	/* also after a failure: blocks replaced before it are in the tree */
+	if (n > 0 || (loaded && ip.blocks != blocks0)) {
 		/* writeback of the kernel's cache: the kernel stamped mtime/ctime
 		 * at write(2) and sends them itself (setattr, before or after this
 		 * write); stamping the writeback time here would differ from
 		 * what it showed */
-		if (fi->writepage) {
+		if (fi->writepage && n > 0) {
 			ip.mtime = mt;
 			ip.ctime = ct;
 		}
 		ret = hfs_inode_store(fs, &ip);
-		if (ret)
+		if (ret && n > 0)
 			n = ret;
 	}
+	/* cached writes reached the reserve: the writer's next write(2) gets
+	 * ENOSPC, while what the cache holds still fits */
+	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
+	if (soft)
+		hfs_open_setsoft(ino, -ENOSPC);
 	pthread_mutex_unlock(&fs->lock);
+	if (soft && session && (size_t)n == size) {
+		fuse_reply_write(req, size);
+		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+		return;
+	}
+	if (fi->writepage && (n < 0 || (size_t)n < size)) {
+		/* Writeback of the page cache: the error is ours to report,
+		 * once, like a local filesystem's: to the next write(2) (see
+		 * op_getattr), else fsync(2) or close(2) (op_fsync, op_flush).
+		 * An error reply would make the kernel report it again at
+		 * close.  Invalidating the attributes only (offset < 0) touches
+		 * no page, so this cannot deadlock with the writeback. */
+		fuse_reply_write(req, size);
+		if (session)
+			fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
+		return;
+	}
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
-	/* attributes only (offset < 0): no page is touched, so this cannot
-	 * deadlock with the writeback that sent the request; see op_getattr */
-	if ((n < 0 || (size_t)n < size) && hfs_writeback && hfs_se)
-		fuse_lowlevel_notify_inval_inode(hfs_se, ino, -1, 0);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -800,7 +876,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	memset(&v, 0, sizeof(v));
 	v.f_bsize = v.f_frsize = HFS_BLKSIZE;
 	v.f_blocks = s.total_blocks;
-	v.f_bfree = v.f_bavail = s.free_blocks;
+	v.f_bfree = s.free_blocks;
+	v.f_bavail = s.avail_blocks;
 	v.f_files = s.max_inodes;
 	v.f_ffree = v.f_favail = s.free_inodes;
 	v.f_namemax = 255;
@@ -909,10 +986,18 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
-	if (!ret)
+	if (!ret) {
+		uint64_t blocks0 = ip.blocks;
+
 		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
-	if (!ret)
-		ret = hfs_inode_store(fs, &ip);
+		/* failed midway (ENOSPC): the blocks it did store or drop are in
+		 * the tree, so the inode's block count must follow them */
+		if (!ret || ip.blocks != blocks0) {
+			int r = hfs_inode_store(fs, &ip);
+
+			ret = ret ? ret : r;
+		}
+	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -982,7 +1067,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	int ret = -EIO;
 
 	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
-	hfs_se = se;
+	session = se;
 	if (!se)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)

@@ -130,7 +130,9 @@ uint32_t hfs_crc32(uint32_t crc, const void *p, size_t len);
 /* crc32 (zlib) of a block with the 4-byte field at crc_off taken as 0. */
 uint32_t hfs_block_crc(const void *blk, size_t len, size_t crc_off);
 
-struct hfs_statfs { uint64_t total_blocks, free_blocks, ninodes, max_inodes, free_inodes; };
+/* avail_blocks: what file data can still get (free space inside the
+ * B-tree's big-blocks holds only nodes), <= free_blocks. */
+struct hfs_statfs { uint64_t total_blocks, free_blocks, avail_blocks, ninodes, max_inodes, free_inodes; };
 void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st);
 
 #endif

@@ -164,6 +164,17 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
+/* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
+ * big-blocks plus whole free big-blocks), else 0. */
+int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
+/* Free blocks file data can use: all free blocks but those inside the
+ * B-tree's big-blocks (statfs f_bavail). */
+uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
+/* Blocks kept for the kernel's already-cached writes (writeback reserve):
+ * new writes get ENOSPC once only this much is left, so data that write(2)
+ * already accepted into the page cache still finds space (32 MiB, at most
+ * 1/8 of the volume).  statfs f_bavail leaves it out. */
+uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs);
 /* mkfs: write an initial free map for a fresh volume, marking the RAW,
  * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
 int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);

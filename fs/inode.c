@@ -131,9 +131,14 @@ int hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino)
 	if (ret)
 		return ret;
 	if (S_ISREG(ip.mode)) {
+		uint64_t blocks0 = ip.blocks;
+
 		ret = hfs_file_truncate(fs, &ip, 0);
-		if (ret)
+		if (ret) {
+			if (ip.blocks != blocks0)
+				hfs_inode_store(fs, &ip);   /* count what is gone */
 			return ret;
+		}
 	}
 	ret = drop_all(fs, ino, HFS_REC_XATTR);
 	if (!ret)

@@ -13,7 +13,7 @@
 #include "fs/dir.h"
 
 /* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count; int err; struct opened *next; };
+struct opened { uint64_t ino; unsigned count; int err, soft; struct opened *next; };
 #define OHASH 1024
 static struct opened *otab[OHASH];
 
@@ -44,6 +44,24 @@ int hfs_open_takeerr(uint64_t ino)
 
 	if (o)
 		o->err = 0;
+	return err;
+}
+
+void hfs_open_setsoft(uint64_t ino, int err)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o)
+		o->soft = err;
+}
+
+int hfs_open_takesoft(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+	int err = o ? o->soft : 0;
+
+	if (o)
+		o->soft = 0;
 	return err;
 }
 

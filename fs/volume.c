@@ -23,6 +23,8 @@
  * B-tree nodes), with a wide margin: below it, freed-but-pending space is
  * made reusable by committing first instead of failing with ENOSPC. */
 #define HFS_OP_SPACE_BLOCKS 2048u
+/* Pending blocks worth a commit when space is short (256 KiB). */
+#define HFS_OP_PENDING_MIN 64u
 
 /* ---- headers ---------------------------------------------------------------- */
 
@@ -207,10 +209,20 @@ int hfs_op_begin(struct hfs_fs *fs)
 		return hfs_flush_locked(fs);
 	/* freed space is scattered through the big-blocks until it commits, so
 	 * commit once much of the free space is pending, or little is left */
-	if (hfs_alloc_pending_blocks(fs) &&
-	    (hfs_alloc_free_blocks(fs) - hfs_alloc_pending_blocks(fs) < HFS_OP_SPACE_BLOCKS ||
-	     hfs_alloc_pending_blocks(fs) > hfs_alloc_free_blocks(fs) / 2))
-		return hfs_flush_locked(fs);
+	{
+		uint64_t pend = hfs_alloc_pending_blocks(fs), free = hfs_alloc_free_blocks(fs);
+		uint64_t left = free - pend;
+
+		/* ...but not for a few pending blocks while some space is left:
+		 * near full, every copy-on-write leaves a pending block, and a
+		 * commit per operation made each create take a commit's time
+		 * (xfstests generic/027); a write that runs out commits and
+		 * retries by itself (op_write) */
+		if (pend && (pend > free / 2 ||
+			     (left < HFS_OP_SPACE_BLOCKS &&
+			      (pend >= HFS_OP_PENDING_MIN || left < HFS_OP_PENDING_MIN))))
+			return hfs_flush_locked(fs);
+	}
 	return 0;
 }
 
@@ -372,6 +384,11 @@ void hfs_statfs_get(struct hfs_fs *fs, struct hfs_statfs *st)
 	pthread_mutex_lock(&fs->lock);
 	st->total_blocks = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE;
 	st->free_blocks = hfs_alloc_free_blocks(fs);
+	st->avail_blocks = hfs_alloc_data_blocks(fs);
+	if (st->avail_blocks > st->free_blocks)
+		st->avail_blocks = st->free_blocks;
+	st->avail_blocks = st->avail_blocks > hfs_alloc_wb_reserve(fs) ?
+			   st->avail_blocks - hfs_alloc_wb_reserve(fs) : 0;
 	st->ninodes = hfs_le64(fs->vh.vh_ninodes);
 	/* Inodes are B-tree records (a slot, 128 bytes and a directory entry:
 	 * about 256 bytes, some 512 with the nodes' slack), so the count is

@@ -15,6 +15,17 @@ check "dd ended by itself" test "$rc" != 124
 check "dd failed" test "$rc" = 1
 check "write(2) said ENOSPC" grep -q "error writing.*No space left on device" <<<"$out"
 check "file no larger than the filesystem" test "$(stat -c %s "$m/fill")" -le $((256 << 20))
+# a file opened on the full filesystem bypasses the page cache: its very
+# first write(2) fails (a program that ignores close(2) used to loop forever,
+# xfstests generic/027)
+check "new file on a full filesystem: write(2) gets ENOSPC" python3 -c "
+import os, errno, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+try:
+    os.write(fd, b'x' * (1 << 20)); sys.exit(1)
+except OSError as e:
+    sys.exit(0 if e.errno == errno.ENOSPC else 1)
+" "$m/new"
 check "stat works after the error" test -n "$(stat -c %s "$m/fill")"
 rm -f "$m/fill"
 check "writable again" dd if=/dev/zero of="$m/small" bs=1M count=10 conv=fsync status=none

@@ -22,13 +22,13 @@ check "remount" hfs_mount "$m" "$img" -o flush_interval=1
 pycheck openf.py "$m" verify
 
 # the orphan list across a crash
-free0=$(stat -f -c %a "$m")
+free0=$(stat -f -c %f "$m")
 head -c $((40 << 20)) /dev/urandom > "$T/orph"
 cp "$T/orph" "$m/orph" && sync "$m/orph"
 exec 7<"$m/orph"
 rm "$m/orph"
 sleep 2.5   # flush cycles commit the unlink and the orphan record
-check "an unlinked open file keeps its space" test "$(stat -f -c %a "$m")" -lt $((free0 - 10000))
+check "an unlinked open file keeps its space" test "$(stat -f -c %f "$m")" -lt $((free0 - 10000))
 check "and its data" cmp - "$T/orph" <&7
 pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" \
 	"/run/hfs/$(printf %s "$m" | tr / _).json")
@@ -39,7 +39,7 @@ for i in $(seq 1 100); do flock -n "$img" true && break; sleep 0.1; done
 check "fsck -n after the crash: clean (an orphan is no error)" "$B/fsck.hfs" -n "$img"
 check "remount after the crash" hfs_mount "$m" "$img"
 check "the orphan is gone from the namespace" test ! -e "$m/orph"
-free1=$(stat -f -c %a "$m")
+free1=$(stat -f -c %f "$m")
 check "its space is given back ($free0 -> $free1 blocks free)" test $((free0 - free1)) -le 16 -a $((free1 - free0)) -le 16
 check "unmount" hfs_umount "$m" "$img"
 out=$("$B/fsck.hfs" -n "$img"); echo "$out"

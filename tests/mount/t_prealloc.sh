@@ -36,6 +36,17 @@ check "truncate to the same size drops them" truncate -s 0 "$m/e"
 check "no blocks" test "$(stat -c %b "$m/e")" = 0
 check "fallocate -n on an empty file" fallocate -n -l 1048576 "$m/e"
 rm "$m/e"      # once left its data records behind (truncate to 0 skipped a size-0 file)
+# FALLOC_FL_ZERO_RANGE (once EOPNOTSUPP): inside, across EOF, past EOF with -n
+head -c 307200 /dev/urandom > "$T/zref"; cp "$T/zref" "$m/z"
+check "zero range" fallocate -z -o 10240 -l 102400 "$m/z"
+dd if=/dev/zero of="$T/zref" bs=1024 seek=10 count=100 conv=notrunc status=none
+check "zeroed content" cmp "$m/z" "$T/zref"
+check "zero range across EOF grows the file" fallocate -z -o 296960 -l 20480 "$m/z"
+check "new size" test "$(stat -c %s "$m/z")" = 317440
+check "zero range -n past EOF keeps the size" fallocate -n -z -o 409600 -l 131072 "$m/z"
+check "size kept" test "$(stat -c %s "$m/z")" = 317440
+check "zeros to the end" cmp -n 296960 "$m/z" "$T/zref"
+check "tail is zero" test "$(tail -c 20480 "$m/z" | tr -d '\0' | wc -c)" = 0
 check "umount" hfs_umount "$m" "$img"
 check "fsck clean" "$B/fsck.hfs" -n "$img"
 finish

@@ -13,13 +13,13 @@ for kind in meta data; do
 	check "$kind: mkfs" "$B/mkfs.hfs" -q -f "$img"
 	check "$kind: mount" hfs_mount "$m" "$img"
 	pycheck space.py "$m" "$([ $kind = meta ] && echo fill || echo data)" "$T/state"
-	full=$(stat -f -c %a "$m")
+	full=$(stat -f -c %f "$m")
 	check "$kind: unmount when full" hfs_umount "$m" "$img"
 	check "$kind: fsck clean when full" "$B/fsck.hfs" -n "$img"
 	check "$kind: fsck and statfs agree when full" test "$(fsck_free)" = "$full"
 	check "$kind: remount" hfs_mount "$m" "$img"
 	pycheck space.py "$m" "$([ $kind = meta ] && echo check || echo datacheck)" "$T/state"
-	empty=$(stat -f -c %a "$m")
+	empty=$(stat -f -c %f "$m")
 	check "$kind: unmount" hfs_umount "$m" "$img"
 	check "$kind: fsck clean after freeing" "$B/fsck.hfs" -n "$img"
 	check "$kind: fsck and statfs agree after freeing" test "$(fsck_free)" = "$empty"

@@ -7,6 +7,7 @@
 # hooks give xfstests the real thing:
 #   _scratch_mkfs              mkfs.hfs -f of SCRATCH_DEV
 #   _try_scratch_mkfs_sized N  mkfs.hfs -f -S N (_scratch_mkfs_sized calls it)
+#   _try_mkfs_dev ... DEV      mkfs.hfs -f DEV (_mkfs_dev calls it)
 #   _check_test_fs, _check_scratch_fs   unmount, fsck.hfs -n, mount again
 #   _repair_test_fs            fsck.hfs -y
 # local.config is sourced by common/config before common/rc defines its
@@ -53,6 +54,8 @@ _hfs_install_hooks() {
 		_hfs_mkfs "$SCRATCH_DEV"
 	}
 	_try_scratch_mkfs_sized() { _hfs_mkfs "$SCRATCH_DEV" -S "$1"; }
+	# a filesystem on a loop device a test made: the device is the last argument
+	_try_mkfs_dev() { _hfs_mkfs "${@: -1}"; }
 	_check_test_fs() { _hfs_check "$TEST_DEV" "$TEST_DIR" test; }
 	_check_scratch_fs() { _hfs_check "${1:-$SCRATCH_DEV}" "$SCRATCH_MNT" scratch; }
 	_repair_test_fs() {

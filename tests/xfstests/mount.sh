@@ -16,6 +16,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case ",$opts," in *,remount,*) exec mount "${args[@]}" ;; esac
+# tests that mount with "-t $FSTYP" say plain fuse: in a run, that is hfs
+[ "$type" = fuse ] && type=fuse.hfs
 if [ "$type" != fuse.hfs ] || [ ${#pos[@]} -ne 2 ]; then
 	exec mount "${args[@]}"
 fi

@@ -7,7 +7,7 @@
 # local.config (passed as HOST_OPTIONS, so the xfstests tree is not written
 # to except by check's own scratch files) for FSTYP=fuse FUSE_SUBTYP=.hfs
 # with MOUNT_PROG/UMOUNT_PROG/DF_PROG wrappers and the mkfs/fsck hooks of
-# hooks.sh.  It creates the xfstests users (fsgqa, fsgqa2, 123456-fsgqa)
+# hooks.sh, and /sbin/mount.fuse.hfs if absent.  It creates the xfstests users (fsgqa, fsgqa2, 123456-fsgqa)
 # if missing.  On exit, also on failure or Ctrl-C, it stops check, unmounts,
 # detaches the loops, removes the users it created and $T.  The results stay
 # in $XFSTESTS_RESULTS (default $BUILDDIR/xfstests/results-DATE).
@@ -40,6 +40,7 @@ fi
 [ ${#tests[@]} -gt 0 ] || die "no tests to run"
 
 T=$(mktemp -d /tmp/hfs-xfstests.XXXXXX)
+chmod 755 "$T"      # the permission tests run as fsgqa and must reach TEST_DIR
 CHECK_PID="" WATCH_PID="" TAIL_PID="" USERS_MADE=()
 cleanup() {
 	local m l u p
@@ -59,6 +60,7 @@ cleanup() {
 	fi
 	# status files of daemons that were killed (a clean unmount removes its own)
 	rm -f /run/hfs/"$(printf %s "$T" | tr / _)"_*.json 2>/dev/null
+	[ -f "$T/helper_made" ] && rm -f /sbin/mount.fuse.hfs
 	for u in "${USERS_MADE[@]}"; do userdel -r "$u" 2>/dev/null || userdel "$u" 2>/dev/null; done
 	getent group fsgqa >/dev/null && [ -f "$T/group_made" ] && groupdel fsgqa 2>/dev/null
 	rm -rf "$T"
@@ -85,6 +87,13 @@ for u in fsgqa fsgqa2 123456-fsgqa; do
 	useradd -m "$u" 2>/dev/null && USERS_MADE+=("$u")
 done
 if ! getent group fsgqa >/dev/null; then groupadd fsgqa && touch "$T/group_made"; fi
+
+# Tests that call mount(8) themselves (not MOUNT_PROG) need the helper
+# mount -t fuse.hfs runs: made for the run if absent (pointing at this
+# build), removed again at the end; an installed one is left alone.
+if [ ! -e /sbin/mount.fuse.hfs ]; then
+	ln -s "$B/hfs" /sbin/mount.fuse.hfs && touch "$T/helper_made"
+fi
 
 cat > "$T/local.config" <<CFG
 export FSTYP=fuse
