@@ -1089,7 +1089,17 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	}
 	if (hfs_fuse_on_mounted)
 		hfs_fuse_on_mounted();
-	ret = fuse_session_loop_mt(se, cfg) ? -EIO : 0;
+	ret = fuse_session_loop_mt(se, cfg);
+	if (ret == -ECONNABORTED) {
+		/* umount -f, a fusectl abort, or (seen on kernel 6.18, with
+		 * fusectl not even mounted) now and then a plain unmount: the
+		 * kernel failed every pending request itself; nothing of ours
+		 * is lost, and the caller's final flush commits what we hold. */
+		HFS_WARN("the kernel aborted the FUSE connection of %s; flushing and exiting",
+			 mountpoint);
+		ret = 0;
+	}
+	ret = ret ? -EIO : 0;
 	fuse_loop_cfg_destroy(cfg);
 out_mount:
 	fuse_session_unmount(se);
