@@ -332,7 +332,8 @@ int raid_bm_mark(struct raid_set *s, uint64_t coff, uint64_t len)
 	return ret;
 }
 
-int raid_bm_mark_full(struct raid_set *s)
+/* Set header flags (none for a plain write) and make the bitmap durable. */
+static int bm_sync_flags(struct raid_set *s, uint32_t set)
 {
 	struct raid_bitmap *b = &s->bm;
 	int ret;
@@ -340,23 +341,20 @@ int raid_bm_mark_full(struct raid_set *s)
 	if (!b->bm_enabled)
 		return 0;
 	pthread_mutex_lock(&b->bm_lock);
-	b->bm_flags |= RAID_BM_FULL;
+	b->bm_flags |= set;
 	ret = sync_locked(s);
 	pthread_mutex_unlock(&b->bm_lock);
 	return ret;
 }
 
+int raid_bm_mark_full(struct raid_set *s)
+{
+	return bm_sync_flags(s, RAID_BM_FULL);
+}
+
 int raid_bm_write(struct raid_set *s)
 {
-	struct raid_bitmap *b = &s->bm;
-	int ret;
-
-	if (!b->bm_enabled)
-		return 0;
-	pthread_mutex_lock(&b->bm_lock);
-	ret = sync_locked(s);
-	pthread_mutex_unlock(&b->bm_lock);
-	return ret;
+	return bm_sync_flags(s, 0);
 }
 
 uint64_t raid_bitmap_dirty(struct raid_set *s)
