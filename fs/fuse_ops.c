@@ -408,11 +408,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct hfs_fs *fs = FS(req);
 	struct hfs_key k = hfs_mkkey(ino, HFS_REC_SYMLINK, 0);
 	char buf[HFS_SYMLINK_MAX + 1];
+	struct hfs_inode ip;
 	size_t len;
-	int ret;
+	int ret, touched;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_bt_lookup(fs, &k, buf, sizeof(buf) - 1, &len);
+	/* readlink(2) is an access (touch_atime in the VFS) */
+	touched = !ret && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, ret == -ENOENT ? EINVAL : -ret);
@@ -420,6 +423,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
 	fuse_reply_readlink(req, buf);
+	if (touched)
+		atime_notify(ino);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
