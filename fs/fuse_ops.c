@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 #include "fs/dir.h"
 #include "fs/hfs_int.h"
+#include "fs/shutdown.h"
 
 /* Single host: every change comes through this mount, and the kernel drops
  * what an operation invalidates (link, unlink, rename, setxattr, setattr),
@@ -161,6 +162,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* The kernel clears set-ID bits on write, truncate and chown, knowing
 	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	/* filesystem ioctls (FS_IOC_SHUTDOWN) are issued on the mount point */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	/* writeback and readahead requests in flight at once (kernel default
@@ -1058,6 +1062,19 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 		fuse_reply_lseek(req, (off_t)out);
 }
 
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		     size_t out_bufsz)
+{
+	switch (cmd) {
+	case HFS_IOC_SHUTDOWN:
+		hfs_ioctl_shutdown(req, arg);
+		return;
+	default:
+		fuse_reply_err(req, ENOTTY);
+	}
+}
+
 void (*hfs_fuse_on_mounted)(void);
 
 static const struct fuse_lowlevel_ops hfs_ops = {
@@ -1094,7 +1111,10 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.create = op_create,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
+	.ioctl = op_ioctl,
 };
+
+static struct fuse_lowlevel_ops gated_ops;
 
 int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,
 		 char **fuse_argv)
@@ -1104,7 +1124,8 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_loop_config *cfg;
 	int ret = -EIO;
 
-	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	hfs_shutdown_gate(&hfs_ops, &gated_ops);
+	se = fuse_session_new(&args, &gated_ops, sizeof(gated_ops), fs);
 	session = se;
 	if (!se)
 		goto out_args;
