@@ -49,7 +49,8 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 {
 	struct timespec now;
 
-	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME))
+	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
+	    (fs->opts.nodiratime && S_ISDIR(ip->mode)))
 		return 0;
 	hfs_now(&now);
 	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
@@ -1051,6 +1052,16 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 	uint64_t out = 0;
 	int ret;
 
+	/* With the writeback cache, data written since the last writeback is
+	 * only in the kernel's page cache, and the kernel sends FUSE_LSEEK
+	 * without writing it back first: a file just written would show no
+	 * data (xfstests' SEEK_DATA probe writes a byte and seeks at once).
+	 * Invalidating [off, EOF) makes the kernel write those pages back
+	 * (launder) before the notification returns; their WRITEs are served
+	 * by other loop threads, so fs->lock must not be held here.  Pages
+	 * before off cannot change the answer and stay cached. */
+	if (hfs_writeback && session && (whence == SEEK_DATA || whence == SEEK_HOLE) && off >= 0)
+		fuse_lowlevel_notify_inval_inode(session, ino, off, 0);
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
