@@ -76,6 +76,18 @@ static void handle(struct hfs_fs *fs, char *req, FILE *f)
 		hfs_status_write(fs, f);
 		pthread_mutex_unlock(&fs->lock);
 		fprintf(f, "ok\n");
+	} else if (!strcmp(verb, "remount")) {
+		char *mode = strtok_r(NULL, " ", &save);
+
+		if (!mode || (strcmp(mode, "ro") && strcmp(mode, "rw")) || strtok_r(NULL, " ", &save)) {
+			reply_err(f, -EINVAL, "usage: remount ro|rw");
+			return;
+		}
+		ret = hfs_remount(fs, !strcmp(mode, "ro"));
+		if (ret)
+			reply_err(f, ret, NULL);
+		else
+			fprintf(f, "ok\n");
 	} else if (!strcmp(verb, "scrub")) {
 		ret = hfs_scrub_start(fs, &resumed);
 		if (ret == -EBUSY)

@@ -132,6 +132,8 @@ struct hfs_rebuild;
 int  hfs_rebuild_init(struct hfs_fs *fs);
 void hfs_rebuild_fini(struct hfs_fs *fs);
 int  hfs_rebuild_kick(struct hfs_fs *fs);
+void hfs_rebuild_stop(struct hfs_fs *fs);   /* between two steps, as at unmount */
+int  hfs_remount(struct hfs_fs *fs, int ro); /* remount.c; 0 or -errno */
 int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);
 void hfs_rebuild_json(struct hfs_fs *fs, FILE *f);
 

@@ -51,6 +51,25 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* The -o lists as given (a remount needs them whole), comma-joined. */
+static void add_raw(char *raw, size_t cap, const char *list)
+{
+	size_t n = strlen(raw);
+
+	snprintf(raw + n, cap - n, "%s%s", n ? "," : "", list);
+}
+
+static int has_token(const char *list, const char *tok)
+{
+	size_t l = strlen(tok);
+	const char *p;
+
+	for (p = list; (p = strstr(p, tok)) != NULL; p += l)
+		if ((p == list || p[-1] == ',') && (p[l] == ',' || !p[l]))
+			return 1;
+	return 0;
+}
+
 /* Take our options out of one -o list; append the rest to fuse_opts. */
 static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, size_t cap)
 {
@@ -194,7 +213,7 @@ int main(int argc, char **argv)
 {
 	struct hfs_mount_opts o;
 	const char *pos[MAXDEV + 1], *mnt;
-	char fuse_opts[2048] = "", fsname[300];
+	char fuse_opts[2048] = "", fsname[300], rawopts[2048] = "";
 	char *fargv[8];
 	int npos = 0, foreground = 0, i, ret, fargc = 0;
 	struct hfs_fs *fs;
@@ -212,9 +231,11 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return 1;
 			}
+			add_raw(rawopts, sizeof(rawopts), argv[i]);
 			if (parse_opts(argv[i], &o, fuse_opts, sizeof(fuse_opts)))
 				return 1;
 		} else if (!strncmp(argv[i], "-o", 2)) {
+			add_raw(rawopts, sizeof(rawopts), argv[i] + 2);
 			if (parse_opts(argv[i] + 2, &o, fuse_opts, sizeof(fuse_opts)))
 				return 1;
 		} else if (argv[i][0] == '-') {
@@ -238,6 +259,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hfs: %s: not a directory\n", mnt);
 		return 1;
 	}
+	if (has_token(rawopts, "remount"))
+		return hfs_remount_main(mnt, rawopts);
 	if (geteuid() == 0) {
 		if (*fuse_opts)
 			strcat(fuse_opts, ",");
