@@ -15,6 +15,8 @@ for a in "$@"; do
 done
 umount "$@" || exit
 for d in "${devs[@]}"; do
+	# still mounted elsewhere (that was a bind mount of it): the daemon stays
+	awk -v d="$d" '$1 == d && $3 == "fuse.hfs" { f = 1 } END { exit !f }' /proc/mounts && continue
 	for _ in $(seq 1 600); do
 		flock -n "$d" true 2>/dev/null && break
 		sleep 0.1
