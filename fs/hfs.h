@@ -101,7 +101,8 @@ void hfs_status_remove(struct hfs_fs *fs);
  *             scrub         start a scrub, or resume an interrupted one;
  *                           body: { "resumed": true|false }; EBUSY if running
  *             scrub-pause   stop the running scrub after its step (cursor kept)
- *             remount ro|rw commit and stop writing / write again
+ *             remount ro|rw [noatime|relatime|strictatime]
+ *                           commit and stop writing / write again
  *             replace OLD NEW [force]  rebuild onto device NEW in place of
  *                           component OLD (index or path), online; progress
  *                           in status "rebuild"; force: NEW may hold data

@@ -62,17 +62,6 @@ static void add_raw(char *raw, size_t cap, const char *list)
 	snprintf(raw + n, cap - n, "%s%s", n ? "," : "", list);
 }
 
-static int has_token(const char *list, const char *tok)
-{
-	size_t l = strlen(tok);
-	const char *p;
-
-	for (p = list; (p = strstr(p, tok)) != NULL; p += l)
-		if ((p == list || p[-1] == ',') && (p[l] == ',' || !p[l]))
-			return 1;
-	return 0;
-}
-
 /* Take our options out of one -o list; append the rest to fuse_opts. */
 static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, size_t cap)
 {
@@ -253,15 +242,20 @@ static int mount_flags(int argc, char **argv, unsigned long *flags)
 	return remount;
 }
 
-static int do_remount(int argc, char **argv, unsigned long flags)
+/* mount -o remount[,...] [DEV] DIR: remount.c does both halves (the
+ * daemon's mode over its control socket, the kernel mount's flags). */
+static int do_remount(int argc, char **argv)
 {
+	char raw[2048] = "";
 	const char *mnt = NULL;
 
 	/* the mount point is the last argument that is neither an option
 	 * nor an option's value */
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o"))
-			i++;
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			add_raw(raw, sizeof(raw), argv[++i]);
+		else if (!strncmp(argv[i], "-o", 2))
+			add_raw(raw, sizeof(raw), argv[i] + 2);
 		else if (argv[i][0] != '-')
 			mnt = argv[i];
 	}
@@ -269,11 +263,7 @@ static int do_remount(int argc, char **argv, unsigned long flags)
 		usage(stderr);
 		return 1;
 	}
-	if (mount(NULL, mnt, NULL, MS_REMOUNT | flags, NULL) != 0) {
-		fprintf(stderr, "hfs: remount %s: %s\n", mnt, strerror(errno));
-		return 1;
-	}
-	return 0;
+	return hfs_remount_main(mnt, raw);
 }
 
 /* "\040" and friends of /proc/self/mountinfo, decoded in place */
@@ -421,7 +411,7 @@ int main(int argc, char **argv)
 {
 	struct hfs_mount_opts o;
 	const char *pos[MAXDEV + 1], *mnt;
-	char fuse_opts[2048] = "", fsname[300], rawopts[2048] = "";
+	char fuse_opts[2048] = "", fsname[300];
 	char *fargv[8];
 	int npos = 0, foreground = 0, i, ret, fargc = 0;
 	struct hfs_fs *fs;
@@ -430,7 +420,7 @@ int main(int argc, char **argv)
 	unsigned long mflags = 0;
 
 	if (mount_flags(argc, argv, &mflags))
-		return do_remount(argc, argv, mflags);
+		return do_remount(argc, argv);
 	memset(&o, 0, sizeof(o));
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -443,11 +433,9 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return 1;
 			}
-			add_raw(rawopts, sizeof(rawopts), argv[i]);
 			if (parse_opts(argv[i], &o, fuse_opts, sizeof(fuse_opts)))
 				return 1;
 		} else if (!strncmp(argv[i], "-o", 2)) {
-			add_raw(rawopts, sizeof(rawopts), argv[i] + 2);
 			if (parse_opts(argv[i] + 2, &o, fuse_opts, sizeof(fuse_opts)))
 				return 1;
 		} else if (argv[i][0] == '-') {
@@ -471,8 +459,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hfs: %s: not a directory\n", mnt);
 		return 1;
 	}
-	if (has_token(rawopts, "remount"))
-		return hfs_remount_main(mnt, rawopts);
 	if (geteuid() == 0) {
 		if (*fuse_opts)
 			strcat(fuse_opts, ",");

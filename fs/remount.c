@@ -18,21 +18,28 @@
  * filesystem stays read-only.
  */
 #include <errno.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include "fs/hfs_int.h"
 #include "fs/shutdown.h"
 
 /* ---- daemon side (control request "remount ro|rw") ---------------------- */
 
-int hfs_remount(struct hfs_fs *fs, int ro)
+int hfs_remount(struct hfs_fs *fs, int ro, int atime)
 {
 	int ret = 0;
 
 	if (hfs_is_shut_down(fs))
 		return -EIO;
+	if (atime >= 0) {
+		pthread_mutex_lock(&fs->lock);
+		fs->opts.atime = atime;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	if (ro) {
 		/* scrub and resync write to the devices: stop them between
 		 * steps (their cursors are durable), as an unmount does */
@@ -73,7 +80,35 @@ static const struct { const char *name; unsigned long set, clear; } mflags[] = {
 	{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
 	{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
 	{ "atime", 0, MS_NOATIME },
+	{ "lazytime", MS_LAZYTIME, 0 },   { "nolazytime", 0, MS_LAZYTIME },
 };
+
+/* The daemon's socket is named after the mount point it was started on; a
+ * second mount of the same hfs (a shared mount, main.c) finds it through
+ * the other mounts of the same filesystem (same st_dev). */
+static int ctl(const char *mnt, const char *req, char *err, size_t cap)
+{
+	int ret = hfs_ctl_request(mnt, req, NULL, err, cap);
+	struct stat a, b;
+	struct mntent *me;
+	FILE *mt;
+
+	if ((ret != -ENOENT && ret != -ECONNREFUSED) || stat(mnt, &a) != 0)
+		return ret;
+	mt = setmntent("/proc/mounts", "r");
+	if (!mt)
+		return ret;
+	while ((me = getmntent(mt)) != NULL) {
+		if (strcmp(me->mnt_type, "fuse.hfs") || !strcmp(me->mnt_dir, mnt) ||
+		    stat(me->mnt_dir, &b) != 0 || b.st_dev != a.st_dev)
+			continue;
+		ret = hfs_ctl_request(me->mnt_dir, req, NULL, err, cap);
+		if (ret != -ENOENT && ret != -ECONNREFUSED)
+			break;
+	}
+	endmntent(mt);
+	return ret;
+}
 
 int hfs_remount_main(const char *mnt, const char *opts)
 {
@@ -109,12 +144,11 @@ int hfs_remount_main(const char *mnt, const char *opts)
 		 * libfuse's) cannot change on a live mount: ignored, as the
 		 * kernel ignores unknown options of a legacy FUSE remount */
 	}
-	if (atime && strcmp(atime, "atime"))
-		fprintf(stderr, "hfs: remount: %s applies to the kernel's mount flags; the daemon "
-			"keeps the atime policy it was mounted with\n", atime);
-	snprintf(req, sizeof(req), "remount %s", fl & MS_RDONLY ? "ro" : "rw");
+	/* the daemon keeps atime itself (the kernel leaves it to FUSE) */
+	snprintf(req, sizeof(req), "remount %s%s%s", fl & MS_RDONLY ? "ro" : "rw",
+		 atime && strcmp(atime, "atime") ? " " : "", atime && strcmp(atime, "atime") ? atime : "");
 	if (!(fl & MS_RDONLY)) {
-		ret = hfs_ctl_request(mnt, req, NULL, err, sizeof(err));
+		ret = ctl(mnt, req, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "hfs: remount %s read-write: %s\n", mnt,
 				ret == -EOPNOTSUPP ? "it was mounted read-only (-o ro); unmount it and "
@@ -131,7 +165,7 @@ int hfs_remount_main(const char *mnt, const char *opts)
 		return 32;
 	}
 	if (fl & MS_RDONLY) {
-		ret = hfs_ctl_request(mnt, req, NULL, err, sizeof(err));
+		ret = ctl(mnt, req, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "hfs: remount %s read-only: the daemon did not commit: %s\n",
 				mnt, *err ? err : strerror(-ret));

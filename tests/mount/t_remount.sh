@@ -33,6 +33,12 @@ check "remount ro again is a no-op" "$B/hfs" -o remount,ro "$img" "$m"
 check "remount rw" "$B/hfs" -o remount,rw "$img" "$m"
 check "the kernel mount is rw again, flags as before" test "$(opts_of)" = "$before"
 check "writable again" bash -c "echo b > '$m/b' && cat '$m/b' | grep -q b"
+check "remount noatime" "$B/hfs" -o remount,noatime "$img" "$m"
+touch -a -d @1000000000 "$m/b"; cat "$m/b" > /dev/null
+check "noatime: the daemon no longer moves atime on a read" test "$(stat -c %X "$m/b")" = 1000000000
+check "remount relatime" "$B/hfs" -o remount,relatime "$img" "$m"
+cat "$m/b" > /dev/null
+check "relatime again: a day-old atime moves" test "$(stat -c %X "$m/b")" -gt 1000000000
 exec 7> "$m/openw"
 check "remount ro with a file open for writing fails" bash -c "! '$B/hfs' -o remount,ro '$img' '$m' 2> '$T/busy.err'"
 check "... saying busy" grep -q "busy" "$T/busy.err"
