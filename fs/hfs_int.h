@@ -72,6 +72,7 @@ struct hfs_fs {
 	/* volume header: in-memory working copy; committed to slot hdr_next
 	 * by the commit hook.  Fields change under fs->lock. */
 	struct hfs_volhdr_ondisk vh;
+	struct hfs_volhdr_ondisk vh_committed;  /* vh as of this mount's last commit (zero before) */
 	int hdr_slot;                      /* slot of the last committed copy */
 	uint64_t nbigblocks;
 
@@ -140,7 +141,12 @@ void hfs_ctl_stop(struct hfs_fs *fs);
 
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
-int  hfs_flush_locked(struct hfs_fs *fs);         /* fs->lock held */
+/* A flush cycle; skipped when it would write nothing (the last commit is
+ * durable).  fs->lock held. */
+int  hfs_flush_locked(struct hfs_fs *fs);
+/* A flush cycle even with nothing dirty: a new header copy (mkfs writes
+ * both slots).  fs->lock held. */
+int  hfs_commit_locked(struct hfs_fs *fs);
 void hfs_data_drain(struct hfs_fs *fs);           /* file.c; fs->lock held, may drop it */
 uint64_t hfs_now_ns(void);
 void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
