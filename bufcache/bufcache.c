@@ -414,7 +414,7 @@ static void write_done(struct raid_io *io, int err)
  * type in offset order (tree order), all of them in flight together (up
  * to BC_BACKLOG at a time).  META buffers get their CRC finalized as they
  * leave the tree (4). */
-static int flush_types(struct bc *c, unsigned mask)
+static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 {
 	struct wio *x = NULL;
 	int n = 0, cap = 0, i, err = 0;
@@ -510,8 +510,10 @@ static int flush_types(struct bc *c, unsigned mask)
 				/* Keep the bytes; the buffer stays dirty but out of the
 				 * tree so the flush terminates. */
 				bb->b_state = BCB_IOERROR;
-				if (!err)
+				if (!err) {
 					err = r;
+					*failed = bb->pub.b_type;   /* named in the critical line */
+				}
 			}
 		}
 		pthread_cond_broadcast(&c->cv);
@@ -535,6 +537,7 @@ static int go_readonly(struct bc *c, enum bc_type t, int err)
 
 int bc_flush(struct bc *c)
 {
+	enum bc_type failed;
 	uint64_t seq;
 	int ret;
 
@@ -552,12 +555,13 @@ int bc_flush(struct bc *c)
 	 * not wait for the UNDO barrier: written alongside UNDO they cost
 	 * no extra round trip, and the second barrier still makes them
 	 * durable before the header that references them. */
-	ret = flush_types(c, 1u << BC_UNDO | 1u << BC_DATA);
+	failed = BC_UNDO;
+	ret = flush_types(c, 1u << BC_UNDO | 1u << BC_DATA, &failed);
 	if (!ret)
 		ret = raid_flush(c->rs);
 	if (ret)
-		return go_readonly(c, BC_UNDO, ret);
-	ret = flush_types(c, 1u << BC_META);
+		return go_readonly(c, failed, ret);
+	ret = flush_types(c, 1u << BC_META, &failed);
 	if (ret)
 		return go_readonly(c, BC_META, ret);
 	ret = bc_wait_direct(c);
@@ -570,7 +574,7 @@ int bc_flush(struct bc *c)
 		if (ret)
 			return ret;
 	}
-	ret = flush_types(c, 1u << BC_VOLUME);
+	ret = flush_types(c, 1u << BC_VOLUME, &failed);
 	if (!ret)
 		ret = raid_flush(c->rs);
 	if (ret)
