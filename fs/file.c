@@ -178,8 +178,7 @@ static int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
 	size_t len;
 	int ret;
 
-	o->n = 0;
-	o->mask = 0;
+	memset(o, 0, sizeof(*o));
 	while ((ret = hfs_bt_next(fs, &from, &to, &k, &d, sizeof(d), &len)) == 0) {
 		unsigned p = (unsigned)((k.key - fbo) / HFS_BLKSIZE);
 		struct rec *r = &o->r[p];
