@@ -95,16 +95,23 @@ static void to_stat(const struct hfs_inode *ip, struct stat *st)
 	st->st_ctim = ip->ctime;
 }
 
+/* The generation goes with every entry: the kernel keeps the one it first
+ * sees for an inode and puts it into the inode's file handles. */
+static void fill_entry(struct fuse_entry_param *e, const struct hfs_inode *ip)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ip->ino;
+	e->generation = ip->generation;
+	e->attr_timeout = TIMEOUT;
+	e->entry_timeout = TIMEOUT;
+	to_stat(ip, &e->attr);
+}
+
 static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 {
 	struct fuse_entry_param e;
 
-	memset(&e, 0, sizeof(e));
-	e.ino = ip->ino;
-	e.generation = ip->generation;
-	e.attr_timeout = TIMEOUT;
-	e.entry_timeout = TIMEOUT;
-	to_stat(ip, &e.attr);
+	fill_entry(&e, ip);
 	fuse_reply_entry(req, &e);
 }
 
@@ -176,6 +183,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
 		conn->want |= FUSE_CAP_DONT_MASK;
+	/* file handles (open_by_handle_at, NFS): nodeid + generation, decoded
+	 * through lookups of "." and ".." (lookup_dots) */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* The kernel clears set-ID bits on write, truncate and chown, knowing
 	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
@@ -187,6 +198,34 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->congestion_threshold = 24;
 }
 
+/* "." and ".." of any inode: the kernel asks for them only when it decodes
+ * a file handle (open_by_handle_at, NFS export) whose inode it no longer
+ * caches: "." of the handle's inode number, ".." of a directory to connect
+ * it to the tree.  An inode that is gone, or unlinked and only kept for
+ * its open files, is ENOENT (the kernel answers ESTALE, as ext4 does for
+ * an inode with no links); the kernel compares the generation itself.
+ * fs->lock held. */
+static int lookup_dots(struct hfs_fs *fs, uint64_t ino, int dotdot, struct hfs_inode *ip)
+{
+	int ret = hfs_inode_load(fs, ino, ip);
+
+	if (ret)
+		return ret;
+	if (ip->nlink == 0)
+		return -ENOENT;
+	if (!dotdot)
+		return 0;
+	if (!S_ISDIR(ip->mode))
+		return -ENOTDIR;
+	if (ino == HFS_ROOT_INO)
+		return 0;
+	ret = hfs_inode_load(fs, ip->parent, ip);
+	if (ret == -ENOENT)   /* a directory always has its parent */
+		return HFS_CORRUPT("directory %llu: parent %llu missing",
+				   (unsigned long long)ino, (unsigned long long)ip->parent);
+	return ret;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hfs_fs *fs = FS(req);
@@ -196,9 +235,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		ret = lookup_dots(fs, parent, name[1] == '.', &ip);
+	} else {
+		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
+		if (!ret)
+			ret = hfs_inode_load(fs, ino, &ip);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -624,10 +667,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	open_mode(fs, fi, &ip);   /* takes fs->lock */
-	memset(&e, 0, sizeof(e));
-	e.ino = ip.ino;
-	e.attr_timeout = e.entry_timeout = TIMEOUT;
-	to_stat(&ip, &e.attr);
+	fill_entry(&e, &ip);
 	fuse_reply_create(req, &e, fi);
 }
 
