@@ -105,6 +105,9 @@ int  bc_readonly(const struct bc *c);
 /* 1 when a flush would write nothing: no dirty buffer, no direct write in
  * flight and no direct-write error waiting to be reported. */
 int  bc_idle(struct bc *c);
+/* Turn read-only without an error (a filesystem shutdown): nothing more is
+ * written, flushes fail with -EROFS, the last commit stays on disk. */
+void bc_set_readonly(struct bc *c);
 size_t bc_dirty_bytes(const struct bc *c);
 int  bc_throttle(const struct bc *c);           /* 1 if dirty > dirty_limit */
 
