@@ -77,6 +77,7 @@ struct hfs_fs {
 	/* volume header: in-memory working copy; committed to slot hdr_next
 	 * by the commit hook.  Fields change under fs->lock. */
 	struct hfs_volhdr_ondisk vh;
+	struct hfs_volhdr_ondisk vh_committed;  /* vh as of this mount's last commit (zero before) */
 	int hdr_slot;                      /* slot of the last committed copy */
 	uint64_t nbigblocks;
 
@@ -149,7 +150,12 @@ void hfs_ctl_stop(struct hfs_fs *fs);
 
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
-int  hfs_flush_locked(struct hfs_fs *fs);         /* fs->lock held */
+/* A flush cycle; skipped when it would write nothing (the last commit is
+ * durable).  fs->lock held. */
+int  hfs_flush_locked(struct hfs_fs *fs);
+/* A flush cycle even with nothing dirty: a new header copy (mkfs writes
+ * both slots).  fs->lock held. */
+int  hfs_commit_locked(struct hfs_fs *fs);
 void hfs_data_drain(struct hfs_fs *fs);           /* file.c; fs->lock held, may drop it */
 uint64_t hfs_now_ns(void);
 void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
@@ -173,6 +179,10 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
+/* 1 when no block of raw range [raw, raw+len) (one big-block, 4 KiB aligned)
+ * is allocated or freed-but-pending: its bytes are garbage nobody, not even
+ * the committed state, references (len 0: 1). */
+int  hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len);
 /* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
  * big-blocks plus whole free big-blocks), else 0. */
 int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
@@ -244,6 +254,8 @@ int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
 int  hfs_iflags_ioctl(struct hfs_fs *fs, uint64_t ino, uint32_t uid, unsigned int cmd,
 		      const void *in, size_t in_size, void *out, size_t out_cap, size_t *out_len);
 int  hfs_iflags_may_open(const struct hfs_inode *ip, int oflags);
+/* After a change of dir's entries: a flush cycle if dir is +D or +S. */
+int  hfs_iflags_dirsync(struct hfs_fs *fs, uint64_t dir);
 int  hfs_iflags_may_setattr(const struct hfs_inode *ip, int set, int writers);
 /* Neither unlinked, renamed, linked, nor its xattrs changed: +i or +a. */
 static inline int hfs_iflags_fixed(const struct hfs_inode *ip)
