@@ -367,6 +367,25 @@ void hfs_alloc_committed(struct hfs_fs *fs)
 	a->pending_blocks = 0;
 }
 
+/* Nothing references a byte of [raw, raw + len): no block of it is
+ * allocated, none waits for its commit (pending), so neither the current
+ * nor the last committed state has data there. */
+int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t b;
+
+	if (!a)
+		return 0;
+	for (b = raw / HFS_BLKSIZE; b < (raw + len + HFS_BLKSIZE - 1) / HFS_BLKSIZE; b++) {
+		uint64_t bbi = b / HFS_BLKS_PER_BB;
+
+		if (bbi >= a->nbb || busy(&a->bb[bbi], (unsigned)(b % HFS_BLKS_PER_BB)))
+			return 0;
+	}
+	return 1;
+}
+
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs)
 {
 	return fs->alloc ? fs->alloc->pending_blocks : 0;

@@ -79,12 +79,18 @@ static int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint
 	while (len) {
 		uint64_t boff = raw - raw % BC_BUFSIZE, in = raw - boff, n = BC_BUFSIZE - in;
 		struct bc_buf *b;
-		int ret;
+		int ret, fresh;
 
 		if (n > len)
 			n = len;
-		/* a buffer this extent covers completely need not be read */
-		ret = bc_get(fs->bc, BC_DATA, boff, in == 0 && n == BC_BUFSIZE ? BC_GET_NEW : 0, &b);
+		/* A buffer need not be read when this extent covers it, or when
+		 * nothing references the rest of it (a new small file: one read
+		 * per 16 KiB of fresh space otherwise).  fs->lock held, so the
+		 * free map cannot change under the check. */
+		fresh = (in == 0 && n == BC_BUFSIZE) ||
+			(hfs_alloc_unused(fs, boff, in) &&
+			 hfs_alloc_unused(fs, boff + in + n, BC_BUFSIZE - in - n));
+		ret = bc_get(fs->bc, BC_DATA, boff, fresh ? BC_GET_NEW : 0, &b);
 		if (ret)
 			return ret;
 		ret = bc_modify(b);

@@ -701,13 +701,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if (fi->writepage && (n < 0 || (size_t)n < size)) {
-		/* Writeback of the page cache: the error is ours to report,
-		 * once, like a local filesystem's: to the next write(2) (see
-		 * op_getattr), else fsync(2) or close(2) (op_fsync, op_flush).
-		 * An error reply would make the kernel report it again at
-		 * close.  Invalidating the attributes only (offset < 0) touches
-		 * no page, so this cannot deadlock with the writeback. */
-		fuse_reply_write(req, size);
+		/* Writeback of the page cache: the next write(2) gets the error
+		 * (see op_getattr); the error reply sets the mapping's error,
+		 * which the kernel hands to fsync(2) and close(2) itself (there
+		 * is no FLUSH: op_flush).  Invalidating the attributes only
+		 * (offset < 0) touches no page, so this cannot deadlock with
+		 * the writeback. */
+		fuse_reply_err(req, n < 0 ? (int)-n : ENOSPC);
 		if (session)
 			fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 		return;
@@ -718,6 +718,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* close(2) needs nothing of us: the kernel writes the file's cached pages
+ * back (WRITE) before it would send FLUSH, and reports their errors from
+ * the mapping (op_write's error replies).  ENOSYS tells it to stop sending
+ * FLUSH, one round trip less per close (create, small-file writes and
+ * reads).  An error still kept for this file (hfs_open_seterr) goes out
+ * first. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
@@ -726,7 +732,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs->lock);
 	err = hfs_open_takeerr(ino);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	fuse_reply_err(req, err ? -err : ENOSYS);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

@@ -164,6 +164,8 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
+/* 1 when no block of raw range [raw, raw+len) is allocated or pending. */
+int  hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len);
 /* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
  * big-blocks plus whole free big-blocks), else 0. */
 int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
