@@ -48,7 +48,8 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 {
 	struct timespec now;
 
-	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME))
+	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
+	    (fs->opts.nodiratime && S_ISDIR(ip->mode)))
 		return 0;
 	hfs_now(&now);
 	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
@@ -408,11 +409,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct hfs_fs *fs = FS(req);
 	struct hfs_key k = hfs_mkkey(ino, HFS_REC_SYMLINK, 0);
 	char buf[HFS_SYMLINK_MAX + 1];
+	struct hfs_inode ip;
 	size_t len;
-	int ret;
+	int ret, touched;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_bt_lookup(fs, &k, buf, sizeof(buf) - 1, &len);
+	/* readlink(2) is an access (touch_atime in the VFS) */
+	touched = !ret && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, ret == -ENOENT ? EINVAL : -ret);
@@ -420,6 +424,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
 	fuse_reply_readlink(req, buf);
+	if (touched)
+		atime_notify(ino);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -890,12 +896,31 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
+/* Whether the caller may keep a setgid bit on a file of group gid: root
+ * (CAP_FSETID, as far as the daemon can tell) or a member of the group. */
+static int caller_in_group_or_root(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t list[256];
+	int n, i;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return 1;
+	n = fuse_req_getgroups(req, (int)(sizeof(list) / sizeof(list[0])), list);
+	if (n > (int)(sizeof(list) / sizeof(list[0])))
+		n = (int)(sizeof(list) / sizeof(list[0]));
+	for (i = 0; i < n; i++)
+		if (list[i] == gid)
+			return 1;
+	return 0;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0, again = 1;
+	int ret, equiv = 0, again = 1, keep_sgid = -1;
 
 	pthread_mutex_lock(&fs->lock);
 retry:
@@ -906,6 +931,20 @@ retry:
 		ret = hfs_acl_to_mode(value, size, &ip.mode);
 		equiv = ret == 1;
 		ret = ret < 0 ? ret : 0;
+		/* As posix_acl_update_mode: a caller outside the file's group
+		 * (and not root) loses setgid.  The kernel would tell us with
+		 * FUSE_SETXATTR_ACL_KILL_SGID, which libfuse 3.14 cannot pass;
+		 * the group lookup reads /proc, so it is done once, unlocked. */
+		if (!ret && (ip.mode & S_ISGID)) {
+			if (keep_sgid < 0) {
+				pthread_mutex_unlock(&fs->lock);
+				keep_sgid = caller_in_group_or_root(req, ip.gid);
+				pthread_mutex_lock(&fs->lock);
+				goto retry;
+			}
+			if (!keep_sgid)
+				ip.mode &= ~(uint32_t)S_ISGID;
+		}
 	}
 	if (!ret && equiv) {
 		ret = hfs_xattr_remove(fs, ino, name);   /* the mode says it all */
@@ -1015,6 +1054,16 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 	uint64_t out = 0;
 	int ret;
 
+	/* With the writeback cache, data written since the last writeback is
+	 * only in the kernel's page cache, and the kernel sends FUSE_LSEEK
+	 * without writing it back first: a file just written would show no
+	 * data (xfstests' SEEK_DATA probe writes a byte and seeks at once).
+	 * Invalidating [off, EOF) makes the kernel write those pages back
+	 * (launder) before the notification returns; their WRITEs are served
+	 * by other loop threads, so fs->lock must not be held here.  Pages
+	 * before off cannot change the answer and stay cached. */
+	if (hfs_writeback && session && (whence == SEEK_DATA || whence == SEEK_HOLE) && off >= 0)
+		fuse_lowlevel_notify_inval_inode(session, ino, off, 0);
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
