@@ -49,7 +49,7 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 	struct timespec now;
 
 	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
-	    (fs->opts.nodiratime && S_ISDIR(ip->mode)))
+	    (ip->flags & HFS_IFL_NOATIME) || (fs->opts.nodiratime && S_ISDIR(ip->mode)))
 		return 0;
 	hfs_now(&now);
 	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
@@ -127,12 +127,24 @@ static uint64_t user_room(struct hfs_fs *fs)
 	return d > r ? (d - r) * HFS_BLKSIZE : 0;
 }
 
-static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi)
+/* fi->fh of an open that may write (op_release, op_getattr) */
+#define FH_WRITER 1u
+
+static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
 {
 	struct hfs_statfs st;
 
-	if (!hfs_writeback || (fi->flags & O_ACCMODE) == O_RDONLY)
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
 		return;
+	fi->fh = FH_WRITER;
+	if (!hfs_writeback)
+		return;
+	/* chattr +S: each write(2) must reach us, to be durable when it
+	 * returns (the kernel does not know S_SYNC for FUSE inodes) */
+	if (ip->flags & HFS_IFL_SYNC) {
+		fi->direct_io = 1;
+		return;
+	}
 	hfs_statfs_get(fs, &st);
 	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
 		fi->direct_io = 1;
@@ -154,6 +166,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* chattr/lsattr of directories come as FUSE_IOCTL_DIR (iflags.c) */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* the kernel enforces ACLs; we inherit them and apply the umask (acl.c) */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
@@ -219,6 +234,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		ret = hfs_open_takeerr(ino);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* the same path: a write(2) through a descriptor opened before
+	 * chattr +i (op_ioctl dropped the cached attributes to get here) */
+	if (!ret && fi && hfs_writeback && (fi->fh & FH_WRITER) && (ip.flags & HFS_IFL_IMMUTABLE))
+		ret = -EPERM;
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -240,6 +259,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_may_setattr(&ip, set, hfs_open_writers(ino));
 	if (ret)
 		goto out;
 	if (set & FUSE_SET_ATTR_MODE) {
@@ -285,6 +306,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	else if (!same)
 		hfs_now(&ip.ctime);
 	ret = hfs_inode_store(fs, &ip);
+	if (!ret && (ip.flags & HFS_IFL_SYNC))
+		ret = hfs_flush_locked(fs);   /* chattr +S: durable on return */
 out:
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
@@ -316,6 +339,9 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		return ret;
 	if (!S_ISDIR(dir.mode) || !dir.nlink)
 		return -ENOENT;
+	ret = hfs_iflags_no_add(&dir);
+	if (ret)
+		return ret;
 	ret = hfs_dir_lookup(fs, parent, name, &x, &t);
 	if (ret == 0)
 		return -EEXIST;
@@ -338,6 +364,9 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ip->nlink = S_ISDIR(mode) ? 2 : 1;
 	ip->rdev = rdev;
 	ip->parent = S_ISDIR(mode) ? parent : 0;
+	/* inherited as on ext4: sync, nodump, noatime (never +i/+a) */
+	if (S_ISREG(mode) || S_ISDIR(mode))
+		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME);
 	hfs_now(&ip->atime);
 	ip->mtime = ip->ctime = ip->btime = ip->atime;
 	if (link)
@@ -498,6 +527,15 @@ retry:
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && S_ISDIR(ip.mode))
 		ret = -EPERM;
+	if (!ret)
+		ret = hfs_iflags_fixed(&ip);   /* vfs_link's check */
+	if (!ret) {
+		struct hfs_inode d;
+
+		ret = hfs_inode_load(fs, parent, &d);
+		if (!ret)
+			ret = hfs_iflags_no_add(&d);
+	}
 	if (!ret && ip.nlink >= 65000)
 		ret = -EMLINK;
 	if (!ret)
@@ -526,6 +564,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_may_open(&ip, fi->flags);
 	if (!ret && (fi->flags & O_TRUNC) && ip.size) {
 		ret = hfs_op_begin(fs);
 		if (!ret)
@@ -533,14 +573,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (!ret)
 			ret = hfs_inode_store(fs, &ip);
 	}
-	if (!ret)
+	if (!ret) {
 		hfs_open_get(ino);
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			hfs_open_writer(ino, 1);   /* open_mode sets FH_WRITER */
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	open_mode(fs, fi);
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fuse_reply_open(req, fi);
 }
 
@@ -556,28 +599,33 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
-	if (!ret)
+	if (!ret) {
 		hfs_open_get(ip.ino);
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			hfs_open_writer(ip.ino, 1);   /* open_mode sets FH_WRITER */
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	memset(&e, 0, sizeof(e));
 	e.ino = ip.ino;
 	e.attr_timeout = e.entry_timeout = TIMEOUT;
 	to_stat(&ip, &e.attr);
-	open_mode(fs, fi);
 	fuse_reply_create(req, &e, fi);
 }
 
 /* The last close of an inode that lost its last link destroys it (it was
  * an orphan since the unlink, or since a rename replaced it). */
-static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
+static int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	if (writer)
+		hfs_open_writer(ino, -1);
 	if (hfs_open_put(ino) == 0) {
 		struct hfs_inode ip;
 
@@ -595,7 +643,7 @@ static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino));
+	fuse_reply_err(req, -release_ino(FS(req), ino, !!(fi->fh & FH_WRITER)));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -645,6 +693,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* writes that reach us from write(2) itself (direct I/O, no
+	 * writeback cache): +i refuses them, +a all but appends.  The
+	 * writeback of cached pages is data write(2) already accepted. */
+	if (!ret && !fi->writepage && ((ip.flags & HFS_IFL_IMMUTABLE) ||
+				       ((ip.flags & HFS_IFL_APPEND) && !(fi->flags & O_APPEND)))) {
+		/* refused, nothing written: no error to keep for close */
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
 	loaded = !ret;
@@ -700,6 +758,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
+	/* chattr +S (such files are opened direct_io): durable on return */
+	if (n > 0 && !fi->writepage && (ip.flags & HFS_IFL_SYNC)) {
+		ret = hfs_flush_locked(fs);
+		if (ret)
+			n = ret;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (soft && session && (size_t)n == size) {
 		fuse_reply_write(req, size);
@@ -876,7 +940,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino));
+	fuse_reply_err(req, -release_ino(FS(req), ino, 0));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -927,6 +991,8 @@ retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_fixed(&ip);   /* xattr_permission's check */
 	if (!ret && !strcmp(name, "system.posix_acl_access")) {
 		ret = hfs_acl_to_mode(value, size, &ip.mode);
 		equiv = ret == 1;
@@ -1011,6 +1077,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
+		ret = hfs_iflags_fixed(&ip);
+	if (!ret)
 		ret = hfs_xattr_remove(fs, ino, name);
 	if (!ret) {
 		hfs_now(&ip.ctime);   /* a metadata change (the kernel shows it too) */
@@ -1031,6 +1099,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* vfs_fallocate's checks: +i nothing, +a only allocation */
+	if (!ret && ((ip.flags & HFS_IFL_IMMUTABLE) ||
+		     ((ip.flags & HFS_IFL_APPEND) && (mode & ~FALLOC_FL_KEEP_SIZE))))
+		ret = -EPERM;
 	if (!ret) {
 		uint64_t blocks0 = ip.blocks;
 
@@ -1075,6 +1147,35 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 		fuse_reply_lseek(req, (off_t)out);
 }
 
+/* chattr/lsattr (iflags.c).  After a change, the kernel's cached
+ * attributes go (ctime changed; and a write(2) through a descriptor opened
+ * before +i must ask op_getattr, which refuses it). */
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	struct hfs_fs *fs = FS(req);
+	uint64_t out[8];   /* the largest argument: struct fsxattr, 28 bytes */
+	size_t len = 0;
+	int ret;
+
+	if (flags & FUSE_IOCTL_COMPAT) {
+		fuse_reply_err(req, ENOSYS);   /* 32-bit callers: not translated here */
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_iflags_ioctl(fs, ino, fuse_req_ctx(req)->uid, cmd, in_buf, in_bufsz, out,
+			       out_bufsz < sizeof(out) ? out_bufsz : sizeof(out), &len);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
+	if (!len)
+		atime_notify(ino);
+}
+
 void (*hfs_fuse_on_mounted)(void);
 
 static const struct fuse_lowlevel_ops hfs_ops = {
@@ -1111,6 +1212,7 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.create = op_create,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
+	.ioctl = op_ioctl,
 };
 
 int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,
