@@ -404,9 +404,11 @@ static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
+	fs->keep_reserve = hfs_writeback;
 	ret = make(req, parent, name, mode, rdev, link, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, mode, rdev, link, &ip);
+	fs->keep_reserve = false;
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -538,8 +540,11 @@ retry:
 	}
 	if (!ret && ip.nlink >= 65000)
 		ret = -EMLINK;
-	if (!ret)
+	if (!ret) {
+		fs->keep_reserve = hfs_writeback;
 		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
+		fs->keep_reserve = false;
+	}
 	if (again-- && enospc_commit(fs, ret))
 		goto retry;
 	if (!ret) {
@@ -596,9 +601,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
+	fs->keep_reserve = hfs_writeback;
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	fs->keep_reserve = false;
 	if (!ret) {
 		hfs_open_get(ip.ino);
 		if ((fi->flags & O_ACCMODE) != O_RDONLY)
@@ -1017,7 +1024,9 @@ retry:
 		if (ret == -ENODATA)
 			ret = 0;
 	} else if (!ret) {
+		fs->keep_reserve = hfs_writeback;
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+		fs->keep_reserve = false;
 		if (again-- && enospc_commit(fs, ret))
 			goto retry;
 	}
