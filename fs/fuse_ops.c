@@ -70,6 +70,12 @@ static int enospc_commit(struct hfs_fs *fs, int ret)
 	return ret == -ENOSPC && hfs_alloc_pending_blocks(fs) && hfs_flush_locked(fs) == 0;
 }
 
+/* Drop the kernel's cached attributes of ino.  Called before the reply of
+ * the request that changed them: once the caller sees the reply, its next
+ * stat (or a write(2) through an old descriptor after chattr +i, which
+ * must revalidate) finds them gone; sent after the reply, the two raced
+ * and the caller could still see the old attributes (t_iflags failed now
+ * and then under load). */
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
@@ -454,9 +460,9 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
-	fuse_reply_readlink(req, buf);
 	if (touched)
-		atime_notify(ino);
+		atime_notify(ino);   /* before the reply (see atime_notify) */
+	fuse_reply_readlink(req, buf);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -677,13 +683,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	 * and block count: i_blocks disagreed with the data records) */
 	touched = n >= 0 && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, fi->flags);
 	pthread_mutex_unlock(&fs->lock);
+	if (touched)
+		atime_notify(ino);   /* before the reply (see atime_notify) */
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
-	if (touched)
-		atime_notify(ino);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -924,13 +930,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 	}
 out:
 	pthread_mutex_unlock(&fs->lock);
+	if (touched)
+		atime_notify(ino);   /* before the reply (see atime_notify) */
 	if (ret && !used)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
-	if (touched)
-		atime_notify(ino);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1184,9 +1190,9 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
 	if (!len)
-		atime_notify(ino);
+		atime_notify(ino);   /* before the reply (see atime_notify) */
+	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
 }
 
 void (*hfs_fuse_on_mounted)(void);
