@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 #include "fs/dir.h"
 #include "fs/hfs_int.h"
+#include "fs/shutdown.h"
 
 /* Single host: every change comes through this mount, and the kernel drops
  * what an operation invalidates (link, unlink, rename, setxattr, setattr),
@@ -172,7 +173,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	/* chattr/lsattr of directories come as FUSE_IOCTL_DIR (iflags.c) */
+	/* chattr/lsattr of directories and FS_IOC_SHUTDOWN on the mount
+	 * point come as FUSE_IOCTL_DIR (iflags.c, shutdown.c) */
 	if (conn->capable & FUSE_CAP_IOCTL_DIR)
 		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* the kernel enforces ACLs; we inherit them and apply the umask (acl.c) */
@@ -1166,9 +1168,10 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 		fuse_reply_lseek(req, (off_t)out);
 }
 
-/* chattr/lsattr (iflags.c).  After a change, the kernel's cached
- * attributes go (ctime changed; and a write(2) through a descriptor opened
- * before +i must ask op_getattr, which refuses it). */
+/* FS_IOC_SHUTDOWN (shutdown.c) and chattr/lsattr (iflags.c).  After a
+ * change, the kernel's cached attributes go (ctime changed; and a write(2)
+ * through a descriptor opened before +i must ask op_getattr, which refuses
+ * it). */
 static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
@@ -1178,6 +1181,10 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	size_t len = 0;
 	int ret;
 
+	if (cmd == HFS_IOC_SHUTDOWN) {
+		hfs_ioctl_shutdown(req, arg);
+		return;
+	}
 	if (flags & FUSE_IOCTL_COMPAT) {
 		fuse_reply_err(req, ENOSYS);   /* 32-bit callers: not translated here */
 		return;
@@ -1234,6 +1241,8 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.ioctl = op_ioctl,
 };
 
+static struct fuse_lowlevel_ops gated_ops;
+
 int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,
 		 char **fuse_argv)
 {
@@ -1242,7 +1251,8 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_loop_config *cfg;
 	int ret = -EIO;
 
-	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	hfs_shutdown_gate(&hfs_ops, &gated_ops);
+	se = fuse_session_new(&args, &gated_ops, sizeof(gated_ops), fs);
 	session = se;
 	if (!se)
 		goto out_args;

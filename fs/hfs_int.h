@@ -43,6 +43,10 @@
 void hfs_log(const char *level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 #define HFS_WARN(...)  hfs_log("warning", __FILE__, __LINE__, __VA_ARGS__)
+/* What a kernel filesystem puts in dmesg only (recovery done, orphans
+ * reclaimed): a daemon sends it to syslog, never to the terminal of the
+ * mount command; in the foreground it goes to stderr like the rest. */
+#define HFS_INFO(...)  hfs_log("info", __FILE__, __LINE__, __VA_ARGS__)
 #define HFS_ERR(...)   hfs_log("error", __FILE__, __LINE__, __VA_ARGS__)
 /* return HFS_CORRUPT("what") -> logs file:line, evaluates to -EUCLEAN */
 #define HFS_CORRUPT(...) (hfs_log("corrupt", __FILE__, __LINE__, __VA_ARGS__), -EUCLEAN)
@@ -83,6 +87,7 @@ struct hfs_fs {
 	struct hfs_alloc *alloc;           /* alloc.c */
 
 	bool readonly;                     /* mounted ro, or critical write error */
+	int shut_down;                     /* FS_IOC_SHUTDOWN (shutdown.c), atomic */
 	void *fuse;                        /* fuse_ops.c private state */
 
 	/* flusher thread (volume.c) */

@@ -197,6 +197,6 @@ int hfs_orphans_reap(struct hfs_fs *fs)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (n)
-		HFS_WARN("reclaimed %d orphaned inode%s", n, n > 1 ? "s" : "");
+		HFS_INFO("reclaimed %d orphaned inode%s", n, n > 1 ? "s" : "");
 	return ret == -ENOENT ? 0 : ret;
 }

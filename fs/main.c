@@ -103,6 +103,10 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			/* mount(8) generic options that need nothing from us; dev,
 			 * suid and exec go on to libfuse, which mounts nodev,nosuid
 			 * unless told otherwise (fstab "defaults" says otherwise) */
+		} else if (!strcmp(tok, "lazytime") || !strcmp(tok, "nolazytime")) {
+			/* every timestamp change is committed with the next flush
+			 * (flush_interval), which is more than lazytime promises;
+			 * the kernel leaves FUSE timestamps to us either way */
 		} else {
 			if (strlen(fuse_opts) + strlen(tok) + 2 >= cap) {
 				fprintf(stderr, "hfs: too many options\n");
@@ -278,6 +282,8 @@ int main(int argc, char **argv)
 		status_fd = p[1];
 		setsid();
 		hfs_fuse_on_mounted = mounted;
+		openlog("hfs", LOG_PID, LOG_DAEMON);
+		hfs_log_info_to_syslog = 1;
 	}
 	ret = hfs_open(pos, npos, &o, &fs);
 	if (ret) {

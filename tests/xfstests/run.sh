@@ -113,6 +113,9 @@ export HFS_FSCK=$B/fsck.hfs
 export MOUNT_PROG=$HERE/mount.sh
 export UMOUNT_PROG=$HERE/umount.sh
 export DF_PROG=$HERE/df.sh
+# hfs needs 64 MiB of logical space plus its label (mkfs.hfs refuses less):
+# tests that make small filesystems (_small_fs_size_mb) make them this big
+export MIN_FSSIZE=$((128 << 20))
 . $HERE/hooks.sh
 CFG
 
