@@ -107,6 +107,9 @@ export TEST_DEV=$TDEV
 export TEST_DIR=$T/test
 export SCRATCH_DEV=$SDEV
 export SCRATCH_MNT=$T/scratch
+# dev,suid: what a root mount of a kernel filesystem gets; hfs, like every
+# FUSE filesystem, mounts nodev,nosuid unless told (fstab "defaults" does)
+export FUSE_MOUNT_OPTIONS="-o dev,suid"
 export HFS_BIN=$B/hfs
 export HFS_MKFS=$B/mkfs.hfs
 export HFS_FSCK=$B/fsck.hfs
