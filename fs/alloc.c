@@ -198,6 +198,21 @@ static int busy(const struct bbinfo *bi, unsigned j)
 	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j));
 }
 
+int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t bbi = raw / HFS_BIGBLOCK;
+	unsigned j = (unsigned)(raw % HFS_BIGBLOCK / HFS_BLKSIZE), e;
+
+	if (!a || raw % HFS_BLKSIZE || len % HFS_BLKSIZE || bbi >= a->nbb ||
+	    raw % HFS_BIGBLOCK + len > HFS_BIGBLOCK)
+		return 0;
+	for (e = j + (unsigned)(len / HFS_BLKSIZE); j < e; j++)
+		if (busy(&a->bb[bbi], j))
+			return 0;
+	return 1;
+}
+
 /* First run of k free blocks at alignment al in big-block bi, or -1. */
 static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
 {
@@ -376,25 +391,6 @@ void hfs_alloc_committed(struct hfs_fs *fs)
 	}
 	a->npend = 0;
 	a->pending_blocks = 0;
-}
-
-/* Nothing references a byte of [raw, raw + len): no block of it is
- * allocated, none waits for its commit (pending), so neither the current
- * nor the last committed state has data there. */
-int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
-{
-	struct hfs_alloc *a = fs->alloc;
-	uint64_t b;
-
-	if (!a)
-		return 0;
-	for (b = raw / HFS_BLKSIZE; b < (raw + len + HFS_BLKSIZE - 1) / HFS_BLKSIZE; b++) {
-		uint64_t bbi = b / HFS_BLKS_PER_BB;
-
-		if (bbi >= a->nbb || busy(&a->bb[bbi], (unsigned)(b % HFS_BLKS_PER_BB)))
-			return 0;
-	}
-	return 1;
 }
 
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs)
