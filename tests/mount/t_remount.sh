@@ -61,8 +61,9 @@ check "files written before the remount ro survived the crash" \
 check "unmount" hfs_umount "$m" "$img"
 # a daemon started -o ro: its devices become writable in place
 check "mount -o ro" hfs_mount "$m" "$img" -o ro
-python3 -c "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH); time.sleep(60)" "$img" & holder=$!
-sleep 0.3
+python3 -c "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH)
+open(sys.argv[2], 'w').close(); time.sleep(60)" "$img" "$T/locked" & holder=$!
+for i in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.1; done
 check "remount rw while another process holds the device is refused" \
 	bash -c "! '$B/hfs' -o remount,rw '$img' '$m' 2> '$T/ro.err'"
 check "... saying so" grep -q "another process holds" "$T/ro.err"
