@@ -1216,9 +1216,11 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
+	/* drop the kernel's cached attributes (the new ctime) before the
+	 * reply: after it, the caller's next stat may already run */
 	if (!len)
 		atime_notify(ino);
+	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
 }
 
 void (*hfs_fuse_on_mounted)(void);
