@@ -411,7 +411,8 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ip->parent = S_ISDIR(mode) ? parent : 0;
 	/* inherited as on ext4: sync, nodump, noatime (never +i/+a) */
 	if (S_ISREG(mode) || S_ISDIR(mode))
-		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME);
+		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME |
+					 (S_ISDIR(mode) ? HFS_IFL_DIRSYNC : 0));
 	hfs_now(&ip->atime);
 	ip->mtime = ip->ctime = ip->btime = ip->atime;
 	if (link)
@@ -435,7 +436,8 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ret = hfs_dir_add(fs, parent, name, ip->ino, hfs_dtype(mode));
 	if (ret)
 		goto undo;
-	return hfs_dir_touch(fs, parent, S_ISDIR(mode) ? 1 : 0);
+	ret = hfs_dir_touch(fs, parent, S_ISDIR(mode) ? 1 : 0);
+	return ret ? ret : hfs_iflags_dirsync(fs, parent);
 undo:
 	hfs_inode_destroy(fs, ip->ino);
 	return ret;
@@ -509,6 +511,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_unlink(fs, parent, name, 0);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -524,6 +528,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_unlink(fs, parent, name, 1);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -555,6 +561,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 		if (enospc_commit(fs, ret))
 			ret = make(req, sp, sn, S_IFCHR, 0, NULL, &w);
 	}
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, sp);
+	if (!ret && dp != sp)
+		ret = hfs_iflags_dirsync(fs, dp);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -594,6 +604,8 @@ retry:
 	}
 	if (!ret)
 		ret = hfs_dir_touch(fs, parent, 0);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -1216,8 +1228,9 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	/* drop the kernel's cached attributes (the new ctime) before the
-	 * reply: after it, the caller's next stat may already run */
+	/* before the reply, so that a stat right after chattr sees the new
+	 * ctime (the kernel holds the inode lock meanwhile, which an
+	 * attributes-only invalidation does not take) */
 	if (!len)
 		atime_notify(ino);
 	fuse_reply_ioctl(req, 0, len ? out : NULL, len);

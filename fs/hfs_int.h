@@ -241,6 +241,8 @@ int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
 int  hfs_iflags_ioctl(struct hfs_fs *fs, uint64_t ino, uint32_t uid, unsigned int cmd,
 		      const void *in, size_t in_size, void *out, size_t out_cap, size_t *out_len);
 int  hfs_iflags_may_open(const struct hfs_inode *ip, int oflags);
+/* After a change of dir's entries: a flush cycle if dir is +D or +S. */
+int  hfs_iflags_dirsync(struct hfs_fs *fs, uint64_t dir);
 int  hfs_iflags_may_setattr(const struct hfs_inode *ip, int set, int writers);
 /* Neither unlinked, renamed, linked, nor its xattrs changed: +i or +a. */
 static inline int hfs_iflags_fixed(const struct hfs_inode *ip)
