@@ -241,15 +241,28 @@ static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, con
  *       block changed meanwhile (another write to the same 64 KiB block,
  *       a truncate) is redone with fs->lock held, so no update is lost;
  *  (D5) a thread inside a section never flushes (it would wait for itself).
+ *  (D6) every operation works on its own copy of the inode, so a copy
+ *       held where fs->lock was released (phase B, a wait in data_enter,
+ *       a flush or hfs_op_begin, which wait for open sections) is loaded
+ *       again before it changes or is stored: concurrent writes of one
+ *       inode (the kernel's writeback sends many at once) would otherwise
+ *       store each other's old i_blocks and size back (hfs_inode_step).
  */
 static __thread int in_data_section;
 
-static void data_enter(struct hfs_fs *fs)
+/* 1 when it waited, with fs->lock released: the caller's copy of the
+ * inode may be stale then (others wrote or truncated meanwhile). */
+static int data_enter(struct hfs_fs *fs)
 {
-	while (fs->flush_waiters)                       /* (D2) */
+	int waited = 0;
+
+	while (fs->flush_waiters) {                     /* (D2) */
 		pthread_cond_wait(&fs->data_cv, &fs->lock);
+		waited = 1;
+	}
 	fs->data_inflight++;
 	in_data_section = 1;
+	return waited;
 }
 
 static void data_leave(struct hfs_fs *fs)
@@ -347,21 +360,25 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	size_t done = 0, nb, i, good;
 	int ret = 0, aret, large = 0;
 
-	if (off >= ip->size)
+	if (data_enter(fs) && (ret = hfs_inode_load(fs, ip->ino, ip)) != 0) {
+		data_leave(fs);
+		return ret;
+	}
+	if (off >= ip->size || !len) {
+		data_leave(fs);
 		return 0;
+	}
 	if (len > ip->size - off)
 		len = (size_t)(ip->size - off);
-	if (!len)
-		return 0;
 	nb = (size_t)((off + len - 1) / HFS_FBLOCK - off / HFS_FBLOCK + 1);
 	bl = calloc(nb, sizeof(*bl));
 	rio = calloc(nb, sizeof(*rio));
 	if (!bl || !rio) {
+		data_leave(fs);
 		free(bl);
 		free(rio);
 		return -ENOMEM;
 	}
-	data_enter(fs);
 	/* phase A: records; SMALL extents are read through the cache here */
 	for (i = 0; i < nb && !ret; i++) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
@@ -549,16 +566,18 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
  * Returns the bytes written (all of the batch's) or -errno; on an error
  * the blocks before the failed one are written and referenced. */
 static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_t *src, size_t len,
-			   uint64_t off, size_t done, uint8_t *stage)
+			   uint64_t off, size_t done, uint8_t *stage, int *changed)
 {
 	struct batch_wait rw = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct batch_wait ww = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct wblk bl[BATCH_MAX];
 	struct rio rio[BATCH_MAX];
 	size_t start = done, wrote = 0;
+	uint64_t blocks_c;
 	int nb = 0, i, ret = 0, reads = 0;
 
 	memset(bl, 0, sizeof(bl));
+	*changed = 0;
 	/* phase A: old records, new extents */
 	while (done < len && nb < BATCH_MAX) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
@@ -682,6 +701,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		else if (!ret)
 			ret = lret;
 	}
+	blocks_c = ip->blocks;
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 		int r = ret ? ret : b->err;
@@ -708,6 +728,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				ip->size = off + b->at + b->n;
 		}
 	}
+	*changed = ip->blocks != blocks_c;
 	return wrote ? (ssize_t)wrote : ret;
 }
 
@@ -718,18 +739,38 @@ ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf,
 	uint8_t *stage;
 	size_t done = 0;
 	ssize_t n = 0;
+	int changed = 0;
 
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	stage = stage_get();
 	if (!stage)
 		return -ENOMEM;
-	data_enter(fs);
+	/* the caller's copy is current on return: loaded again when entering
+	 * waited, else by every batch's phase C */
+	if (data_enter(fs) && (n = hfs_inode_load(fs, ip->ino, ip)) != 0) {
+		data_leave(fs);
+		return n;
+	}
 	while (done < len) {
-		n = write_batch(fs, ip, src, len, off, done, stage);
-		if (n <= 0)
+		n = write_batch(fs, ip, src, len, off, done, stage, &changed);
+		if (n <= 0) {
+			/* blocks replaced before a failure: nothing written to
+			 * report, so store them here (the caller stores only
+			 * after a write that returns > 0) */
+			if (changed && !done) {
+				int r = hfs_inode_store(fs, ip);
+
+				n = r ? r : n;
+			}
 			break;
+		}
 		done += (size_t)n;
+		/* the next batch's phase C loads the inode again (others change
+		 * it while fs->lock is dropped): this batch's blocks and size
+		 * must be in the tree by then, or that load drops them */
+		if (done < len && (n = hfs_inode_store(fs, ip)) != 0)
+			break;
 	}
 	data_leave(fs);
 	if (done) {
@@ -803,9 +844,7 @@ static int drop_range(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t lo, uint
 		if (!ret && ++*n % 32 == 0) {
 			if (fbo[i] < ip->size)
 				ip->size = fbo[i];   /* everything from here on is gone */
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
+			ret = hfs_inode_step(fs, ip);
 		}
 	}
 	free(fbo);
@@ -875,11 +914,9 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 
 		/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
 		 * records; the inode (i_blocks) is stored before the next
-		 * hfs_op_begin, which may commit */
+		 * hfs_op_begin, which may commit, and loaded again after it */
 		if (n && n % 32 == 0) {
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
+			ret = hfs_inode_step(fs, ip);
 			if (ret)
 				return ret;
 		}
@@ -948,15 +985,12 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
 		struct rec r;
 
-		/* as for punching: the inode is stored before a step's op_begin
-		 * may commit (the size is set only at the end: a crash keeps the
+		/* as for punching: a step stores the inode, may commit, loads
+		 * it again (the size is set only at the end: a crash keeps the
 		 * old size and at most some zeroed blocks past it) */
 		ret = 0;
-		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0) {
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
-		}
+		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0)
+			ret = hfs_inode_step(fs, ip);
 		if (!ret)
 			ret = rec_get(fs, ip->ino, fbo, &r);
 		if (ret)
