@@ -51,8 +51,10 @@ DEB_PKGS := libfuse3-dev fuse3 liburing-dev zlib1g-dev libcmocka-dev libbsd-dev 
 # what bench/ needs besides the build (peers to compare with, fio, jq)
 BENCH_PKGS := fio jq fuse2fs ntfs-3g zfs-fuse e2fsprogs fuse3 util-linux bc python3 coreutils
 # what the xfstests subset needs at run time (tests/xfstests/README.md)
+# (and libgdbm-compat-dev: building the xfstests tree needs its ndbm.h for
+# src/dbtest, which generic/010 runs; see tests/xfstests/README.md)
 XFSTESTS_PKGS := xfsprogs fio psmisc attr acl bc dbench quota libcap2-bin gawk \
-            perl python3 e2fsprogs util-linux fuse3
+            perl python3 e2fsprogs util-linux fuse3 libgdbm-compat-dev
 
 .PHONY: bench bench-raid bench-deps xfstests xfstests-deps
 .PHONY: all deps test unit mount-tests demo asan install check-long clean

@@ -56,6 +56,9 @@ void hfs_open_get(uint64_t ino);
 int  hfs_open_put(uint64_t ino);                 /* opens left */
 void hfs_open_seterr(uint64_t ino, int err);      /* remember a write error (-errno) */
 int  hfs_open_takeerr(uint64_t ino);              /* and hand it out once */
+/* Open descriptors that may write (an open's count must be taken first). */
+void hfs_open_writer(uint64_t ino, int delta);
+int  hfs_open_writers(uint64_t ino);
 /* An error for the writer's next write(2) only (nothing was lost): the
  * space left is down to the writeback reserve (fs/fuse_ops.c). */
 void hfs_open_setsoft(uint64_t ino, int err);

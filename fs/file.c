@@ -1019,6 +1019,47 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	return ret;
 }
 
+/* SEEK_DATA from *pos in the record of file block fbo.  Bytes of the block
+ * past the record's stored length read as zero: a hole.  And a write that
+ * starts inside a fresh file block stores the block from its start, the
+ * bytes before the write as zeros (stored bytes always begin at the block
+ * start), so those 4 KiB blocks are holes to the writer: skip the
+ * record's zero blocks from *pos on.  Bounded: this one record (at most
+ * HFS_FBLOCK bytes read); if nothing stored past *pos is nonzero, *pos
+ * stays (zeros may be reported as data).  Returns 1 when *pos is data, 0
+ * when the block has none at or past *pos, or -errno. */
+static int seek_data_in(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, uint64_t *pos)
+{
+	uint64_t p = *pos - *pos % HFS_BLKSIZE, end;
+	uint8_t *buf;
+	struct rec r;
+	int ret = rec_get(fs, ip->ino, fbo, &r);
+
+	if (ret)
+		return ret;
+	end = fbo + r.len;
+	if (!r.present || *pos >= end)
+		return 0;
+	buf = malloc(HFS_BLKSIZE);
+	if (!buf)
+		return 1;
+	for (; p < end && p < ip->size; p += HFS_BLKSIZE) {
+		ssize_t n = hfs_file_read(fs, ip, buf, HFS_BLKSIZE, p), i;
+
+		if (n <= 0)
+			break;      /* a read error: *pos is still a right answer */
+		for (i = 0; i < n && !buf[i]; i++)
+			;
+		if (i < n) {
+			if (p > *pos)
+				*pos = p;
+			break;
+		}
+	}
+	free(buf);
+	return 1;
+}
+
 int hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whence, uint64_t *out)
 {
 	uint64_t fbo = off - off % HFS_FBLOCK;
@@ -1028,14 +1069,20 @@ int hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whe
 	if (whence == SEEK_DATA) {
 		struct hfs_key from = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
 		struct hfs_key to = hfs_mkkey(ip->ino, HFS_REC_DATA, UINT64_MAX), k;
-		int ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
 
-		if (ret == -ENOENT || (ret == 0 && k.key >= ip->size))
-			return -ENXIO;
-		if (ret)
-			return ret;
-		*out = k.key > off ? k.key : off;
-		return 0;
+		for (;;) {
+			int ret = hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL);
+
+			if (ret == -ENOENT || (ret == 0 && k.key >= ip->size))
+				return -ENXIO;
+			if (ret)
+				return ret;
+			*out = k.key > off ? k.key : off;
+			ret = seek_data_in(fs, ip, k.key, out);
+			if (ret)
+				return ret < 0 ? ret : *out < ip->size ? 0 : -ENXIO;
+			from.key = k.key + HFS_FBLOCK;
+		}
 	}
 	if (whence == SEEK_HOLE) {
 		for (;; fbo += HFS_FBLOCK) {

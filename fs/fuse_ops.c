@@ -48,7 +48,8 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 {
 	struct timespec now;
 
-	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME))
+	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
+	    (ip->flags & HFS_IFL_NOATIME) || (fs->opts.nodiratime && S_ISDIR(ip->mode)))
 		return 0;
 	hfs_now(&now);
 	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
@@ -128,12 +129,24 @@ static uint64_t user_room(struct hfs_fs *fs)
 	return d > r ? (d - r) * HFS_BLKSIZE : 0;
 }
 
-static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi)
+/* fi->fh of an open that may write (op_release, op_getattr) */
+#define FH_WRITER 1u
+
+static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
 {
 	struct hfs_statfs st;
 
-	if (!hfs_writeback || (fi->flags & O_ACCMODE) == O_RDONLY)
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
 		return;
+	fi->fh = FH_WRITER;
+	if (!hfs_writeback)
+		return;
+	/* chattr +S: each write(2) must reach us, to be durable when it
+	 * returns (the kernel does not know S_SYNC for FUSE inodes) */
+	if (ip->flags & HFS_IFL_SYNC) {
+		fi->direct_io = 1;
+		return;
+	}
 	hfs_statfs_get(fs, &st);
 	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
 		fi->direct_io = 1;
@@ -155,6 +168,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* chattr/lsattr of directories come as FUSE_IOCTL_DIR (iflags.c) */
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* the kernel enforces ACLs; we inherit them and apply the umask (acl.c) */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
@@ -220,6 +236,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		ret = hfs_open_takeerr(ino);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* the same path: a write(2) through a descriptor opened before
+	 * chattr +i (op_ioctl dropped the cached attributes to get here) */
+	if (!ret && fi && hfs_writeback && (fi->fh & FH_WRITER) && (ip.flags & HFS_IFL_IMMUTABLE))
+		ret = -EPERM;
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
@@ -241,6 +261,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_may_setattr(&ip, set, hfs_open_writers(ino));
 	if (ret)
 		goto out;
 	if (set & FUSE_SET_ATTR_MODE) {
@@ -283,6 +305,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	else if (!same)
 		hfs_now(&ip.ctime);
 	ret = hfs_inode_store(fs, &ip);
+	if (!ret && (ip.flags & HFS_IFL_SYNC))
+		ret = hfs_flush_locked(fs);   /* chattr +S: durable on return */
 out:
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
@@ -314,6 +338,9 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		return ret;
 	if (!S_ISDIR(dir.mode) || !dir.nlink)
 		return -ENOENT;
+	ret = hfs_iflags_no_add(&dir);
+	if (ret)
+		return ret;
 	ret = hfs_dir_lookup(fs, parent, name, &x, &t);
 	if (ret == 0)
 		return -EEXIST;
@@ -336,6 +363,9 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ip->nlink = S_ISDIR(mode) ? 2 : 1;
 	ip->rdev = rdev;
 	ip->parent = S_ISDIR(mode) ? parent : 0;
+	/* inherited as on ext4: sync, nodump, noatime (never +i/+a) */
+	if (S_ISREG(mode) || S_ISDIR(mode))
+		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME);
 	hfs_now(&ip->atime);
 	ip->mtime = ip->ctime = ip->btime = ip->atime;
 	if (link)
@@ -407,11 +437,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct hfs_fs *fs = FS(req);
 	struct hfs_key k = hfs_mkkey(ino, HFS_REC_SYMLINK, 0);
 	char buf[HFS_SYMLINK_MAX + 1];
+	struct hfs_inode ip;
 	size_t len;
-	int ret;
+	int ret, touched;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_bt_lookup(fs, &k, buf, sizeof(buf) - 1, &len);
+	/* readlink(2) is an access (touch_atime in the VFS) */
+	touched = !ret && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, 0);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, ret == -ENOENT ? EINVAL : -ret);
@@ -419,6 +452,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
 	fuse_reply_readlink(req, buf);
+	if (touched)
+		atime_notify(ino);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -491,6 +526,15 @@ retry:
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret && S_ISDIR(ip.mode))
 		ret = -EPERM;
+	if (!ret)
+		ret = hfs_iflags_fixed(&ip);   /* vfs_link's check */
+	if (!ret) {
+		struct hfs_inode d;
+
+		ret = hfs_inode_load(fs, parent, &d);
+		if (!ret)
+			ret = hfs_iflags_no_add(&d);
+	}
 	if (!ret && ip.nlink >= 65000)
 		ret = -EMLINK;
 	if (!ret)
@@ -519,6 +563,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_may_open(&ip, fi->flags);
 	if (!ret && (fi->flags & O_TRUNC) && ip.size) {
 		/* loaded again after hfs_op_begin, which may drop fs->lock */
 		ret = hfs_op_begin(fs);
@@ -529,14 +575,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (!ret)
 			ret = hfs_inode_store(fs, &ip);
 	}
-	if (!ret)
+	if (!ret) {
 		hfs_open_get(ino);
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			hfs_open_writer(ino, 1);   /* open_mode sets FH_WRITER */
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	open_mode(fs, fi);
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fuse_reply_open(req, fi);
 }
 
@@ -552,28 +601,33 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
-	if (!ret)
+	if (!ret) {
 		hfs_open_get(ip.ino);
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			hfs_open_writer(ip.ino, 1);   /* open_mode sets FH_WRITER */
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	memset(&e, 0, sizeof(e));
 	e.ino = ip.ino;
 	e.attr_timeout = e.entry_timeout = TIMEOUT;
 	to_stat(&ip, &e.attr);
-	open_mode(fs, fi);
 	fuse_reply_create(req, &e, fi);
 }
 
 /* The last close of an inode that lost its last link destroys it (it was
  * an orphan since the unlink, or since a rename replaced it). */
-static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
+static int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	if (writer)
+		hfs_open_writer(ino, -1);
 	if (hfs_open_put(ino) == 0) {
 		struct hfs_inode ip;
 
@@ -591,7 +645,7 @@ static int release_ino(struct hfs_fs *fs, fuse_ino_t ino)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino));
+	fuse_reply_err(req, -release_ino(FS(req), ino, !!(fi->fh & FH_WRITER)));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -633,6 +687,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	struct timespec mt = { 0 }, ct = { 0 };
+	uint64_t room = UINT64_MAX;
 	ssize_t n;
 	int ret, loaded, soft, stale = 0;
 
@@ -642,18 +697,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		/* a new write may not take the writeback reserve (kept only
 		 * when the kernel caches writes).  Before the inode is loaded:
 		 * the flush lets other writes of this inode finish meanwhile */
-		uint64_t room = user_room(fs);
-
+		room = user_room(fs);
 		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
 			room = user_room(fs);
-		if (room < size)
-			ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
 	}
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* writes that reach us from write(2) itself (direct I/O, no
+	 * writeback cache): +i refuses them, +a all but appends.  The
+	 * writeback of cached pages is data write(2) already accepted. */
+	if (!ret && !fi->writepage && ((ip.flags & HFS_IFL_IMMUTABLE) ||
+				       ((ip.flags & HFS_IFL_APPEND) && !(fi->flags & O_APPEND)))) {
+		/* refused, nothing written: no error to keep for close */
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
 	loaded = !ret;
+	if (!ret && room < size)
+		ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
 	if (loaded) {
 		mt = ip.mtime;
 		ct = ip.ctime;
@@ -705,6 +769,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
+	/* chattr +S (such files are opened direct_io): durable on return */
+	if (n > 0 && !fi->writepage && (ip.flags & HFS_IFL_SYNC)) {
+		ret = hfs_flush_locked(fs);
+		if (ret)
+			n = ret;
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (soft && session && (size_t)n == size) {
 		fuse_reply_write(req, size);
@@ -875,7 +945,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino));
+	fuse_reply_err(req, -release_ino(FS(req), ino, 0));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -895,22 +965,57 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &v);
 }
 
+/* Whether the caller may keep a setgid bit on a file of group gid: root
+ * (CAP_FSETID, as far as the daemon can tell) or a member of the group. */
+static int caller_in_group_or_root(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t list[256];
+	int n, i;
+
+	if (ctx->uid == 0 || ctx->gid == gid)
+		return 1;
+	n = fuse_req_getgroups(req, (int)(sizeof(list) / sizeof(list[0])), list);
+	if (n > (int)(sizeof(list) / sizeof(list[0])))
+		n = (int)(sizeof(list) / sizeof(list[0]));
+	for (i = 0; i < n; i++)
+		if (list[i] == gid)
+			return 1;
+	return 0;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0, again = 1;
+	int ret, equiv = 0, again = 1, keep_sgid = -1;
 
 	pthread_mutex_lock(&fs->lock);
 retry:
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	if (!ret)
+		ret = hfs_iflags_fixed(&ip);   /* xattr_permission's check */
 	if (!ret && !strcmp(name, "system.posix_acl_access")) {
 		ret = hfs_acl_to_mode(value, size, &ip.mode);
 		equiv = ret == 1;
 		ret = ret < 0 ? ret : 0;
+		/* As posix_acl_update_mode: a caller outside the file's group
+		 * (and not root) loses setgid.  The kernel would tell us with
+		 * FUSE_SETXATTR_ACL_KILL_SGID, which libfuse 3.14 cannot pass;
+		 * the group lookup reads /proc, so it is done once, unlocked. */
+		if (!ret && (ip.mode & S_ISGID)) {
+			if (keep_sgid < 0) {
+				pthread_mutex_unlock(&fs->lock);
+				keep_sgid = caller_in_group_or_root(req, ip.gid);
+				pthread_mutex_lock(&fs->lock);
+				goto retry;
+			}
+			if (!keep_sgid)
+				ip.mode &= ~(uint32_t)S_ISGID;
+		}
 	}
 	if (!ret && equiv) {
 		ret = hfs_xattr_remove(fs, ino, name);   /* the mode says it all */
@@ -977,6 +1082,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
+		ret = hfs_iflags_fixed(&ip);
+	if (!ret)
 		ret = hfs_xattr_remove(fs, ino, name);
 	if (!ret) {
 		hfs_now(&ip.ctime);   /* a metadata change (the kernel shows it too) */
@@ -997,6 +1104,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
+	/* vfs_fallocate's checks: +i nothing, +a only allocation */
+	if (!ret && ((ip.flags & HFS_IFL_IMMUTABLE) ||
+		     ((ip.flags & HFS_IFL_APPEND) && (mode & ~FALLOC_FL_KEEP_SIZE))))
+		ret = -EPERM;
 	if (!ret) {
 		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
 		/* failed midway (ENOSPC): the blocks it did store or drop are in
@@ -1017,6 +1128,16 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 	uint64_t out = 0;
 	int ret;
 
+	/* With the writeback cache, data written since the last writeback is
+	 * only in the kernel's page cache, and the kernel sends FUSE_LSEEK
+	 * without writing it back first: a file just written would show no
+	 * data (xfstests' SEEK_DATA probe writes a byte and seeks at once).
+	 * Invalidating [off, EOF) makes the kernel write those pages back
+	 * (launder) before the notification returns; their WRITEs are served
+	 * by other loop threads, so fs->lock must not be held here.  Pages
+	 * before off cannot change the answer and stay cached. */
+	if (hfs_writeback && session && (whence == SEEK_DATA || whence == SEEK_HOLE) && off >= 0)
+		fuse_lowlevel_notify_inval_inode(session, ino, off, 0);
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
@@ -1026,6 +1147,35 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_lseek(req, (off_t)out);
+}
+
+/* chattr/lsattr (iflags.c).  After a change, the kernel's cached
+ * attributes go (ctime changed; and a write(2) through a descriptor opened
+ * before +i must ask op_getattr, which refuses it). */
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	struct hfs_fs *fs = FS(req);
+	uint64_t out[8];   /* the largest argument: struct fsxattr, 28 bytes */
+	size_t len = 0;
+	int ret;
+
+	if (flags & FUSE_IOCTL_COMPAT) {
+		fuse_reply_err(req, ENOSYS);   /* 32-bit callers: not translated here */
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_iflags_ioctl(fs, ino, fuse_req_ctx(req)->uid, cmd, in_buf, in_bufsz, out,
+			       out_bufsz < sizeof(out) ? out_bufsz : sizeof(out), &len);
+	pthread_mutex_unlock(&fs->lock);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
+	if (!len)
+		atime_notify(ino);
 }
 
 void (*hfs_fuse_on_mounted)(void);
@@ -1064,6 +1214,7 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.create = op_create,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
+	.ioctl = op_ioctl,
 };
 
 int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,

@@ -45,6 +45,8 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   noatime|relatime|strictatime  when reads and listings move atime
  *                         (default relatime; the kernel leaves atime to us;
  *                         noatime is also passed on to the kernel mount)
+ *   nodiratime|diratime   listings of directories do not (do) move their
+ *                         atime (libfuse 3.14 does not know the flag)
  *   fault=FILE            test device: fail, delay, corrupt or unplug chosen
  *                         component requests by the rules in FILE (format in
  *                         raid/fault.c and README.md); re-read when it changes
@@ -55,6 +57,7 @@ struct hfs_mount_opts {
 	unsigned flush_interval_ms; /* periodic flush, 0 = default 5000 */
 	int      readonly;
 	int      atime;             /* HFS_ATIME_*, 0 = relatime */
+	int      nodiratime;        /* directories keep their atime */
 	int      no_writeback;      /* no kernel writeback cache: every write(2)
 				     * reaches the daemon before it returns (crash tests) */
 };

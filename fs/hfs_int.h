@@ -25,6 +25,7 @@
 #ifndef HFS_HFS_INT_H
 #define HFS_HFS_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -237,6 +238,24 @@ int  hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip);
 /* Remove the inode and everything it owns (data, xattrs, symlink);
  * bounded steps per rule (2).  The inode must have nlink 0 and no opens. */
 int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
+
+/* ---- inode flags (iflags.c; the bits are HFS_IFL_* of ondisk.h) ---------
+ * ioctl: FS_IOC_GETFLAGS/SETFLAGS (4 or 8 byte argument) and
+ * FS_IOC_FSGETXATTR/FSSETXATTR for the caller uid; fills out (out_cap
+ * bytes) and *out_len; 0, -ENOTTY (another command), -EPERM, -EOPNOTSUPP,
+ * -EINVAL.  may_open: the open flags of a FUSE open (0 or -EPERM).
+ * may_setattr: FUSE_SET_ATTR_* bits, writers = open write descriptors.
+ * All with fs->lock held. */
+int  hfs_iflags_ioctl(struct hfs_fs *fs, uint64_t ino, uint32_t uid, unsigned int cmd,
+		      const void *in, size_t in_size, void *out, size_t out_cap, size_t *out_len);
+int  hfs_iflags_may_open(const struct hfs_inode *ip, int oflags);
+int  hfs_iflags_may_setattr(const struct hfs_inode *ip, int set, int writers);
+/* Neither unlinked, renamed, linked, nor its xattrs changed: +i or +a. */
+static inline int hfs_iflags_fixed(const struct hfs_inode *ip)
+{ return ip->flags & (HFS_IFL_IMMUTABLE | HFS_IFL_APPEND) ? -EPERM : 0; }
+/* No entry added to the directory: +i. */
+static inline int hfs_iflags_no_add(const struct hfs_inode *dir)
+{ return dir->flags & HFS_IFL_IMMUTABLE ? -EPERM : 0; }
 
 /* Orphans: an inode whose nlink reached 0 while open gets an
  * HFS_REC_ORPHAN record (obj HFS_ORPHAN_INO, key ino) in the same operation;

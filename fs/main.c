@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
 		"options (-o): ro, degraded, engine=uring|pool, cache_size=N[KMG],\n"
 		"  flush_interval=SEC, nodirect, nowriteback, write_log=FILE, fault=FILE\n"
-		"  (test devices), noatime|relatime|strictatime, and libfuse mount options\n"
+		"  (test devices), noatime|relatime|strictatime, nodiratime|diratime,\n"
+		"  and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
 }
 
@@ -62,6 +63,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->readonly = 1;
 		} else if (!strcmp(tok, "relatime") || !strcmp(tok, "strictatime")) {
 			o->atime = tok[0] == 'r' ? HFS_ATIME_RELATIME : HFS_ATIME_STRICT;
+		} else if (!strcmp(tok, "nodiratime") || !strcmp(tok, "diratime")) {
+			o->nodiratime = tok[0] == 'n';
 		} else if (!strcmp(tok, "degraded")) {
 			o->raid.allow_degraded = 1;
 		} else if (!strcmp(tok, "nowriteback")) {

@@ -13,7 +13,7 @@
 #include "fs/dir.h"
 
 /* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count; int err, soft; struct opened *next; };
+struct opened { uint64_t ino; unsigned count, writers; int err, soft; struct opened *next; };
 #define OHASH 1024
 static struct opened *otab[OHASH];
 
@@ -70,6 +70,21 @@ int hfs_open_count(uint64_t ino)
 	struct opened *o = *ofind(ino);
 
 	return o ? (int)o->count : 0;
+}
+
+void hfs_open_writer(uint64_t ino, int delta)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o && (delta > 0 || o->writers))
+		o->writers += delta;
+}
+
+int hfs_open_writers(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+
+	return o ? (int)o->writers : 0;
 }
 
 void hfs_open_get(uint64_t ino)
@@ -145,7 +160,7 @@ static int orphan_first(struct hfs_fs *fs, const struct hfs_inode *ip)
 
 int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir)
 {
-	struct hfs_inode ip;
+	struct hfs_inode ip, d;
 	uint64_t ino;
 	uint8_t t;
 	int orph, ret = hfs_op_begin(fs);
@@ -160,6 +175,14 @@ int hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdi
 		return -ENOTDIR;
 	if (!isdir && S_ISDIR(ip.mode))
 		return -EISDIR;
+	/* the VFS's may_delete, which cannot see FUSE inodes' flags */
+	ret = hfs_inode_load(fs, parent, &d);
+	if (!ret)
+		ret = hfs_iflags_fixed(&d);
+	if (!ret)
+		ret = hfs_iflags_fixed(&ip);
+	if (ret)
+		return ret;
 	if (isdir) {
 		ret = hfs_dir_empty(fs, ino);
 		if (ret <= 0)
@@ -211,6 +234,31 @@ static int is_ancestor(struct hfs_fs *fs, uint64_t anc, uint64_t ino)
 	return 1;   /* a cycle: refuse the rename */
 }
 
+/* Inode flags (iflags.c), as the VFS's may_delete/may_create would check
+ * them: the source entry goes away (its directory and inode must be
+ * neither +i nor +a), an entry appears in dp (not +i), a replaced or
+ * exchanged target goes away too. */
+static int rename_flags_ok(struct hfs_fs *fs, uint64_t sp, const struct hfs_inode *src,
+			   uint64_t dp, const struct hfs_inode *dst, unsigned flags)
+{
+	struct hfs_inode d;
+	int ret = hfs_iflags_fixed(src);
+
+	if (!ret && dst)
+		ret = hfs_iflags_fixed(dst);
+	if (!ret)
+		ret = hfs_inode_load(fs, sp, &d);
+	if (!ret)
+		ret = hfs_iflags_fixed(&d);
+	if (!ret && dp != sp)
+		ret = hfs_inode_load(fs, dp, &d);
+	if (!ret)
+		ret = hfs_iflags_no_add(&d);
+	if (!ret && (dst || (flags & RENAME_EXCHANGE)))
+		ret = hfs_iflags_fixed(&d);
+	return ret;
+}
+
 int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 		     const char *dn, unsigned flags)
 {
@@ -247,6 +295,9 @@ int hfs_do_rename(struct hfs_fs *fs, uint64_t sp, const char *sn, uint64_t dp,
 		if (ret)
 			return ret;
 	}
+	ret = rename_flags_ok(fs, sp, &src, dp, have_dst ? &dst : NULL, flags);
+	if (ret)
+		return ret;
 	if (flags & RENAME_EXCHANGE) {
 		if (S_ISDIR(dst.mode) && sp != dp && is_ancestor(fs, dino, sp))
 			return -EINVAL;

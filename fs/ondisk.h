@@ -28,7 +28,7 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 1      /* compatible additions (1: scrub cursor) */
+#define HFS_VERSION_MINOR 2      /* compatible additions (1: scrub cursor, 2: i_flags) */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -196,12 +196,21 @@ struct hfs_inode_ondisk {
 	struct hfs_timespec_ondisk i_ctime;  /* 64 */
 	struct hfs_timespec_ondisk i_btime;  /* 80 */
 	uint64_t i_rdev;            /*  96 */
-	uint32_t i_flags;           /* 104 */
+	uint32_t i_flags;           /* 104 HFS_IFL_* (chattr flags; 0 before minor 2) */
 	uint32_t i_generation;      /* 108 */
 	uint64_t i_parent;          /* 112 directories: parent inode (for ".."), else 0 */
 	uint8_t  i_reserved[8];     /* 120 */
 };
 _Static_assert(sizeof(struct hfs_inode_ondisk) == 128, "inode size");
+
+/* i_flags: the inode flags chattr(1) sets, with Linux's FS_*_FL values
+ * (FS_IOC_GETFLAGS returns them as they are); every other bit is 0. */
+#define HFS_IFL_SYNC       0x00000008u   /* S: writes are durable when they return */
+#define HFS_IFL_IMMUTABLE  0x00000010u   /* i: no change at all, no new links/entries */
+#define HFS_IFL_APPEND     0x00000020u   /* a: writes only append; no unlink/rename/truncate */
+#define HFS_IFL_NODUMP     0x00000040u   /* d: dump(8) skips it (kept, not acted on) */
+#define HFS_IFL_NOATIME    0x00000080u   /* A: reads never move atime */
+#define HFS_IFL_KNOWN      0x000000f8u
 
 struct hfs_dirent_ondisk {
 	uint64_t d_ino;             /* 0 */

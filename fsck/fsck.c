@@ -325,6 +325,11 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 		ii->parent = hfs_le64(d->i_parent);
 		ii->leaf_raw = leaf;
 		ii->val_off = (uint16_t)voff;
+		/* i_flags: chattr bits hfs knows, on files and directories only */
+		if ((hfs_le32(d->i_flags) & ~HFS_IFL_KNOWN) ||
+		    (hfs_le32(d->i_flags) && !S_ISREG(ii->mode) && !S_ISDIR(ii->mode)))
+			problem(f, "inode %llu: bad flags 0x%x", (unsigned long long)k->obj,
+				hfs_le32(d->i_flags));
 		if (k->obj >= hfs_le64(f->vh.vh_next_ino))
 			problem(f, "inode %llu is not below next_ino %llu", (unsigned long long)k->obj,
 				(unsigned long long)hfs_le64(f->vh.vh_next_ino));

@@ -96,6 +96,26 @@ assert os.lseek(fd, 131072, os.SEEK_DATA) == 262144
 fd2 = os.open('$m/sparse', os.O_RDONLY)
 assert os.lseek(fd2, 0, os.SEEK_DATA) == 5 * 1024**3 - (5 * 1024**3) % 65536
 "
+# data still only in the kernel's page cache (no fsync) is data to SEEK_DATA;
+# the zeros a write into a fresh 64 KiB block stores in front of it, and the
+# unstored tail of a block, are holes at 4 KiB granularity
+check "SEEK_DATA / SEEK_HOLE see unflushed writes" python3 -c "
+import os, errno
+fd = os.open('$m/sk', os.O_CREAT | os.O_RDWR, 0o644)
+os.pwrite(fd, b'ABCDEFGH', 8192)
+assert os.lseek(fd, 0, os.SEEK_DATA) == 8192, os.lseek(fd, 0, os.SEEK_DATA)
+assert os.lseek(fd, 8191, os.SEEK_DATA) == 8192
+assert os.lseek(fd, 8193, os.SEEK_DATA) == 8193
+assert os.lseek(fd, 0, os.SEEK_HOLE) == 8200
+os.ftruncate(fd, 0); os.ftruncate(fd, 16384); os.pwrite(fd, b'a' * 4096, 0)
+try:
+    os.lseek(fd, 4096, os.SEEK_DATA); assert False, 'data past the stored 4 KiB'
+except OSError as e:
+    assert e.errno == errno.ENXIO, e
+assert os.lseek(fd, 0, os.SEEK_HOLE) == 4096
+os.pwrite(fd, b'b', 200000)
+assert os.lseek(fd, 4096, os.SEEK_DATA) == 196608, os.lseek(fd, 4096, os.SEEK_DATA)
+"
 
 # an unlinked open file keeps its data until the last close
 head -c 300000 /dev/urandom > "$T/orph"; cp "$T/orph" "$m/orph"

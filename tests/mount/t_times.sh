@@ -23,6 +23,13 @@ check "remount strictatime" hfs_mount "$m" "$img" -o strictatime
 cat "$m/na" >/dev/null; sleep 0.05; a1=$(stat -c %X%x "$m/na"); sleep 0.05; cat "$m/na" >/dev/null
 check "strictatime: every read moves atime" test "$(stat -c %X%x "$m/na")" != "$a1"
 check "unmount" hfs_umount "$m" "$img"
+# nodiratime (libfuse 3.14 does not know it: the daemon takes it)
+check "remount strictatime,nodiratime" hfs_mount "$m" "$img" -o strictatime,nodiratime
+mkdir -p "$m/nd"; sleep 0.05; d0=$(stat -c %X.%x "$m/nd"); f0=$(stat -c %X.%x "$m/na"); sleep 0.05
+ls "$m/nd" >/dev/null; cat "$m/na" >/dev/null
+check "nodiratime: a listing does not move the directory's atime" test "$(stat -c %X.%x "$m/nd")" = "$d0"
+check "nodiratime: a read still moves a file's atime" test "$(stat -c %X.%x "$m/na")" != "$f0"
+check "unmount" hfs_umount "$m" "$img"
 # without the kernel's writeback cache the daemon stamps every time itself
 check "remount nowriteback" hfs_mount "$m" "$img" -o nowriteback
 mkdir "$m/nwb"

@@ -14,7 +14,10 @@
 #
 # Environment: XFSTESTS_DIR (required), BUILDDIR, XFSTESTS_LIST (default
 # hfs.list; any file of test names, or names on the command line),
-# XFSTESTS_TIMEOUT (seconds per test, default 900), XFSTESTS_DEV_SIZE (8G).
+# XFSTESTS_TIMEOUT (seconds per test, default 900), XFSTESTS_DEV_SIZE (size
+# of TEST_DEV, 8G), XFSTESTS_SCRATCH_SIZE (12G: generic/038 wants 10 GiB free
+# on the scratch filesystem, generic/747 an 8 GiB _scratch_mkfs_sized, which
+# an 8 GiB device cannot hold next to its label; the images are sparse).
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -24,6 +27,7 @@ X=${XFSTESTS_DIR:-}
 LIST=${XFSTESTS_LIST:-$HERE/hfs.list}
 TMO=${XFSTESTS_TIMEOUT:-900}
 SIZE=${XFSTESTS_DEV_SIZE:-8G}
+SSIZE=${XFSTESTS_SCRATCH_SIZE:-12G}
 RES=${XFSTESTS_RESULTS:-$B/xfstests/results-$(date +%Y%m%d-%H%M%S)}
 
 die() { echo "xfstests: $*" >&2; exit 2; }
@@ -75,7 +79,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkloop() { local d; d=$(losetup -f --show "$1") || return 1; echo "$d" >> "$T/loops"; echo "$d"; }
-truncate -s "$SIZE" "$T/test.img" "$T/scratch.img" || die "cannot create images in $T"
+truncate -s "$SIZE" "$T/test.img" && truncate -s "$SSIZE" "$T/scratch.img" ||
+	die "cannot create images in $T"
 TDEV=$(mkloop "$T/test.img") && SDEV=$(mkloop "$T/scratch.img") || die "losetup failed"
 "$B/mkfs.hfs" -f -q "$TDEV" && "$B/mkfs.hfs" -f -q "$SDEV" || die "mkfs.hfs failed"
 mkdir -p "$T/test" "$T/scratch" "$RES" || die "cannot create $RES"

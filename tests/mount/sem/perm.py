@@ -228,6 +228,23 @@ ACL_RWX = (b"\x02\0\0\0\x01\0\x07\0\xff\xff\xff\xff\x04\0\x07\0\xff\xff\xff\xff"
            b"\x20\0\x07\0\xff\xff\xff\xff")
 expect_as(A, "only the owner may set an ACL", EPERM, os.setxattr, p("acl", "f"),
           "system.posix_acl_access", ACL_RWX)
+# setting an access ACL clears setgid when the caller is outside the file's
+# group (posix_acl_update_mode), and keeps it for a member and for root
+for who, cred, keeps in (("a non-member owner", A, False), ("a member owner", B, True)):
+    f = p("acl", "sg%d" % cred[0])
+    write_file(f, b"sg")
+    os.chown(f, cred[0], G)
+    os.chmod(f, 0o2750)
+    expect_as(cred, who + " sets an access ACL on a setgid file", 0, os.setxattr, f,
+              "system.posix_acl_access", ACL_RWX)
+    eq("... setgid " + ("kept" if keeps else "cleared"), mode_of(f),
+       0o2777 if keeps else 0o777)
+f = p("acl", "sgroot")
+write_file(f, b"sg")
+os.chown(f, A[0], G)
+os.chmod(f, 0o2750)
+os.setxattr(f, "system.posix_acl_access", ACL_RWX)
+eq("root setting an ACL keeps setgid", mode_of(f), 0o2777)
 
 # default ACLs: inherited by new files and directories, umask ignored
 os.mkdir(p("acl", "d"))

@@ -151,4 +151,10 @@ da = times(p("ad"))[0]
 time.sleep(TICK)
 os.listdir(p("ad"))
 check("relatime: listing a changed directory moves its atime", times(p("ad"))[0] > da)
+os.symlink("target", p("asl"))
+os.utime(p("asl"), ns=(old, old), follow_symlinks=False)
+time.sleep(TICK)
+eq("readlink", os.readlink(p("asl")), "target")
+check("relatime: readlink moves a symlink's day-old atime",
+      os.lstat(p("asl")).st_atime_ns > old + 86400 * 10**9, os.lstat(p("asl")).st_atime_ns)
 finish()
