@@ -998,6 +998,10 @@ retry:
 		ret = hfs_inode_load(fs, ino, &ip);
 	if (!ret)
 		ret = hfs_iflags_fixed(&ip);   /* xattr_permission's check */
+	/* ACLs stay inline (acl.c reads them into HFS_XATTR_MAX buffers):
+	 * 511 entries, as an ext4 xattr block holds */
+	if (!ret && !strncmp(name, "system.posix_acl_", 17) && size > HFS_XATTR_MAX)
+		ret = -E2BIG;
 	if (!ret && !strcmp(name, "system.posix_acl_access")) {
 		ret = hfs_acl_to_mode(value, size, &ip.mode);
 		equiv = ret == 1;

@@ -163,6 +163,8 @@ int hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino)
 	}
 	ret = drop_all(fs, ino, HFS_REC_XATTR);
 	if (!ret)
+		ret = drop_all(fs, ino, HFS_REC_XVAL);
+	if (!ret)
 		ret = drop_all(fs, ino, HFS_REC_SYMLINK);
 	if (!ret)
 		ret = hfs_bt_delete(fs, &k);

@@ -149,6 +149,8 @@ enum hfs_rec_type {
 	HFS_REC_SYMLINK = 4,   /* key 0;            value the target bytes */
 	HFS_REC_DATA    = 5,   /* key file offset (multiple of HFS_FBLOCK); value hfs_data_ondisk */
 	HFS_REC_ORPHAN  = 6,   /* obj_id HFS_ORPHAN_INO, key = orphan inode number, no value */
+	HFS_REC_XVAL    = 7,   /* key hfs_xval_key(); value up to HFS_XVAL_CHUNK bytes of a
+				* large xattr value (minor 2) */
 };
 #define HFS_ROOT_INO    1ull     /* FUSE root */
 #define HFS_ORPHAN_INO  2ull     /* pseudo-object holding the orphan list */
@@ -223,13 +225,24 @@ _Static_assert(sizeof(struct hfs_dirent_ondisk) == 16, "dirent size");
 
 struct hfs_xattr_ondisk {
 	uint8_t  x_namelen;         /* 0 1..255 (full name incl. namespace prefix) */
-	uint8_t  x_pad;             /* 1 */
-	uint16_t x_vallen;          /* 2 0..HFS_XATTR_MAX */
-	uint32_t x_pad2;            /* 4 */
+	uint8_t  x_flags;           /* 1 HFS_XATTRF_* (0 before minor 2) */
+	uint16_t x_vallen;          /* 2 0..HFS_XATTR_MAX bytes inline (0 when CHUNKED) */
+	uint32_t x_size;            /* 4 CHUNKED: the value's length, else 0 */
 	/* 8: name bytes, then value bytes */
 };
 _Static_assert(sizeof(struct hfs_xattr_ondisk) == 8, "xattr size");
-#define HFS_XATTR_MAX    4096u
+#define HFS_XATTR_MAX    4096u      /* largest value kept inline in the XATTR record */
+/* A larger value (up to HFS_XATTR_SIZE_MAX, the VFS's XATTR_SIZE_MAX) sits in
+ * XVAL records of HFS_XVAL_CHUNK bytes, chunk c holding bytes [c*4096, ...),
+ * keyed by the XATTR key's hash and collision index (which must be below
+ * 2^27), the record's chunk generation GEN and c.  A value is rewritten
+ * under the other generation first, so a failure leaves the old one whole. */
+#define HFS_XATTRF_CHUNKED 0x1u
+#define HFS_XATTRF_GEN     0x2u
+#define HFS_XATTR_SIZE_MAX 65536u
+#define HFS_XVAL_CHUNK     4096u
+static inline uint64_t hfs_xval_key(uint64_t xkey, unsigned gen, unsigned chunk)
+{ return (xkey >> 32) << 32 | (xkey & 0x7ffffffu) << 5 | (uint64_t)gen << 4 | chunk; }
 #define HFS_SYMLINK_MAX  4095u
 
 #define HFS_DATAF_ZERO 0x1          /* reserved: unwritten (fallocated) extent, reads as zeros */

@@ -375,10 +375,21 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 	case HFS_REC_XATTR: {
 		const struct hfs_xattr_ondisk *x = (const void *)v;
 
-		if (len < sizeof(*x) || len != sizeof(*x) + x->x_namelen + hfs_le16(x->x_vallen))
+		if (len < sizeof(*x) || len != sizeof(*x) + x->x_namelen + hfs_le16(x->x_vallen) ||
+		    (x->x_flags & ~(HFS_XATTRF_CHUNKED | HFS_XATTRF_GEN)) ||
+		    ((x->x_flags & HFS_XATTRF_CHUNKED) ?
+		     x->x_vallen || hfs_le32(x->x_size) <= HFS_XATTR_MAX ||
+		     hfs_le32(x->x_size) > HFS_XATTR_SIZE_MAX : x->x_size != 0))
 			problem(f, "inode %llu: malformed xattr", (unsigned long long)k->obj);
 		break;
 	}
+	case HFS_REC_XVAL:
+		/* a chunk of a large xattr value (its XATTR record names the size) */
+		if (len == 0 || len > HFS_XVAL_CHUNK)
+			problem(f, "inode %llu: xattr chunk of %u bytes", (unsigned long long)k->obj, len);
+		else if (!find_ino(f, k->obj))
+			problem(f, "xattr chunk of missing inode %llu", (unsigned long long)k->obj);
+		break;
 	case HFS_REC_SYMLINK:
 		if (len > HFS_SYMLINK_MAX)
 			problem(f, "inode %llu: symlink of %u bytes", (unsigned long long)k->obj, len);

@@ -28,6 +28,29 @@ check "getfattr" test "$(getfattr --absolute-names --only-values -n user.k "$m/b
 check "listxattr" bash -c "getfattr --absolute-names -d '$m/b' | grep -q user.k"
 check "removexattr" setfattr -x user.k "$m/b"
 check "ENODATA after remove" bash -c "! getfattr -n user.k '$m/b' 2>/dev/null"
+# values up to the VFS's 64 KiB (chunked past 4 KiB), rewritten larger,
+# smaller and inline, E2BIG past it; the file's removal takes them along
+check "64 KiB xattr values" python3 -c "
+import os, errno
+f = '$m/bigx'; open(f, 'w').close()
+for n in (65536, 5000, 4096, 4097, 8, 65536, 12289):
+    v = os.urandom(n); os.setxattr(f, 'user.big', v)
+    assert os.getxattr(f, 'user.big') == v, n
+os.setxattr(f, 'user.two', b'y' * 30000)
+assert sorted(os.listxattr(f)) == ['user.big', 'user.two']
+try:
+    os.setxattr(f, 'user.big', b'z' * 65537); assert False
+except OSError as e:
+    assert e.errno == errno.E2BIG, e
+assert len(os.getxattr(f, 'user.big')) == 12289
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(29999)
+assert libc.getxattr(f.encode(), b'user.two', buf, 29999) == -1 and ctypes.get_errno() == errno.ERANGE
+assert libc.getxattr(f.encode(), b'user.two', None, 0) == 30000
+os.removexattr(f, 'user.two')
+assert os.listxattr(f) == ['user.big']
+"
 
 # renames
 echo one > "$m/r1"; echo two > "$m/r2"
@@ -152,8 +175,11 @@ check "delete 20000 entries" bash -c "cd '$m/big' && ls | xargs rm && cd / && rm
 check "hard link survived" test "$(cat "$m/b")" = data
 check "symlink survived" test "$(readlink "$m/s")" = /some/where/else
 check "truncated file survived" cmp "$m/t" "$T/ref"
+check "a 12289-byte xattr survived" test "$(getfattr --absolute-names --only-values -n user.big "$m/bigx" | wc -c)" = 12289
+check "unlink of a file with a chunked xattr" rm "$m/bigx"
 used=$(df --output=used "$m" | tail -1)
 rm "$m/bigfile"
 check "space given back" test "$(df --output=used "$m" | tail -1)" -lt $((used - 190000))
 check "unmount" hfs_umount "$m" "$img"
+check "fsck clean (xattr chunks all gone with their file)" "$B/fsck.hfs" -n "$img"
 finish
