@@ -223,7 +223,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	struct stat st;
-	int ret;
+	int ret, nocache;
 
 	pthread_mutex_lock(&fs->lock);
 	/* A GETATTR that carries a file handle comes from the kernel's
@@ -240,13 +240,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * chattr +i (op_ioctl dropped the cached attributes to get here) */
 	if (!ret && fi && hfs_writeback && (fi->fh & FH_WRITER) && (ip.flags & HFS_IFL_IMMUTABLE))
 		ret = -EPERM;
+	/* an immutable file someone holds open for writing: attributes the
+	 * kernel may not cache, or the GETATTR of a permission check (no
+	 * handle) would let a later write(2) through the old descriptor skip
+	 * the one above that refuses it (t_iflags failed now and then) */
+	nocache = !ret && S_ISREG(ip.mode) && (ip.flags & HFS_IFL_IMMUTABLE) && hfs_open_writers(ino);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	to_stat(&ip, &st);
-	fuse_reply_attr(req, &st, TIMEOUT);
+	fuse_reply_attr(req, &st, nocache ? 0.0 : TIMEOUT);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
@@ -1177,9 +1182,12 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
+	/* before the reply: a stat right after the ioctl returns must not
+	 * find the old attributes still cached (t_iflags failed ~1 run in 2
+	 * on "chattr changes a directory's ctime") */
 	if (!len)
 		atime_notify(ino);
+	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
 }
 
 void (*hfs_fuse_on_mounted)(void);
