@@ -570,6 +570,13 @@ int bc_flush(struct bc *c)
 
 uint64_t bc_seq(const struct bc *c) { return c->seq; }
 int bc_readonly(const struct bc *c) { return c->readonly; }
+
+void bc_set_readonly(struct bc *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->readonly = 1;
+	pthread_mutex_unlock(&c->lock);
+}
 size_t bc_dirty_bytes(const struct bc *c) { return c->dirty; }
 int bc_throttle(const struct bc *c) { return c->dirty > c->opts.dirty_limit; }
 struct raid_set *bc_raid(struct bc *c) { return c->rs; }

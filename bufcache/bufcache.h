@@ -100,6 +100,9 @@ void bc_invalidate(struct bc *c, uint64_t off, uint64_t len);
 int  bc_flush(struct bc *c);
 uint64_t bc_seq(const struct bc *c);           /* current (uncommitted) group */
 int  bc_readonly(const struct bc *c);
+/* Turn read-only without an error (a filesystem shutdown): nothing more is
+ * written, flushes fail with -EROFS, the last commit stays on disk. */
+void bc_set_readonly(struct bc *c);
 size_t bc_dirty_bytes(const struct bc *c);
 int  bc_throttle(const struct bc *c);           /* 1 if dirty > dirty_limit */
 

@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 #include "fs/dir.h"
 #include "fs/hfs_int.h"
+#include "fs/shutdown.h"
 
 /* Single host: every change comes through this mount, and the kernel drops
  * what an operation invalidates (link, unlink, rename, setxattr, setattr),
@@ -96,16 +97,23 @@ static void to_stat(const struct hfs_inode *ip, struct stat *st)
 	st->st_ctim = ip->ctime;
 }
 
+/* The generation goes with every entry: the kernel keeps the one it first
+ * sees for an inode and puts it into the inode's file handles. */
+static void fill_entry(struct fuse_entry_param *e, const struct hfs_inode *ip)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ip->ino;
+	e->generation = ip->generation;
+	e->attr_timeout = TIMEOUT;
+	e->entry_timeout = TIMEOUT;
+	to_stat(ip, &e->attr);
+}
+
 static void reply_entry(fuse_req_t req, const struct hfs_inode *ip)
 {
 	struct fuse_entry_param e;
 
-	memset(&e, 0, sizeof(e));
-	e.ino = ip->ino;
-	e.generation = ip->generation;
-	e.attr_timeout = TIMEOUT;
-	e.entry_timeout = TIMEOUT;
-	to_stat(ip, &e.attr);
+	fill_entry(&e, ip);
 	fuse_reply_entry(req, &e);
 }
 
@@ -168,7 +176,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	/* chattr/lsattr of directories come as FUSE_IOCTL_DIR (iflags.c) */
+	/* chattr/lsattr of directories and FS_IOC_SHUTDOWN on the mount
+	 * point come as FUSE_IOCTL_DIR (iflags.c, shutdown.c) */
 	if (conn->capable & FUSE_CAP_IOCTL_DIR)
 		conn->want |= FUSE_CAP_IOCTL_DIR;
 	/* the kernel enforces ACLs; we inherit them and apply the umask (acl.c) */
@@ -176,6 +185,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
 		conn->want |= FUSE_CAP_DONT_MASK;
+	/* file handles (open_by_handle_at, NFS): nodeid + generation, decoded
+	 * through lookups of "." and ".." (lookup_dots) */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* The kernel clears set-ID bits on write, truncate and chown, knowing
 	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
@@ -187,6 +200,34 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->congestion_threshold = 24;
 }
 
+/* "." and ".." of any inode: the kernel asks for them only when it decodes
+ * a file handle (open_by_handle_at, NFS export) whose inode it no longer
+ * caches: "." of the handle's inode number, ".." of a directory to connect
+ * it to the tree.  An inode that is gone, or unlinked and only kept for
+ * its open files, is ENOENT (the kernel answers ESTALE, as ext4 does for
+ * an inode with no links); the kernel compares the generation itself.
+ * fs->lock held. */
+static int lookup_dots(struct hfs_fs *fs, uint64_t ino, int dotdot, struct hfs_inode *ip)
+{
+	int ret = hfs_inode_load(fs, ino, ip);
+
+	if (ret)
+		return ret;
+	if (ip->nlink == 0)
+		return -ENOENT;
+	if (!dotdot)
+		return 0;
+	if (!S_ISDIR(ip->mode))
+		return -ENOTDIR;
+	if (ino == HFS_ROOT_INO)
+		return 0;
+	ret = hfs_inode_load(fs, ip->parent, ip);
+	if (ret == -ENOENT)   /* a directory always has its parent */
+		return HFS_CORRUPT("directory %llu: parent %llu missing",
+				   (unsigned long long)ino, (unsigned long long)ip->parent);
+	return ret;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hfs_fs *fs = FS(req);
@@ -196,9 +237,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
-	ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
+	if (!strcmp(name, ".") || !strcmp(name, "..")) {
+		ret = lookup_dots(fs, parent, name[1] == '.', &ip);
+	} else {
+		ret = hfs_dir_lookup(fs, parent, name, &ino, &t);
+		if (!ret)
+			ret = hfs_inode_load(fs, ino, &ip);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -370,7 +415,8 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ip->parent = S_ISDIR(mode) ? parent : 0;
 	/* inherited as on ext4: sync, nodump, noatime (never +i/+a) */
 	if (S_ISREG(mode) || S_ISDIR(mode))
-		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME);
+		ip->flags = dir.flags & (HFS_IFL_SYNC | HFS_IFL_NODUMP | HFS_IFL_NOATIME |
+					 (S_ISDIR(mode) ? HFS_IFL_DIRSYNC : 0));
 	hfs_now(&ip->atime);
 	ip->mtime = ip->ctime = ip->btime = ip->atime;
 	if (link)
@@ -394,7 +440,8 @@ static int make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	ret = hfs_dir_add(fs, parent, name, ip->ino, hfs_dtype(mode));
 	if (ret)
 		goto undo;
-	return hfs_dir_touch(fs, parent, S_ISDIR(mode) ? 1 : 0);
+	ret = hfs_dir_touch(fs, parent, S_ISDIR(mode) ? 1 : 0);
+	return ret ? ret : hfs_iflags_dirsync(fs, parent);
 undo:
 	hfs_inode_destroy(fs, ip->ino);
 	return ret;
@@ -468,6 +515,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_unlink(fs, parent, name, 0);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -483,6 +532,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_do_unlink(fs, parent, name, 1);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -514,6 +565,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t 
 		if (enospc_commit(fs, ret))
 			ret = make(req, sp, sn, S_IFCHR, 0, NULL, &w);
 	}
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, sp);
+	if (!ret && dp != sp)
+		ret = hfs_iflags_dirsync(fs, dp);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);
 }
@@ -553,6 +608,8 @@ retry:
 	}
 	if (!ret)
 		ret = hfs_dir_touch(fs, parent, 0);
+	if (!ret)
+		ret = hfs_iflags_dirsync(fs, parent);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -617,10 +674,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	open_mode(fs, fi, &ip);   /* takes fs->lock */
-	memset(&e, 0, sizeof(e));
-	e.ino = ip.ino;
-	e.attr_timeout = e.entry_timeout = TIMEOUT;
-	to_stat(&ip, &e.attr);
+	fill_entry(&e, &ip);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -1158,9 +1212,10 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 		fuse_reply_lseek(req, (off_t)out);
 }
 
-/* chattr/lsattr (iflags.c).  After a change, the kernel's cached
- * attributes go (ctime changed; and a write(2) through a descriptor opened
- * before +i must ask op_getattr, which refuses it). */
+/* FS_IOC_SHUTDOWN (shutdown.c) and chattr/lsattr (iflags.c).  After a
+ * change, the kernel's cached attributes go (ctime changed; and a write(2)
+ * through a descriptor opened before +i must ask op_getattr, which refuses
+ * it). */
 static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 		     size_t in_bufsz, size_t out_bufsz)
@@ -1170,6 +1225,10 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	size_t len = 0;
 	int ret;
 
+	if (cmd == HFS_IOC_SHUTDOWN) {
+		hfs_ioctl_shutdown(req, arg);
+		return;
+	}
 	if (flags & FUSE_IOCTL_COMPAT) {
 		fuse_reply_err(req, ENOSYS);   /* 32-bit callers: not translated here */
 		return;
@@ -1182,9 +1241,9 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	/* before the reply: a stat right after the ioctl returns must not
-	 * find the old attributes still cached (t_iflags failed ~1 run in 2
-	 * on "chattr changes a directory's ctime") */
+	/* before the reply, so that a stat right after chattr sees the new
+	 * ctime (the kernel holds the inode lock meanwhile, which an
+	 * attributes-only invalidation does not take) */
 	if (!len)
 		atime_notify(ino);
 	fuse_reply_ioctl(req, 0, len ? out : NULL, len);
@@ -1229,6 +1288,8 @@ static const struct fuse_lowlevel_ops hfs_ops = {
 	.ioctl = op_ioctl,
 };
 
+static struct fuse_lowlevel_ops gated_ops;
+
 int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int fuse_argc,
 		 char **fuse_argv)
 {
@@ -1237,7 +1298,8 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_loop_config *cfg;
 	int ret = -EIO;
 
-	se = fuse_session_new(&args, &hfs_ops, sizeof(hfs_ops), fs);
+	hfs_shutdown_gate(&hfs_ops, &gated_ops);
+	se = fuse_session_new(&args, &gated_ops, sizeof(gated_ops), fs);
 	session = se;
 	if (!se)
 		goto out_args;

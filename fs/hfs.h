@@ -65,6 +65,10 @@ enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to
  * it, open the cache, load the allocator.  Logs to stderr why it refuses. */
+/* A daemon: informational log lines (recovery, reclaimed orphans) go to
+ * syslog (opened by the caller), not to the mount command's terminal. */
+extern int hfs_log_info_to_syslog;
+
 int  hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	      struct hfs_fs **out);
 /* Flush everything, mark clean, close.  Returns the last flush error. */

@@ -43,6 +43,10 @@
 void hfs_log(const char *level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 #define HFS_WARN(...)  hfs_log("warning", __FILE__, __LINE__, __VA_ARGS__)
+/* What a kernel filesystem puts in dmesg only (recovery done, orphans
+ * reclaimed): a daemon sends it to syslog, never to the terminal of the
+ * mount command; in the foreground it goes to stderr like the rest. */
+#define HFS_INFO(...)  hfs_log("info", __FILE__, __LINE__, __VA_ARGS__)
 #define HFS_ERR(...)   hfs_log("error", __FILE__, __LINE__, __VA_ARGS__)
 /* return HFS_CORRUPT("what") -> logs file:line, evaluates to -EUCLEAN */
 #define HFS_CORRUPT(...) (hfs_log("corrupt", __FILE__, __LINE__, __VA_ARGS__), -EUCLEAN)
@@ -83,6 +87,7 @@ struct hfs_fs {
 	struct hfs_alloc *alloc;           /* alloc.c */
 
 	bool readonly;                     /* mounted ro, or critical write error */
+	int shut_down;                     /* FS_IOC_SHUTDOWN (shutdown.c), atomic */
 	void *fuse;                        /* fuse_ops.c private state */
 
 	/* flusher thread (volume.c) */
@@ -249,6 +254,8 @@ int  hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino);
 int  hfs_iflags_ioctl(struct hfs_fs *fs, uint64_t ino, uint32_t uid, unsigned int cmd,
 		      const void *in, size_t in_size, void *out, size_t out_cap, size_t *out_len);
 int  hfs_iflags_may_open(const struct hfs_inode *ip, int oflags);
+/* After a change of dir's entries: a flush cycle if dir is +D or +S. */
+int  hfs_iflags_dirsync(struct hfs_fs *fs, uint64_t dir);
 int  hfs_iflags_may_setattr(const struct hfs_inode *ip, int set, int writers);
 /* Neither unlinked, renamed, linked, nor its xattrs changed: +i or +a. */
 static inline int hfs_iflags_fixed(const struct hfs_inode *ip)

@@ -39,7 +39,8 @@
 
 _Static_assert(HFS_IFL_SYNC == FS_SYNC_FL && HFS_IFL_IMMUTABLE == FS_IMMUTABLE_FL &&
 	       HFS_IFL_APPEND == FS_APPEND_FL && HFS_IFL_NODUMP == FS_NODUMP_FL &&
-	       HFS_IFL_NOATIME == FS_NOATIME_FL, "i_flags are the Linux FS_*_FL bits");
+	       HFS_IFL_NOATIME == FS_NOATIME_FL && HFS_IFL_DIRSYNC == FS_DIRSYNC_FL,
+	       "i_flags are the Linux FS_*_FL bits");
 
 #ifndef FS_IOC32_GETFLAGS
 #define FS_IOC32_GETFLAGS _IOR('f', 1, int)
@@ -54,6 +55,7 @@ static const struct { uint32_t fl, xfl; } xmap[] = {
 	{ HFS_IFL_NODUMP, FS_XFLAG_NODUMP },
 	{ HFS_IFL_NOATIME, FS_XFLAG_NOATIME },
 };
+/* (FS_XFLAG has no dirsync bit: FSSETXATTR keeps +D as it is) */
 
 static uint32_t to_xflags(uint32_t fl)
 {
@@ -98,6 +100,8 @@ static int set_flags(struct hfs_fs *fs, uint64_t ino, uint32_t uid, uint32_t fl)
 		return ret;
 	if (!S_ISREG(ip.mode) && !S_ISDIR(ip.mode))
 		return -ENOTTY;
+	if ((fl & HFS_IFL_DIRSYNC) && !S_ISDIR(ip.mode))
+		return -EOPNOTSUPP;   /* +D is for directories (as ext4 answers) */
 	if (uid != 0 && uid != ip.uid)
 		return -EPERM;
 	if (((fl ^ ip.flags) & (HFS_IFL_IMMUTABLE | HFS_IFL_APPEND)) && uid != 0)
@@ -159,10 +163,22 @@ int hfs_iflags_ioctl(struct hfs_fs *fs, uint64_t ino, uint32_t uid, unsigned int
 		if (fa.fsx_extsize || fa.fsx_cowextsize || fa.fsx_projid)
 			return -EINVAL;
 		ret = from_xflags(fa.fsx_xflags, &fl);
-		return ret ? ret : set_flags(fs, ino, uid, fl);
+		if (!ret)
+			ret = hfs_inode_load(fs, ino, &ip);
+		return ret ? ret : set_flags(fs, ino, uid, fl | (ip.flags & HFS_IFL_DIRSYNC));
 	default:
 		return -ENOTTY;
 	}
+}
+
+int hfs_iflags_dirsync(struct hfs_fs *fs, uint64_t dir)
+{
+	struct hfs_inode d;
+
+	/* a sync (+S) directory is also dirsync, as on ext4 (IS_DIRSYNC) */
+	if (hfs_inode_load(fs, dir, &d) || !(d.flags & (HFS_IFL_DIRSYNC | HFS_IFL_SYNC)))
+		return 0;
+	return hfs_flush_locked(fs);
 }
 
 int hfs_iflags_may_open(const struct hfs_inode *ip, int oflags)

@@ -4,6 +4,7 @@
  * close, also across a crash (reaped at mount).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "fs/hfs_int.h"
@@ -115,6 +116,11 @@ int hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip)
 	int ret;
 
 	ip->ino = hfs_le64(fs->vh.vh_next_ino);
+	/* Numbers are never reused while the header commits, but a crash
+	 * hands out again the numbers of inodes created after the last
+	 * commit: a random generation makes a file handle to such a lost
+	 * inode stale instead of opening its successor (FORMAT.md). */
+	ip->generation = arc4random();
 	k = hfs_mkkey(ip->ino, HFS_REC_INODE, 0);
 	hfs_inode_encode(&d, ip);
 	ret = hfs_bt_insert(fs, &k, &d, sizeof(d));
@@ -218,6 +224,6 @@ int hfs_orphans_reap(struct hfs_fs *fs)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (n)
-		HFS_WARN("reclaimed %d orphaned inode%s", n, n > 1 ? "s" : "");
+		HFS_INFO("reclaimed %d orphaned inode%s", n, n > 1 ? "s" : "");
 	return ret == -ENOENT ? 0 : ret;
 }

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <limits.h>
 #include <syslog.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fs/hfs.h"
@@ -103,6 +106,10 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			/* mount(8) generic options that need nothing from us; dev,
 			 * suid and exec go on to libfuse, which mounts nodev,nosuid
 			 * unless told otherwise (fstab "defaults" says otherwise) */
+		} else if (!strcmp(tok, "lazytime") || !strcmp(tok, "nolazytime")) {
+			/* every timestamp change is committed with the next flush
+			 * (flush_interval), which is more than lazytime promises;
+			 * the kernel leaves FUSE timestamps to us either way */
 		} else {
 			if (strlen(fuse_opts) + strlen(tok) + 2 >= cap) {
 				fprintf(stderr, "hfs: too many options\n");
@@ -186,6 +193,211 @@ static void mounted(void)
 	stderr_to_syslog();
 }
 
+/* The mount(2) flags the -o lists ask for, applied to *flags (which holds
+ * the defaults); returns 1 when they ask for a remount.
+ * mount -o remount DIR: mount(8) runs the helper (us) again, with the
+ * mount's options merged with the new ones.  Not a new daemon: the
+ * running one keeps serving; the kernel applies the flags (FUSE takes
+ * ro/rw and the per-mount flags on a remount and ignores the rest). */
+static int mount_flags(int argc, char **argv, unsigned long *flags)
+{
+	static const struct { const char *name; unsigned long set, clear; } f[] = {
+		{ "ro", MS_RDONLY, 0 }, { "rw", 0, MS_RDONLY },
+		{ "nosuid", MS_NOSUID, 0 }, { "suid", 0, MS_NOSUID },
+		{ "nodev", MS_NODEV, 0 }, { "dev", 0, MS_NODEV },
+		{ "noexec", MS_NOEXEC, 0 }, { "exec", 0, MS_NOEXEC },
+		{ "sync", MS_SYNCHRONOUS, 0 }, { "async", 0, MS_SYNCHRONOUS },
+		{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
+		{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
+		{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
+		{ "nodiratime", MS_NODIRATIME, 0 }, { "diratime", 0, MS_NODIRATIME },
+		{ "lazytime", MS_LAZYTIME, 0 }, { "nolazytime", 0, MS_LAZYTIME },
+	};
+	int remount = 0;
+
+	for (int i = 1; i < argc; i++) {
+		char buf[2048], *save = NULL, *tok;
+		const char *list = !strcmp(argv[i], "-o") && i + 1 < argc ? argv[++i]
+				 : !strncmp(argv[i], "-o", 2) ? argv[i] + 2 : NULL;
+
+		if (!list || strlen(list) >= sizeof(buf))
+			continue;
+		strcpy(buf, list);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(tok, "remount"))
+				remount = 1;
+			for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
+				if (!strcmp(tok, f[j].name))
+					*flags = (*flags | f[j].set) & ~f[j].clear;
+		}
+	}
+	return remount;
+}
+
+static int do_remount(int argc, char **argv, unsigned long flags)
+{
+	const char *mnt = NULL;
+
+	/* the mount point is the last argument that is neither an option
+	 * nor an option's value */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o"))
+			i++;
+		else if (argv[i][0] != '-')
+			mnt = argv[i];
+	}
+	if (!mnt) {
+		usage(stderr);
+		return 1;
+	}
+	if (mount(NULL, mnt, NULL, MS_REMOUNT | flags, NULL) != 0) {
+		fprintf(stderr, "hfs: remount %s: %s\n", mnt, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* "\040" and friends of /proc/self/mountinfo, decoded in place */
+static void unoctal(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = 0;
+}
+
+/* A mount of the root of the hfs on DEV (canonical path, our fsname),
+ * into mp: 1 found, 2 DEV is mounted but only through bind mounts of
+ * something below its root, 0 not mounted. */
+static int find_mount(const char *dev, char *mp, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (found != 1 && fgets(line, sizeof(line), f)) {
+		char root[4096], point[4096], *sep = strstr(line, " - "), type[64], src[4096];
+
+		if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
+		    sscanf(sep + 3, "%63s %4095s", type, src) != 2)
+			continue;
+		unoctal(root);
+		unoctal(point);
+		unoctal(src);
+		if (strcmp(type, "fuse.hfs") || strcmp(src, dev))
+			continue;
+		if (!strcmp(root, "/") && strlen(point) < cap) {
+			strcpy(mp, point);
+			found = 1;
+		} else {
+			found = -1;   /* go on looking for a mount of the root */
+		}
+	}
+	fclose(f);
+	return found < 0 ? 2 : found;
+}
+
+/* 1 when another process holds DEV's lock (a running hfs, fsck, mkfs) */
+static int dev_locked(const char *dev)
+{
+	int fd = open(dev, O_RDONLY | O_CLOEXEC), busy;
+
+	if (fd < 0)
+		return 0;   /* hfs_open says what is wrong with it */
+	busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* Attach a new mount of the filesystem mounted on MP to MNT, as a fresh
+ * mount(2) of a kernel filesystem's device would be: a clone of MP's root
+ * that is made private before it is attached (a plain MS_BIND of a shared
+ * mount would join MP's peer group, and mounts would then propagate
+ * between the two), with the mount flags of this mount.  0 or -1 (errno). */
+static int attach_clone(const char *mp, const char *mnt, unsigned long flags)
+{
+	struct mount_attr a = { .propagation = MS_PRIVATE };
+	int fd = (int)open_tree(AT_FDCWD, mp, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), ret, e;
+
+	if (fd < 0) {
+		if (errno != ENOSYS)
+			return -1;
+		/* kernels before 5.2: a bind mount with its flags */
+		if (mount(mp, mnt, NULL, MS_BIND, NULL) != 0)
+			return -1;
+		return mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | flags, NULL);
+	}
+	if (flags & MS_RDONLY)
+		a.attr_set |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		a.attr_set |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		a.attr_set |= MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		a.attr_set |= MOUNT_ATTR_NOEXEC;
+	if (flags & MS_NODIRATIME)
+		a.attr_set |= MOUNT_ATTR_NODIRATIME;
+	if (flags & (MS_NOATIME | MS_STRICTATIME)) {
+		a.attr_clr |= MOUNT_ATTR__ATIME;
+		a.attr_set |= flags & MS_NOATIME ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_STRICTATIME;
+	}
+	a.attr_clr |= (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		       MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME) & ~a.attr_set;
+	ret = mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a));
+	if (!ret)
+		ret = move_mount(fd, "", AT_FDCWD, mnt, MOVE_MOUNT_F_EMPTY_PATH);
+	e = errno;
+	close(fd);   /* the attached mount stays; an unattached clone goes */
+	errno = e;
+	return ret;
+}
+
+/* A device that is already mounted is mounted again as a kernel
+ * filesystem is: the new mount shares the running daemon's filesystem (a
+ * bind mount of its root, with this mount's own flags), so one cache and
+ * one daemon serve both, and the daemon ends with the last unmount.  A
+ * device whose lock is held while it is not mounted belongs to a daemon
+ * finishing its final flush after an unmount (or to fsck or mkfs): wait
+ * for it a while.  Returns 0 mounted here (done), 1 go on and open the
+ * device, -1 failed (message printed). */
+static int share_mount(const char *dev, const char *mnt, unsigned long flags)
+{
+	char mp[4096];
+
+	for (int waited = 0; dev_locked(dev); waited++) {
+		int m = find_mount(dev, mp, sizeof(mp));
+
+		if (m == 2) {
+			/* a new mount needs the root, and there is no path to it */
+			fprintf(stderr, "hfs: %s: Device or resource busy (only a bind mount of "
+				"a subtree of it is mounted)\n", dev);
+			return -1;
+		}
+		if (m == 1) {
+			if (attach_clone(mp, mnt, flags) != 0) {
+				fprintf(stderr, "hfs: %s is mounted on %s; sharing it on %s: %s\n",
+					dev, mp, mnt, strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
+		if (waited >= 100)   /* 10 s: hfs_open then reports the busy device */
+			break;
+		usleep(100 * 1000);
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct hfs_mount_opts o;
@@ -195,7 +407,11 @@ int main(int argc, char **argv)
 	int npos = 0, foreground = 0, i, ret, fargc = 0;
 	struct hfs_fs *fs;
 	struct stat st;
+	char devpath[PATH_MAX];
+	unsigned long mflags = 0;
 
+	if (mount_flags(argc, argv, &mflags))
+		return do_remount(argc, argv, mflags);
 	memset(&o, 0, sizeof(o));
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -243,6 +459,15 @@ int main(int argc, char **argv)
 			strcat(fuse_opts, ",");
 		strcat(fuse_opts, "default_permissions");
 	}
+	/* the source shown in /proc/mounts: the canonical path, which is how
+	 * share_mount finds the mount of a device given by another name */
+	if (realpath(pos[0], devpath))
+		pos[0] = devpath;
+	mflags = MS_NOSUID | MS_NODEV;   /* libfuse's defaults for a new mount */
+	mount_flags(argc, argv, &mflags);
+	ret = share_mount(pos[0], mnt, mflags);
+	if (ret <= 0)
+		return -ret;
 	snprintf(fsname, sizeof(fsname), "fsname=%s,subtype=hfs", pos[0]);
 	if (strlen(fuse_opts) + strlen(fsname) + 2 < sizeof(fuse_opts)) {
 		strcat(fuse_opts, ",");
@@ -278,6 +503,8 @@ int main(int argc, char **argv)
 		status_fd = p[1];
 		setsid();
 		hfs_fuse_on_mounted = mounted;
+		openlog("hfs", LOG_PID, LOG_DAEMON);
+		hfs_log_info_to_syslog = 1;
 	}
 	ret = hfs_open(pos, npos, &o, &fs);
 	if (ret) {

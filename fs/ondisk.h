@@ -212,7 +212,8 @@ _Static_assert(sizeof(struct hfs_inode_ondisk) == 128, "inode size");
 #define HFS_IFL_APPEND     0x00000020u   /* a: writes only append; no unlink/rename/truncate */
 #define HFS_IFL_NODUMP     0x00000040u   /* d: dump(8) skips it (kept, not acted on) */
 #define HFS_IFL_NOATIME    0x00000080u   /* A: reads never move atime */
-#define HFS_IFL_KNOWN      0x000000f8u
+#define HFS_IFL_DIRSYNC    0x00010000u   /* D: directories: entry changes durable on return */
+#define HFS_IFL_KNOWN      0x000100f8u
 
 struct hfs_dirent_ondisk {
 	uint64_t d_ino;             /* 0 */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uuid.h>
 #include "fs/hfs_int.h"
+#include "fs/shutdown.h"
 
 #define STATUS_DIR "/run/hfs"
 
@@ -51,7 +52,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
-		raid_engine_name(fs->rs), bc_readonly(fs->bc) ? "read-only (critical write error)" : fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
+		raid_engine_name(fs->rs), hfs_is_shut_down(fs) ? "shut down" : bc_readonly(fs->bc) ? "read-only (critical write error)" : fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
 		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
 		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,

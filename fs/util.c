@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <isa-l/crc.h>
 #include "fs/hfs_int.h"
@@ -19,8 +20,13 @@ void hfs_log(const char *level, const char *file, int line, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "hfs: %s: %s:%d: %s\n", level, file, line, msg);
+	if (hfs_log_info_to_syslog && !strcmp(level, "info"))
+		syslog(LOG_INFO, "info: %s:%d: %s", file, line, msg);
+	else
+		fprintf(stderr, "hfs: %s: %s:%d: %s\n", level, file, line, msg);
 }
+
+int hfs_log_info_to_syslog;
 
 /* ISA-L's folding CRC (PCLMULQDQ/AVX-512 where the CPU has them, chosen at
  * run time) gives the same values as zlib's crc32, 10-20x faster: file

@@ -310,7 +310,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 		ret = hfs_write_header_raw(fs->rs, &fs->vh);
 		if (ret)
 			goto err_raid;
-		HFS_WARN("recovered: %d UNDO records rolled back to commit %llu", nrec,
+		HFS_INFO("recovered: %d UNDO records rolled back to commit %llu", nrec,
 			 (unsigned long long)(hfs_le64(fs->vh.vh_seq) - 1));
 	}
 	fs->hdr_slot = (int)(hfs_le64(fs->vh.vh_seq) & 1);

@@ -65,11 +65,16 @@ int raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct)
 	if (fd < 0)
 		return -errno;
 	/* One writer per device: a second mount (or mkfs under a mount) would
-	 * corrupt it.  The lock goes away with the process. */
-	if (flock(fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(fd);
-		return err;
+	 * corrupt it.  The lock goes away with the process.  A lock held for
+	 * a moment (a script polling with flock -n until a daemon let go) is
+	 * waited out: 0.5 s, then the device is busy. */
+	for (int tries = 0; flock(fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0; tries++) {
+		if (errno != EWOULDBLOCK || tries == 50) {
+			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			close(fd);
+			return err;
+		}
+		usleep(10 * 1000);
 	}
 	if (fstat(fd, &st) != 0)
 		goto err_errno;

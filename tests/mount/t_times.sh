@@ -35,5 +35,13 @@ check "remount nowriteback" hfs_mount "$m" "$img" -o nowriteback
 mkdir "$m/nwb"
 pycheck times.py "$m/nwb"
 check "unmount" hfs_umount "$m" "$img"
+# lazytime (fstab users set it for ext4/xfs): accepted; times are committed
+# with the next flush as always, so they survive a remount
+check "remount lazytime" hfs_mount "$m" "$img" -o lazytime
+touch -d @1500000000.5 "$m/lazy"
+check "unmount" hfs_umount "$m" "$img"
+check "remount" hfs_mount "$m" "$img"
+check "a time set under lazytime survives the remount" test "$(stat -c %.9Y "$m/lazy")" = 1500000000.500000000
+check "unmount" hfs_umount "$m" "$img"
 check "fsck clean" "$B/fsck.hfs" -n "$img"
 finish

@@ -18,6 +18,12 @@ done
 case ",$opts," in *,remount,*) exec mount "${args[@]}" ;; esac
 # tests that mount with "-t $FSTYP" say plain fuse: in a run, that is hfs
 [ "$type" = fuse ] && type=fuse.hfs
+# no type (_mount IMAGE DIR of a filesystem a test made): mount(8) cannot
+# tell hfs, so look for its component label ("HFSRAID1" at byte 0)
+if [ -z "$type" ] && [ ${#pos[@]} -eq 2 ] && [ -r "${pos[0]}" ] && [ ! -d "${pos[0]}" ] &&
+   [ "$(head -c 8 "${pos[0]}" 2>/dev/null | tr -d '\0')" = HFSRAID1 ]; then
+	type=fuse.hfs
+fi
 if [ "$type" != fuse.hfs ] || [ ${#pos[@]} -ne 2 ]; then
 	exec mount "${args[@]}"
 fi

@@ -107,12 +107,18 @@ export TEST_DEV=$TDEV
 export TEST_DIR=$T/test
 export SCRATCH_DEV=$SDEV
 export SCRATCH_MNT=$T/scratch
+# dev,suid: what a root mount of a kernel filesystem gets; hfs, like every
+# FUSE filesystem, mounts nodev,nosuid unless told (fstab "defaults" does)
+export FUSE_MOUNT_OPTIONS="-o dev,suid"
 export HFS_BIN=$B/hfs
 export HFS_MKFS=$B/mkfs.hfs
 export HFS_FSCK=$B/fsck.hfs
 export MOUNT_PROG=$HERE/mount.sh
 export UMOUNT_PROG=$HERE/umount.sh
 export DF_PROG=$HERE/df.sh
+# hfs needs 64 MiB of logical space plus its label (mkfs.hfs refuses less):
+# tests that make small filesystems (_small_fs_size_mb) make them this big
+export MIN_FSSIZE=$((128 << 20))
 . $HERE/hooks.sh
 CFG
 

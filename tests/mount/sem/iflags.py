@@ -22,10 +22,10 @@ os.umask(0o022)
 
 GETFLAGS, SETFLAGS = 0x80086601, 0x40086602          # _IOR/_IOW('f', 1/2, long)
 FSGETXATTR, FSSETXATTR = 0x801c581f, 0x401c5820      # _IOR/_IOW('X', 31/32, fsxattr)
-SYNC, IMM, APP, NODUMP, NOATIME, COMPR = 0x8, 0x10, 0x20, 0x40, 0x80, 0x4
+SYNC, IMM, APP, NODUMP, NOATIME, COMPR, DIRSYNC = 0x8, 0x10, 0x20, 0x40, 0x80, 0x4, 0x10000
 
 
-KNOWN = SYNC | IMM | APP | NODUMP | NOATIME
+KNOWN = SYNC | IMM | APP | NODUMP | NOATIME | DIRSYNC
 HFS = subprocess.run(["stat", "-f", "-c", "%T", m], capture_output=True,
                      text=True).stdout.strip() == "fuseblk"   # else: ext4, to compare
 
@@ -222,6 +222,16 @@ eq("a new file inherits nodump, noatime, sync", getflags(p("inh", "f")), NODUMP 
 os.mkdir(p("inh", "d"))
 eq("so does a new directory", getflags(p("inh", "d")), NODUMP | NOATIME | SYNC)
 eq("+S: data written", read_file(p("inh", "f")), b"sync data")
+os.mkdir(p("ds"))
+expect("+D on a directory", 0, setflags, p("ds"), DIRSYNC)
+eq("GETFLAGS shows +D", getflags(p("ds")), DIRSYNC)
+write_file(p("ds", "f"))
+os.mkdir(p("ds", "sub"))
+eq("a new file does not inherit +D", getflags(p("ds", "f")), 0)
+eq("a new directory does", getflags(p("ds", "sub")), DIRSYNC)
+expect("+D dir: rename", 0, os.rename, p("ds", "f"), p("ds", "g"))
+expect("+D dir: unlink", 0, os.unlink, p("ds", "g"))
+expect("+D on a file is not supported", EOPNOTSUPP, setflags, p("f"), DIRSYNC)
 
 # ---- kept for the remount check -------------------------------------------------
 os.mkdir(p("keep"))
