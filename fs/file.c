@@ -8,6 +8,13 @@
  * extent through DATA buffers when it is shorter than a block.  Every
  * record carries the crc32 of its bytes; a read verifies it and tries the
  * other copies before failing with -EIO.
+ *
+ * fallocate stores unwritten records (HFS_DATAF_ZERO): a LARGE extent that
+ * is allocated but never written, which reads as zeros whatever its bytes
+ * are.  The first write of such a block goes into its extent in place
+ * (D7), so a write into preallocated space needs no new space (xfstests
+ * generic/274): the committed state can only hold that extent as
+ * unwritten, so a crash before the commit still reads zeros there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +141,10 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 	uint64_t raw = hfs_raw(r->addr);
 	int ret;
 
+	if (r->flags & HFS_DATAF_ZERO) {
+		memset(out, 0, r->len);   /* unwritten: its bytes mean nothing */
+		return 0;
+	}
 	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
 		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
 	else
@@ -163,20 +174,94 @@ static void batch_done(void *priv, int err)
 	pthread_mutex_unlock(&w->m);
 }
 
+/* Space for len bytes of a file block (4 KiB multiple < 64 KiB: SMALL; a
+ * whole block: LARGE).  A big-block holds one zone's extents only, so
+ * near full the other zone may still have room: a part block then takes
+ * a whole LARGE block (*len becomes 64 KiB, the caller zero-pads), a
+ * whole block 64 KiB of SMALL space. */
+static int data_alloc(struct hfs_fs *fs, uint32_t *len, uint64_t *za)
+{
+	int ret = hfs_alloc(fs, *len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, *len, za);
+
+	if (ret != -ENOSPC)
+		return ret;
+	if (*len == HFS_FBLOCK)
+		return hfs_alloc(fs, HFS_ZONE_SMALL, HFS_FBLOCK, za);
+	ret = hfs_alloc(fs, HFS_ZONE_LARGE, HFS_FBLOCK, za);
+	if (!ret)
+		*len = HFS_FBLOCK;
+	return ret;
+}
+
+/* ---- unwritten records written in place (D7) ------------------------------------- */
+
+/* An unwritten record whose extent a write may fill in place: a whole
+ * LARGE block (fallocate makes no other kind). */
+static int rec_inplace(const struct rec *r)
+{
+	return r->present && (r->flags & HFS_DATAF_ZERO) && r->len == HFS_FBLOCK &&
+	       hfs_zone_of(r->addr) == HFS_ZONE_LARGE;
+}
+
+static int inplace_find(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	int i;
+
+	for (i = 0; i < fs->ninplace; i++)
+		if (fs->inplace[i].ino == ino && fs->inplace[i].fbo == fbo)
+			return i;
+	return -1;
+}
+
+/* Claim block fbo for one in-place writer: 1, or 0 when another holds it
+ * (or the table is full): the caller copies on write as usual. */
+static int inplace_claim(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	if (inplace_find(fs, ino, fbo) >= 0 ||
+	    fs->ninplace == (int)(sizeof(fs->inplace) / sizeof(fs->inplace[0])))
+		return 0;
+	fs->inplace[fs->ninplace].ino = ino;
+	fs->inplace[fs->ninplace].fbo = fbo;
+	fs->ninplace++;
+	return 1;
+}
+
+static void inplace_release(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	int i = inplace_find(fs, ino, fbo);
+
+	if (i >= 0)
+		fs->inplace[i] = fs->inplace[--fs->ninplace];
+}
+
 /* Store block fbo's new contents (data, len bytes: multiple of 4 KiB, or
- * a full block) in fresh space and point the record at it; free the old. */
+ * a full block) in fresh space and point the record at it; free the old.
+ * A whole block over an unwritten record that no data section is filling
+ * goes into the record's own extent instead (D7). */
 static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
 		       uint32_t len, const struct rec *old)
 {
 	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
 	struct hfs_data_ondisk d;
-	enum hfs_zone z = len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL;
-	uint64_t za;
-	int ret = hfs_alloc(fs, z, len, &za);
+	int inplace = len == HFS_FBLOCK && rec_inplace(old) && inplace_find(fs, ip->ino, fbo) < 0;
+	uint64_t za = old->addr;
+	uint8_t *pad = NULL;
+	uint32_t want = len;
+	int ret = inplace ? 0 : data_alloc(fs, &len, &za);
 
 	if (ret)
 		return ret;
-	if (z == HFS_ZONE_LARGE) {
+	if (len != want) {
+		/* stored as a whole LARGE block: the rest of it is zeros */
+		if (posix_memalign((void **)&pad, 4096, HFS_FBLOCK)) {
+			hfs_free(fs, za, len);
+			return -ENOMEM;
+		}
+		memcpy(pad, data, want);
+		memset(pad + want, 0, len - want);
+		data = pad;
+	}
+	if (hfs_zone_of(za) == HFS_ZONE_LARGE) {
 		struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
 
 		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, batch_done, &w);
@@ -200,6 +285,9 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	ret = old->present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
 	if (ret)
 		goto err_free;
+	free(pad);
+	if (inplace)
+		return 0;   /* same extent, same length */
 	if (old->present) {
 		ret = hfs_free(fs, old->addr, old->len);
 		ip->blocks -= old->len / 512;
@@ -207,8 +295,34 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	ip->blocks += len / 512;
 	return ret;
 err_free:
-	hfs_free(fs, za, len);
+	free(pad);
+	if (!inplace)
+		hfs_free(fs, za, len);   /* the record still owns an in-place extent */
 	return ret;
+}
+
+/* fallocate of a hole: an unwritten record over a fresh LARGE extent (no
+ * data is written; reads give zeros). */
+static int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo)
+{
+	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
+	struct hfs_data_ondisk d;
+	uint64_t za;
+	int ret = hfs_alloc(fs, HFS_ZONE_LARGE, HFS_FBLOCK, &za);
+
+	if (ret)
+		return ret;
+	memset(&d, 0, sizeof(d));
+	d.d_addr = hfs_tole64(za);
+	d.d_len = hfs_tole32(HFS_FBLOCK);
+	d.d_flags = hfs_tole32(HFS_DATAF_ZERO);
+	ret = hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (ret) {
+		hfs_free(fs, za, HFS_FBLOCK);
+		return ret;
+	}
+	ip->blocks += HFS_FBLOCK / 512;
+	return 0;
 }
 
 static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r)
@@ -394,8 +508,8 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		ret = rec_get(fs, ip->ino, fbo, &b->r);
 		if (ret)
 			break;
-		if (!b->r.present || in >= b->r.len) {
-			memset(out + b->at, 0, n);
+		if (!b->r.present || in >= b->r.len || (b->r.flags & HFS_DATAF_ZERO)) {
+			memset(out + b->at, 0, n);   /* a hole, or unwritten */
 			b->r.present = 0;
 			continue;
 		}
@@ -503,6 +617,7 @@ struct wblk {
 	struct rec old;      /* the record seen in phase A */
 	uint8_t *data;       /* len bytes in the staging area */
 	int partial, old_ready, err;
+	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 };
 
 /* The old, fully locked way for one partial block: read, merge, store.
@@ -537,9 +652,21 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 
 	if (ret)
 		return ret;
-	if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
-			   cur.len != b->old.len))
+	if (b->inplace) {
+		/* the extent is the record's, never ours to free */
+		uint64_t za = b->za;
+
+		b->za = 0;
+		if (!cur.present || cur.addr != za || !(cur.flags & HFS_DATAF_ZERO))
+			return 1;   /* punched (the extent waits in pending) or replaced */
+		b->za = za;
+	} else if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
+				  cur.len != b->old.len || cur.flags != b->old.flags ||
+				  cur.crc != b->old.crc)) {
+		/* flags and crc too: an unwritten block filled in place keeps
+		 * its address and length */
 		return 1;
+	}
 	if (hfs_zone_of(b->za) == HFS_ZONE_SMALL) {
 		/* cached DATA buffers are changed with fs->lock held only */
 		ret = small_write(fs, hfs_raw(b->za), b->data, b->len);
@@ -551,9 +678,13 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	d.d_len = hfs_tole32(b->len);
 	d.d_crc = hfs_tole32(b->crc);
 	ret = cur.present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (ret && b->inplace)
+		b->za = 0;   /* still the unwritten record's */
 	if (ret)
 		return ret;
 	b->za = 0;   /* referenced now */
+	if (b->inplace)
+		return 0;   /* the same extent and length: i_blocks unchanged */
 	ip->blocks += b->len / 512;
 	if (cur.present) {
 		ip->blocks -= cur.len / 512;
@@ -596,13 +727,31 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		if (ret)
 			break;
 		b->len = HFS_FBLOCK;
+		if (rec_inplace(&b->old) && inplace_claim(fs, ip->ino, fbo)) {
+			/* (D7): into the unwritten extent itself; it reads as
+			 * zeros, so a partial write merges with zeros */
+			if (b->partial)
+				memset(b->data, 0, HFS_FBLOCK);
+			b->old_ready = 1;
+			b->inplace = 1;
+			b->za = b->old.addr;
+			nb++;
+			done += n;
+			continue;
+		}
+		if (b->partial && b->old.present && (b->old.flags & HFS_DATAF_ZERO)) {
+			/* unwritten, claimed by another writer: copy on write,
+			 * merging with zeros (its bytes are not data) */
+			memset(b->data, 0, HFS_FBLOCK);
+			b->old_ready = 1;
+		}
 		if (b->partial) {
 			uint32_t keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
 
 			if (b->old.present && b->old.len > keep)
 				keep = b->old.len;
 			b->len = keep;
-			if (b->old.present && hfs_zone_of(b->old.addr) != HFS_ZONE_LARGE) {
+			if (b->old.present && !b->old_ready && hfs_zone_of(b->old.addr) != HFS_ZONE_LARGE) {
 				memset(b->data, 0, HFS_FBLOCK);
 				ret = rec_read(fs, ip->ino, fbo, &b->old, b->data);
 				if (ret)
@@ -610,7 +759,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				b->old_ready = 1;
 			}
 		}
-		ret = hfs_alloc(fs, b->len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, b->len, &b->za);
+		ret = data_alloc(fs, &b->len, &b->za);   /* may make a part block whole */
 		if (ret)
 			break;
 		nb++;
@@ -706,6 +855,12 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		struct wblk *b = &bl[i];
 		int r = ret ? ret : b->err;
 
+		if (b->inplace) {
+			/* fs->lock is held from here to the record update */
+			inplace_release(fs, ip->ino, b->fbo);
+			if (r)
+				b->za = 0;   /* the record's extent: never freed here */
+		}
 		if (!r) {
 			r = wblk_commit(fs, ip, b);
 			if (r == 1) {
@@ -730,6 +885,25 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	}
 	*changed = ip->blocks != blocks_c;
 	return wrote ? (ssize_t)wrote : ret;
+}
+
+int64_t hfs_file_write_need(struct hfs_fs *fs, const struct hfs_inode *ip, uint64_t off, size_t len)
+{
+	uint64_t fbo, end = off + len;
+	int64_t need = 0;
+
+	if (!len)
+		return 0;
+	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
+		struct rec r;
+		int ret = rec_get(fs, ip->ino, fbo, &r);
+
+		if (ret)
+			return ret;
+		if (!rec_inplace(&r) || inplace_find(fs, ip->ino, fbo) >= 0)
+			need += HFS_FBLOCK;
+	}
+	return need;
 }
 
 /* fs->lock held on entry and on return (dropped in between). */
@@ -793,6 +967,8 @@ static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo
 		return ret;
 	if (from == 0)
 		return block_drop(fs, ip, fbo, &r);
+	if (r.flags & HFS_DATAF_ZERO)
+		return 0;   /* unwritten: its tail reads as zeros already */
 	if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
 		return -ENOMEM;
 	ret = rec_read(fs, ip->ino, fbo, &r, scratch);
@@ -932,7 +1108,8 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 			return ret;
 		if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 			ret = block_drop(fs, ip, fbo, &r);
-		} else if (r.present && s - fbo < r.len) {
+		} else if (r.present && s - fbo < r.len && !(r.flags & HFS_DATAF_ZERO)) {
+			/* (an unwritten block reads as zeros already) */
 			uint8_t *scratch;
 
 			if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
@@ -962,7 +1139,6 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t end, fbo;
-	uint8_t *zero = NULL;
 	int ret = 0;
 
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
@@ -981,7 +1157,7 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;
-	/* allocate: holes in range get zeroed blocks (no unwritten extents yet) */
+	/* allocate: holes in range get unwritten records (no data written) */
 	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
 		struct rec r;
 
@@ -997,18 +1173,10 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 			break;
 		if (r.present)
 			continue;
-		if (!zero) {
-			if (posix_memalign((void **)&zero, 4096, HFS_FBLOCK)) {
-				ret = -ENOMEM;
-				break;
-			}
-			memset(zero, 0, HFS_FBLOCK);
-		}
-		ret = block_store(fs, ip, fbo, zero, HFS_FBLOCK, &r);
+		ret = block_prealloc(fs, ip, fbo);
 		if (ret)
 			break;
 	}
-	free(zero);
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->size)
 		ip->size = end;
 	if (!ret) {

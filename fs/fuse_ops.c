@@ -775,8 +775,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
 	loaded = !ret;
-	if (!ret && room < size)
-		ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
+	if (!ret && room < size) {
+		/* all or nothing, as callers expect of a full disk; blocks
+		 * preallocated by fallocate are filled in place and take none */
+		int64_t need = hfs_file_write_need(fs, &ip, (uint64_t)off, size);
+
+		ret = need < 0 ? (int)need : room < (uint64_t)need ? -ENOSPC : 0;
+	}
 	if (loaded) {
 		mt = ip.mtime;
 		ct = ip.ctime;

@@ -97,6 +97,10 @@ struct hfs_fs {
 
 	/* file.c data sections (see top comment); under fs->lock */
 	int data_inflight;                 /* open data sections */
+	/* blocks of unwritten (fallocated) records being written in place by
+	 * a data section (file.c (D7)); under fs->lock */
+	struct { uint64_t ino, fbo; } inplace[32];
+	int ninplace;
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
 	pthread_cond_t data_cv;            /* data_inflight reached 0 / flush done */
 
@@ -286,6 +290,9 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
  * *ip is current on return: a copy of the inode must never be stored
  * across a point where fs->lock was released (file.c (D6)). */
 ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off);
+/* Bytes of new space a write of [off, off+len) may take at most: none for
+ * whole blocks over unwritten records, which it fills in place.  -errno. */
+int64_t hfs_file_write_need(struct hfs_fs *fs, const struct hfs_inode *ip, uint64_t off, size_t len);
 int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
 /* mode: 0 / FALLOC_FL_KEEP_SIZE / FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE */
 int  hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len);
