@@ -103,6 +103,10 @@ struct hfs_fs {
 	struct { uint64_t ino, fbo; } inplace[32];
 	int ninplace;
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
+	/* set (fs->lock held) by operations that only add metadata (create,
+	 * link, setxattr) while the kernel caches writes: their B-tree nodes
+	 * may not come out of the writeback reserve (hfs_alloc) */
+	bool keep_reserve;
 	pthread_cond_t data_cv;            /* data_inflight reached 0 / flush done */
 
 	/* status.c: the status file hfsctl reads */
@@ -137,6 +141,9 @@ struct hfs_rebuild;
 int  hfs_rebuild_init(struct hfs_fs *fs);
 void hfs_rebuild_fini(struct hfs_fs *fs);
 int  hfs_rebuild_kick(struct hfs_fs *fs);
+void hfs_rebuild_stop(struct hfs_fs *fs);   /* between two steps, as at unmount */
+/* remount.c: ro 1/0; atime HFS_ATIME_* or -1 to keep; 0 or -errno */
+int  hfs_remount(struct hfs_fs *fs, int ro, int atime);
 int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);
 void hfs_rebuild_json(struct hfs_fs *fs, FILE *f);
 
