@@ -11,8 +11,10 @@
  * Invariants (cited by number in asserts):
  *  (1) Only the flusher writes VOLUME and META buffers.  DATA and UNDO
  *      buffers may be written early under memory pressure.
- *  (2) Flush order: UNDO, device flush, META, DATA + wait for direct
- *      writes, device flush, VOLUME (commit hook), device flush.
+ *  (2) Flush order: UNDO and DATA (one batch), device flush, META, wait
+ *      for direct writes, device flush, VOLUME (commit hook), device flush.
+ *      DATA may go with UNDO by (1): it is copy-on-write space that no
+ *      committed state references.
  *  (3) The undo hook runs before the first byte of a META buffer changes
  *      in a flush group (it sees the committed pre-image).
  *  (4) The CRC hook runs exactly once per flush group for each modified
@@ -100,6 +102,9 @@ void bc_invalidate(struct bc *c, uint64_t off, uint64_t len);
 int  bc_flush(struct bc *c);
 uint64_t bc_seq(const struct bc *c);           /* current (uncommitted) group */
 int  bc_readonly(const struct bc *c);
+/* 1 when a flush would write nothing: no dirty buffer, no direct write in
+ * flight and no direct-write error waiting to be reported. */
+int  bc_idle(struct bc *c);
 /* Turn read-only without an error (a filesystem shutdown): nothing more is
  * written, flushes fail with -EROFS, the last commit stays on disk. */
 void bc_set_readonly(struct bc *c);

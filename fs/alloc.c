@@ -198,6 +198,21 @@ static int busy(const struct bbinfo *bi, unsigned j)
 	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j));
 }
 
+int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t bbi = raw / HFS_BIGBLOCK;
+	unsigned j = (unsigned)(raw % HFS_BIGBLOCK / HFS_BLKSIZE), e;
+
+	if (!a || raw % HFS_BLKSIZE || len % HFS_BLKSIZE || bbi >= a->nbb ||
+	    raw % HFS_BIGBLOCK + len > HFS_BIGBLOCK)
+		return 0;
+	for (e = j + (unsigned)(len / HFS_BLKSIZE); j < e; j++)
+		if (busy(&a->bb[bbi], j))
+			return 0;
+	return 1;
+}
+
 /* First run of k free blocks at alignment al in big-block bi, or -1. */
 static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
 {

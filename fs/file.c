@@ -8,6 +8,17 @@
  * extent through DATA buffers when it is shorter than a block.  Every
  * record carries the crc32 of its bytes; a read verifies it and tries the
  * other copies before failing with -EIO.
+ *
+ * Overlays (HFS_REC_DATAOVL, docs/FORMAT.md): a 4 KiB-aligned write of
+ * whole 4 KiB pieces into a full block (base record of HFS_FBLOCK bytes)
+ * does not read and rewrite the 64 KiB block: each piece goes to a fresh
+ * 4 KiB SMALL extent and gets its own record, keyed by its file offset,
+ * which supersedes the base's bytes there.  The base is untouched (its CRC
+ * still covers its own bytes).  Once a write would leave more than
+ * HFS_OVL_MAX overlays on a block, it merges: the block is read with its
+ * overlays, stored whole in fresh space, and the overlays are dropped in
+ * the same operation.  Every path that replaces or drops a base drops its
+ * overlays with it (ovl_drop), so an overlay never outlives its base.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,8 +94,13 @@ static int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint
 
 		if (n > len)
 			n = len;
-		/* a buffer this extent covers completely need not be read */
-		ret = bc_get(fs->bc, BC_DATA, boff, in == 0 && n == BC_BUFSIZE ? BC_GET_NEW : 0, &b);
+		/* a buffer this extent covers completely need not be read, nor
+		 * one whose other bytes are unused space (fresh 4 KiB overlays
+		 * fill buffers piece by piece: no 16 KiB read for each first) */
+		ret = bc_get(fs->bc, BC_DATA, boff,
+			     (in == 0 && n == BC_BUFSIZE) ||
+			     (hfs_alloc_unused(fs, boff, in) &&
+			      hfs_alloc_unused(fs, raw + n, BC_BUFSIZE - in - n)) ? BC_GET_NEW : 0, &b);
 		if (ret)
 			return ret;
 		ret = bc_modify(b);
@@ -141,6 +157,104 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 	if (!ret && crc_of(out, r->len) == r->crc)
 		return 0;
 	return rec_heal(fs, ino, fbo, r, out);
+}
+
+/* ---- overlays ------------------------------------------------------------------ */
+
+#define NPIECE (HFS_FBLOCK / HFS_BLKSIZE)
+
+struct ovl {
+	unsigned n;          /* overlays on the block */
+	uint32_t mask;       /* bit p: piece p has one */
+	struct rec r[NPIECE];
+};
+
+/* Every overlay of block fbo of inode ino (fs->lock held). */
+static int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
+{
+	struct hfs_key from = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo);
+	struct hfs_key to = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo + HFS_FBLOCK - 1), k;
+	struct hfs_data_ondisk d;
+	size_t len;
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	while ((ret = hfs_bt_next(fs, &from, &to, &k, &d, sizeof(d), &len)) == 0) {
+		unsigned p = (unsigned)((k.key - fbo) / HFS_BLKSIZE);
+		struct rec *r = &o->r[p];
+
+		r->addr = hfs_le64(d.d_addr);
+		r->len = hfs_le32(d.d_len);
+		r->crc = hfs_le32(d.d_crc);
+		r->flags = hfs_le32(d.d_flags);
+		r->present = 1;
+		if (len != sizeof(d) || k.key % HFS_BLKSIZE || r->len != HFS_BLKSIZE ||
+		    hfs_zone_of(r->addr) != HFS_ZONE_SMALL || hfs_raw(r->addr) % HFS_BLKSIZE ||
+		    hfs_raw(r->addr) + r->len > hfs_le64(fs->vh.vh_size))
+			return HFS_CORRUPT("overlay record of inode %llu at %llu is invalid",
+					   (unsigned long long)ino, (unsigned long long)k.key);
+		o->mask |= 1u << p;
+		o->n++;
+		from = hfs_mkkey(ino, HFS_REC_DATAOVL, k.key + 1);
+	}
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Base records that can carry overlays: full blocks. */
+static int ovl_capable(const struct rec *r)
+{
+	return r->present && r->len == HFS_FBLOCK;
+}
+
+/* Copy the overlays of o that intersect [lo, hi) of the block into blk
+ * (block-relative offsets), verifying each CRC (fs->lock held). */
+static int ovl_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct ovl *o,
+		    uint8_t *blk, size_t lo, size_t hi)
+{
+	unsigned p;
+	int ret;
+
+	for (p = 0; p < NPIECE; p++) {
+		if (!(o->mask & (1u << p)) || (p + 1) * HFS_BLKSIZE <= lo || p * HFS_BLKSIZE >= hi)
+			continue;
+		ret = rec_read(fs, ino, fbo + p * HFS_BLKSIZE, &o->r[p], blk + p * HFS_BLKSIZE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Drop every overlay of block fbo (its base is being replaced or dropped). */
+static int ovl_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo)
+{
+	struct ovl o;
+	unsigned p;
+	int ret = ovl_get(fs, ip->ino, fbo, &o);
+
+	for (p = 0; p < NPIECE && !ret; p++) {
+		struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATAOVL, fbo + p * HFS_BLKSIZE);
+
+		if (!(o.mask & (1u << p)))
+			continue;
+		ret = hfs_bt_delete(fs, &k);
+		if (!ret)
+			ret = hfs_free(fs, o.r[p].addr, HFS_BLKSIZE);
+		if (!ret)
+			ip->blocks -= HFS_BLKSIZE / 512;
+	}
+	return ret;
+}
+
+/* Read block fbo as the file sees it: base record r plus its overlays. */
+static int block_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
+{
+	struct ovl o;
+	int ret = rec_read(fs, ino, fbo, r, out);
+
+	if (ret || !ovl_capable(r))
+		return ret;
+	ret = ovl_get(fs, ino, fbo, &o);
+	return ret ? ret : ovl_read(fs, ino, fbo, &o, out, 0, HFS_FBLOCK);
 }
 
 /* Completion counting for direct writes: one or a batch. */
@@ -200,11 +314,13 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	ret = old->present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
 	if (ret)
 		goto err_free;
-	if (old->present) {
-		ret = hfs_free(fs, old->addr, old->len);
-		ip->blocks -= old->len / 512;
-	}
 	ip->blocks += len / 512;
+	if (old->present) {
+		ip->blocks -= old->len / 512;
+		ret = hfs_free(fs, old->addr, old->len);
+		if (!ret && ovl_capable(old))
+			ret = ovl_drop(fs, ip, fbo);   /* the new bytes include them */
+	}
 	return ret;
 err_free:
 	hfs_free(fs, za, len);
@@ -220,6 +336,8 @@ static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, con
 		ret = hfs_free(fs, r->addr, r->len);
 	if (!ret)
 		ip->blocks -= r->len / 512;
+	if (!ret && ovl_capable(r))
+		ret = ovl_drop(fs, ip, fbo);
 	return ret;
 }
 
@@ -319,6 +437,9 @@ struct rblk {
 	struct rec r;
 	uint8_t *dst;        /* where the record's bytes are read to */
 	uint8_t *scratch;    /* own buffer when dst is not the caller's */
+	uint8_t *ovbuf;      /* overlays read in phase A (block offsets) */
+	uint32_t ovmask;     /* pieces of ovbuf to lay over dst after the CRC check */
+	int overr;           /* reading those overlays failed */
 	size_t at, in, n;    /* copy n bytes from dst + in to out + at */
 	size_t run;          /* blocks read with this one's I/O (at a run's head) */
 	int err;
@@ -382,11 +503,43 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			b->r.present = 0;
 			continue;
 		}
+		if (ovl_capable(&b->r)) {
+			/* overlays on the pieces this read covers: read them now
+			 * (SMALL, through the cache); all covered = no base read */
+			uint32_t need = 0;
+			struct ovl o;
+			size_t p;
+
+			for (p = in / HFS_BLKSIZE; p <= (in + n - 1) / HFS_BLKSIZE; p++)
+				need |= 1u << p;
+			ret = ovl_get(fs, ip->ino, fbo, &o);
+			if (ret)
+				break;
+			if (o.mask & need) {
+				if (posix_memalign((void **)&b->ovbuf, 4096, HFS_FBLOCK)) {
+					ret = -ENOMEM;
+					break;
+				}
+				b->ovmask = o.mask & need;
+				b->overr = ovl_read(fs, ip->ino, fbo, &o, b->ovbuf, in, in + n);
+				if ((o.mask & need) == need) {
+					b->err = b->overr;
+					b->dst = b->ovbuf;   /* freed with scratch */
+					b->scratch = b->ovbuf;
+					b->ovbuf = NULL;
+					b->ovmask = 0;
+					b->r.present = 2;
+					continue;
+				}
+			}
+		}
 		if (in == 0 && n == HFS_FBLOCK && b->r.len == HFS_FBLOCK &&
 		    (uintptr_t)(out + b->at) % RAID_SECTOR == 0) {
 			b->dst = out + b->at;   /* straight into the reply */
 		} else {
 			if (posix_memalign((void **)&b->scratch, 4096, HFS_FBLOCK)) {
+				free(b->ovbuf);
+				b->ovbuf = NULL;
 				ret = -ENOMEM;
 				break;
 			}
@@ -394,7 +547,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		}
 		if (hfs_zone_of(b->r.addr) != HFS_ZONE_LARGE) {
 			b->err = rec_read(fs, ip->ino, fbo, &b->r, b->dst);
-			b->r.present = 2;   /* done */
+			b->r.present = 2;   /* done (overlays laid over below) */
 		} else {
 			large++;
 		}
@@ -447,6 +600,17 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 				b->err = rec_heal(fs, ip->ino, fbo, &b->r, b->dst);
 			}
 		}
+		if (!b->err)
+			b->err = b->overr;
+		if (b->ovmask && !b->err) {
+			/* the base verified: now its superseded pieces */
+			unsigned p;
+
+			for (p = 0; p < NPIECE; p++)
+				if (b->ovmask & (1u << p))
+					memcpy(b->dst + p * HFS_BLKSIZE, b->ovbuf + p * HFS_BLKSIZE,
+					       HFS_BLKSIZE);
+		}
 		if (b->r.present && !b->err && b->dst != out + b->at) {
 			if (b->in + b->n > b->r.len) {
 				/* the block's tail past its record reads as zeros */
@@ -463,6 +627,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		if (!ret)
 			good = b->at + b->n;
 		free(b->scratch);
+		free(b->ovbuf);
 	}
 	pthread_mutex_lock(&fs->lock);
 	data_leave(fs);
@@ -486,7 +651,64 @@ struct wblk {
 	struct rec old;      /* the record seen in phase A */
 	uint8_t *data;       /* len bytes in the staging area */
 	int partial, old_ready, err;
+	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
+	uint32_t ovmask;     /* overlays merged into data in phase A (D4 checks them) */
+	uint64_t ovaddr[NPIECE];
 };
+
+/* (D4) for a merge: the overlays are still those phase A merged. */
+static int ovl_same(const struct wblk *b, const struct ovl *o)
+{
+	unsigned p;
+
+	if (o->mask != b->ovmask)
+		return 0;
+	for (p = 0; p < NPIECE; p++)
+		if ((o->mask & (1u << p)) && o->r[p].addr != b->ovaddr[p])
+			return 0;
+	return 1;
+}
+
+/* Phase C of an overlay write: the pieces' bytes into the cache, one
+ * record each (replacing an overlay of the same piece).  On an error the
+ * pieces not referenced yet are freed here. */
+static int ovl_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
+{
+	unsigned j, np = b->len / HFS_BLKSIZE, p0 = (unsigned)(b->in / HFS_BLKSIZE);
+	struct ovl o;
+	int ret = small_write(fs, hfs_raw(b->za), b->data, b->len);
+
+	if (!ret)
+		ret = ovl_get(fs, ip->ino, b->fbo, &o);
+	for (j = 0; j < np && !ret; j++) {
+		unsigned p = p0 + j;
+		struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATAOVL, b->fbo + p * HFS_BLKSIZE);
+		struct hfs_data_ondisk d;
+
+		memset(&d, 0, sizeof(d));
+		d.d_addr = hfs_tole64(b->za + j * HFS_BLKSIZE);
+		d.d_len = hfs_tole32(HFS_BLKSIZE);
+		d.d_crc = hfs_tole32(crc_of(b->data + j * HFS_BLKSIZE, HFS_BLKSIZE));
+		if (o.mask & (1u << p)) {
+			ret = hfs_bt_update(fs, &k, &d, sizeof(d));
+			if (!ret) {
+				ret = hfs_free(fs, o.r[p].addr, HFS_BLKSIZE);
+				if (ret)
+					j++;   /* referenced all the same */
+			}
+		} else {
+			ret = hfs_bt_insert(fs, &k, &d, sizeof(d));
+			if (!ret)
+				ip->blocks += HFS_BLKSIZE / 512;
+		}
+		if (ret)
+			break;
+	}
+	if (ret && j < np)
+		hfs_free(fs, b->za + j * HFS_BLKSIZE, (np - j) * HFS_BLKSIZE);
+	b->za = 0;
+	return ret;
+}
 
 /* The old, fully locked way for one partial block: read, merge, store.
  * Used when a block changed between phases A and C (D4). */
@@ -500,7 +722,7 @@ static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_
 	if (ret)
 		return ret;
 	memset(scratch, 0, HFS_FBLOCK);
-	if (r.present && (ret = rec_read(fs, ip->ino, fbo, &r, scratch)) != 0)
+	if (r.present && (ret = block_read(fs, ip->ino, fbo, &r, scratch)) != 0)
 		return ret;
 	memcpy(scratch + in, src, n);
 	keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
@@ -523,6 +745,17 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
 			   cur.len != b->old.len))
 		return 1;
+	if (b->ovl)
+		return ovl_commit(fs, ip, b);
+	if (b->partial && ovl_capable(&cur)) {
+		struct ovl o;
+
+		ret = ovl_get(fs, ip->ino, b->fbo, &o);
+		if (ret)
+			return ret;
+		if (!ovl_same(b, &o))
+			return 1;   /* (D4): an overlay came or went since phase A */
+	}
 	if (hfs_zone_of(b->za) == HFS_ZONE_SMALL) {
 		/* cached DATA buffers are changed with fs->lock held only */
 		ret = small_write(fs, hfs_raw(b->za), b->data, b->len);
@@ -541,6 +774,9 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	if (cur.present) {
 		ip->blocks -= cur.len / 512;
 		ret = hfs_free(fs, cur.addr, cur.len);
+		/* a whole block replaces its overlays; a merge included them */
+		if (!ret && ovl_capable(&cur))
+			ret = ovl_drop(fs, ip, b->fbo);
 	}
 	return ret;
 }
@@ -577,13 +813,45 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		if (ret)
 			break;
 		b->len = HFS_FBLOCK;
+		if (b->partial && ovl_capable(&b->old)) {
+			struct ovl o;
+			unsigned p, fresh = 0;
+
+			ret = ovl_get(fs, ip->ino, fbo, &o);
+			if (ret)
+				break;
+			for (p = (unsigned)(in / HFS_BLKSIZE); p < (in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE; p++)
+				fresh += !(o.mask & (1u << p));
+			if (in % HFS_BLKSIZE == 0 && n % HFS_BLKSIZE == 0 && o.n + fresh <= HFS_OVL_MAX) {
+				/* whole pieces: overlays, no read and rewrite of the block */
+				b->ovl = 1;
+				b->len = (uint32_t)n;
+				ret = hfs_alloc(fs, HFS_ZONE_SMALL, b->len, &b->za);
+				if (ret)
+					break;
+				nb++;
+				done += n;
+				continue;
+			}
+			if (o.n) {
+				/* merge: the block as the file sees it, now (overlays
+				 * live in the cache); phase C checks they stayed (D4) */
+				b->ovmask = o.mask;
+				for (p = 0; p < NPIECE; p++)
+					b->ovaddr[p] = o.r[p].addr;
+				ret = block_read(fs, ip->ino, fbo, &b->old, b->data);
+				if (ret)
+					break;
+				b->old_ready = 1;
+			}
+		}
 		if (b->partial) {
 			uint32_t keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
 
 			if (b->old.present && b->old.len > keep)
 				keep = b->old.len;
 			b->len = keep;
-			if (b->old.present && hfs_zone_of(b->old.addr) != HFS_ZONE_LARGE) {
+			if (b->old.present && !b->old_ready && hfs_zone_of(b->old.addr) != HFS_ZONE_LARGE) {
 				memset(b->data, 0, HFS_FBLOCK);
 				ret = rec_read(fs, ip->ino, fbo, &b->old, b->data);
 				if (ret)
@@ -606,7 +874,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 
-		if (!b->partial || !b->old.present || b->old_ready)
+		if (!b->partial || !b->old.present || b->old_ready || b->ovl)
 			continue;
 		rio[i].w = &rw;
 		rio[i].err = &b->err;
@@ -624,6 +892,10 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 
+		if (b->ovl) {
+			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
+			continue;
+		}
 		if (b->partial) {
 			if (!b->old.present) {
 				memset(b->data, 0, HFS_FBLOCK);
@@ -754,7 +1026,7 @@ static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo
 		return block_drop(fs, ip, fbo, &r);
 	if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
 		return -ENOMEM;
-	ret = rec_read(fs, ip->ino, fbo, &r, scratch);
+	ret = block_read(fs, ip->ino, fbo, &r, scratch);
 	if (!ret) {
 		keep = (from + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE;
 		memset(scratch + from, 0, keep - from);
@@ -900,7 +1172,7 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 
 			if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
 				return -ENOMEM;
-			ret = rec_read(fs, ip->ino, fbo, &r, scratch);
+			ret = block_read(fs, ip->ino, fbo, &r, scratch);
 			if (!ret) {
 				uint64_t ze = e - fbo < r.len ? e - fbo : r.len;
 

@@ -61,9 +61,9 @@ static int make_root(const char *const *paths, int n)
 	/* Commit twice (and once more at close): both header copies then
 	 * describe a filesystem with its root, so one bad copy loses nothing. */
 	if (!ret)
-		ret = hfs_flush_locked(fs);
+		ret = hfs_commit_locked(fs);
 	if (!ret)
-		ret = hfs_flush_locked(fs);
+		ret = hfs_commit_locked(fs);
 	pthread_mutex_unlock(&fs->lock);
 	{
 		int r2 = hfs_close(fs);

@@ -77,6 +77,7 @@ struct hfs_fs {
 	/* volume header: in-memory working copy; committed to slot hdr_next
 	 * by the commit hook.  Fields change under fs->lock. */
 	struct hfs_volhdr_ondisk vh;
+	struct hfs_volhdr_ondisk vh_committed;  /* vh as of this mount's last commit (zero before) */
 	int hdr_slot;                      /* slot of the last committed copy */
 	uint64_t nbigblocks;
 
@@ -146,7 +147,12 @@ void hfs_ctl_stop(struct hfs_fs *fs);
 
 /* volume.c */
 int  hfs_op_begin(struct hfs_fs *fs);             /* rule (1); fs->lock held */
-int  hfs_flush_locked(struct hfs_fs *fs);         /* fs->lock held */
+/* A flush cycle; skipped when it would write nothing (the last commit is
+ * durable).  fs->lock held. */
+int  hfs_flush_locked(struct hfs_fs *fs);
+/* A flush cycle even with nothing dirty: a new header copy (mkfs writes
+ * both slots).  fs->lock held. */
+int  hfs_commit_locked(struct hfs_fs *fs);
 void hfs_data_drain(struct hfs_fs *fs);           /* file.c; fs->lock held, may drop it */
 uint64_t hfs_now_ns(void);
 void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
@@ -170,6 +176,10 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
+/* 1 when no block of raw range [raw, raw+len) (one big-block, 4 KiB aligned)
+ * is allocated or freed-but-pending: its bytes are garbage nobody, not even
+ * the committed state, references (len 0: 1). */
+int  hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len);
 /* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
  * big-blocks plus whole free big-blocks), else 0. */
 int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);

@@ -28,7 +28,7 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 2      /* compatible additions (1: scrub cursor, 2: i_flags) */
+#define HFS_VERSION_MINOR 3      /* compatible additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records) */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -151,7 +151,10 @@ enum hfs_rec_type {
 	HFS_REC_ORPHAN  = 6,   /* obj_id HFS_ORPHAN_INO, key = orphan inode number, no value */
 	HFS_REC_XVAL    = 7,   /* key hfs_xval_key(); value up to HFS_XVAL_CHUNK bytes of a
 				* large xattr value (minor 2) */
+	HFS_REC_DATAOVL = 8,   /* key file offset (multiple of HFS_BLKSIZE); value hfs_data_ondisk:
+	                        * a 4 KiB piece overlaid on a full DATA block (minor 3, FORMAT.md) */
 };
+#define HFS_OVL_MAX     8      /* overlays per block before a write merges them */
 #define HFS_ROOT_INO    1ull     /* FUSE root */
 #define HFS_ORPHAN_INO  2ull     /* pseudo-object holding the orphan list */
 #define HFS_FIRST_INO   16ull    /* first inode number handed out by mkfs for users */

@@ -168,7 +168,7 @@ static int rec_cb(void *priv, const struct hfs_key *k, const void *val, size_t l
 	uint64_t addr;
 	uint32_t dlen;
 
-	if (k->type != HFS_REC_DATA)
+	if (k->type != HFS_REC_DATA && k->type != HFS_REC_DATAOVL)
 		return 0;
 	if (sc->sc_step_bytes >= STEP_BYTES || hfs_now_ns() - sc->sc_step_start >= STEP_NS) {
 		sc->sc_stop_key = *k;   /* resume here next step */

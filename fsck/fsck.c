@@ -52,6 +52,10 @@ struct fsck {
 	uint64_t *orphans;
 	size_t norphans, caporphans;
 	uint64_t nnodes, nrecs, ndata;
+	/* full DATA blocks of inode bobj seen so far (in key order), so that
+	 * each DATAOVL record (after them in key order) is checked to lie on one */
+	uint64_t bobj, *bfbo;
+	size_t nbfbo, capbfbo, bpos;
 };
 
 static void problem(struct fsck *f, const char *fmt, ...)
@@ -258,7 +262,9 @@ out:
 	free(d);
 }
 
-static void check_data(struct fsck *f, const struct key *k, const struct hfs_data_ondisk *dd)
+/* A DATA record (ovl 0) or a DATAOVL record (ovl 1: one 4 KiB SMALL piece
+ * on a full DATA block of the same inode). */
+static void check_data(struct fsck *f, const struct key *k, const struct hfs_data_ondisk *dd, int ovl)
 {
 	uint64_t a = hfs_le64(dd->d_addr), raw = hfs_raw(a);
 	uint32_t len = hfs_le32(dd->d_len), crc = hfs_le32(dd->d_crc);
@@ -267,12 +273,38 @@ static void check_data(struct fsck *f, const struct key *k, const struct hfs_dat
 	int c, copies = raid_ncopies(f->rs);
 
 	f->ndata++;
-	if (k->key % HFS_FBLOCK || !len || len > HFS_FBLOCK || len % HFS_BLKSIZE ||
+	if (ovl ? k->key % HFS_BLKSIZE || len != HFS_BLKSIZE || z != HFS_ZONE_SMALL || raw % HFS_BLKSIZE ||
+		  raw + len > hfs_le64(f->vh.vh_size) :
+	    k->key % HFS_FBLOCK || !len || len > HFS_FBLOCK || len % HFS_BLKSIZE ||
 	    (z != HFS_ZONE_SMALL && z != HFS_ZONE_LARGE) || raw % (z == HFS_ZONE_LARGE ? HFS_FBLOCK : HFS_BLKSIZE) ||
 	    raw + len > hfs_le64(f->vh.vh_size)) {
-		problem(f, "inode %llu: invalid data record at offset %llu", (unsigned long long)k->obj,
-			(unsigned long long)k->key);
+		problem(f, "inode %llu: invalid %s record at offset %llu", (unsigned long long)k->obj,
+			ovl ? "overlay" : "data", (unsigned long long)k->key);
 		return;
+	}
+	if (!ovl && len == HFS_FBLOCK) {
+		if (f->bobj != k->obj) {
+			f->bobj = k->obj;
+			f->nbfbo = f->bpos = 0;
+		}
+		if (f->nbfbo == f->capbfbo) {
+			uint64_t *nb = realloc(f->bfbo, (f->capbfbo ? f->capbfbo * 2 : 1024) * sizeof(*nb));
+
+			if (!nb)
+				return;
+			f->bfbo = nb;
+			f->capbfbo = f->capbfbo ? f->capbfbo * 2 : 1024;
+		}
+		f->bfbo[f->nbfbo++] = k->key;
+	}
+	if (ovl) {
+		uint64_t fbo = k->key - k->key % HFS_FBLOCK;
+
+		while (f->bobj == k->obj && f->bpos < f->nbfbo && f->bfbo[f->bpos] < fbo)
+			f->bpos++;
+		if (f->bobj != k->obj || f->bpos >= f->nbfbo || f->bfbo[f->bpos] != fbo)
+			problem(f, "inode %llu: overlay at offset %llu has no full data block under it",
+				(unsigned long long)k->obj, (unsigned long long)k->key);
 	}
 	ref(f, raw, len, "a data extent");
 	if (posix_memalign((void **)&buf, 4096, len))
@@ -358,12 +390,13 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 		break;   /* resolved in pass 5: later inodes are not read yet */
 	}
 	case HFS_REC_DATA:
+	case HFS_REC_DATAOVL:
 		if (len != sizeof(struct hfs_data_ondisk))
 			problem(f, "inode %llu: data record of %u bytes", (unsigned long long)k->obj, len);
 		else {
 			struct inode_info *ii = find_ino(f, k->obj);
 
-			check_data(f, k, (const void *)v);
+			check_data(f, k, (const void *)v, k->type == HFS_REC_DATAOVL);
 			if (!ii)
 				problem(f, "data record of missing inode %llu", (unsigned long long)k->obj);
 			else {
@@ -729,6 +762,7 @@ int main(int argc, char **argv)
 	free(f.ino);
 	free(f.dents);
 	free(f.orphans);
+	free(f.bfbo);
 	if (!f.problems)
 		return 0;
 	/* -y: 1 when something was corrected; problems it cannot fix leave 4

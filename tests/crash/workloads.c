@@ -446,10 +446,40 @@ static void wl_big_punch(struct wl *w)
 	w_fsync(w, "small");
 }
 
+/* 4 KiB-aligned overwrites of full 64 KiB blocks: overlay records
+ * (fs/file.c), a block driven past HFS_OVL_MAX (merge), multi-piece and
+ * unaligned writes, a truncate into and a punch over overlaid blocks, a
+ * whole-block overwrite that replaces its overlays */
+static void wl_overlay(struct wl *w)
+{
+	int i;
+
+	w_file(w, "f", 8 * BLK, BLK, 0);
+	w_fsync(w, "f");
+	for (i = 0; i < 24; i++) {
+		/* blocks 1 and 2 get most of them: more than 8 pieces each */
+		uint64_t blk = i % 3 == 0 ? wl_rand(w) % 8 : 1 + (uint64_t)(i % 2);
+
+		w_write(w, "f", blk * BLK + (wl_rand(w) % 16) * 4096, 4096 * (1 + (i % 5 == 4)), 0);
+		if (i % 6 == 5)
+			w_fsync(w, "f");
+	}
+	w_write(w, "f", 3 * BLK + 1000, 3000, 0);     /* unaligned: read-modify-write */
+	w_write(w, "f", 2 * BLK, BLK, 0);             /* whole block over overlays */
+	w_fdatasync(w, "f");
+	w_write(w, "f", 5 * BLK + 8192, 4096, 0);
+	w_truncate(w, "f", 5 * BLK + 10000);          /* into an overlaid block */
+	w_write(w, "f", 4 * BLK + 4096, 8192, 0);
+	w_punch(w, "f", 4 * BLK, BLK + 100);          /* over an overlaid block */
+	w_fsync(w, "f");
+	w_write(w, "f", 1 * BLK + 12288, 4096, 0);
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0 },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0 },
 	{ "overwrite_small", "small overwrites in a 300 KiB file", wl_overwrite_small, NULL, 0, 0, 0 },
+	{ "overlay", "4 KiB overwrites of 64 KiB blocks, merge, truncate, punch", wl_overlay, NULL, 0, 0, 0 },
 	{ "direct_large", "64 KiB-aligned O_DIRECT writes and overwrites", wl_direct_large, NULL, 0, 1, 0 },
 	{ "large_buffered", "aligned large buffered writes mixed with small", wl_large_buffered, NULL, 0, 0, 0 },
 	{ "truncate", "truncate down, up, unaligned, to zero", wl_truncate, NULL, 0, 0, 0 },

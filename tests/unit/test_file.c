@@ -69,7 +69,8 @@ static void test_crc32_is_zlib(void **st)
 
 /* ---- concurrent data I/O ------------------------------------------------------ */
 
-#define NTHR    4
+#define NTHR_MAX 12
+static int NTHR = 4;               /* writers: 4 leave overlays only, 12 (> HFS_OVL_MAX) force merges */
 #define NBLK    24                 /* blocks of the shared file */
 #define ROUNDS  12
 #define PAGE    4096u
@@ -221,20 +222,48 @@ static void check_final(struct hfs_fs *fs, uint64_t ino)
 			if (buf[i + j] != want)
 				fail_msg("byte %zu: 0x%02x, want 0x%02x", i + j, buf[i + j], want);
 	}
+	struct hfs_key from = hfs_mkkey(ino, HFS_REC_DATAOVL, 0), to = hfs_mkkey(ino, HFS_REC_DATAOVL, UINT64_MAX), k;
+	uint64_t novl = 0;
+
 	pthread_mutex_lock(&fs->lock);
 	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+	while (hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL) == 0) {
+		novl++;
+		from = hfs_mkkey(ino, HFS_REC_DATAOVL, k.key + 1);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	assert_int_equal(ip.size, len);
-	/* every block has one 64 KiB record, counted once */
-	assert_int_equal(ip.blocks, (uint64_t)(NBLK + NTHR) * (HFS_FBLOCK / 512));
+	/* every block has one 64 KiB record, plus the 4 KiB overlays the page
+	 * writes left on it (fs/file.c), each counted once */
+	if (NTHR <= HFS_OVL_MAX)
+		assert_int_equal(novl, (uint64_t)NBLK * NTHR);   /* never merged */
+	else
+		assert_true(novl <= (uint64_t)NBLK * (HFS_FBLOCK / HFS_BLKSIZE));
+	assert_int_equal(ip.blocks, (uint64_t)(NBLK + NTHR) * (HFS_FBLOCK / 512) + novl * (HFS_BLKSIZE / 512));
 	free(buf);
 }
 
+static void concurrent(void);
+
 static void test_concurrent_sections(void **st)
 {
+	NTHR = 4;
+	concurrent();
+}
+
+/* 12 page writers per block: past HFS_OVL_MAX overlays a page write merges
+ * (read, merge, rewrite the block), racing the overlay writes (D4). */
+static void test_concurrent_merges(void **st)
+{
+	NTHR = NTHR_MAX;
+	concurrent();
+}
+
+static void concurrent(void)
+{
 	struct hfs_fs *fs = mount1();
-	struct ctx w[NTHR], f, r;
-	pthread_t tw[NTHR], tf, tr;
+	struct ctx w[NTHR_MAX], f, r;
+	pthread_t tw[NTHR_MAX], tf, tr;
 	volatile int stop = 0;
 	struct hfs_inode ip;
 	int i;
@@ -290,6 +319,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32_is_zlib),
 		cmocka_unit_test_setup_teardown(test_concurrent_sections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_merges, setup, teardown),
 	};
 
 	tu_seed(0);
