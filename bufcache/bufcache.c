@@ -306,6 +306,79 @@ again:
 	return 0;
 }
 
+int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out)
+{
+	struct bcb *bl[BC_RA_MAX];
+	uint8_t *tmp = NULL;
+	unsigned n = 1, i;
+	int ret;
+
+	if (t != BC_DATA || ra <= 1 || off % BC_BUFSIZE)
+		return bc_get(c, t, off, 0, out);
+	if (ra > BC_RA_MAX)
+		ra = BC_RA_MAX;
+	pthread_mutex_lock(&c->lock);
+	/* a hit, or a miss that does not follow a cached buffer (not a
+	 * sequential pass): the plain get */
+	if (find(c, off) || off < BC_BUFSIZE || !find(c, off - BC_BUFSIZE)) {
+		pthread_mutex_unlock(&c->lock);
+		return bc_get(c, t, off, 0, out);
+	}
+	while (n < ra && off + (uint64_t)(n + 1) * BC_BUFSIZE <= raid_size(c->rs) &&
+	       !find(c, off + (uint64_t)n * BC_BUFSIZE))
+		n++;
+	if (n < 2 || posix_memalign((void **)&tmp, 4096, (size_t)n * BC_BUFSIZE)) {
+		pthread_mutex_unlock(&c->lock);
+		return bc_get(c, t, off, 0, out);
+	}
+	reclaim(c, (size_t)n * BC_BUFSIZE);
+	for (i = 0; i < n; i++) {
+		struct bcb *b = calloc(1, sizeof(*b));
+
+		if (!b || posix_memalign((void **)&b->pub.b_data, 4096, BC_BUFSIZE)) {
+			free(b);
+			break;
+		}
+		b->pub.b_off = off + (uint64_t)i * BC_BUFSIZE;
+		b->pub.b_type = t;
+		b->b_cache = c;
+		b->b_refs = i == 0;     /* the first is the caller's */
+		b->b_state = BCB_LOADING;
+		b->b_hnext = c->hash[hash_of(b->pub.b_off)];
+		c->hash[hash_of(b->pub.b_off)] = b;
+		c->cached += BC_BUFSIZE;
+		bl[i] = b;
+	}
+	n = i;
+	c->st.misses++;
+	pthread_mutex_unlock(&c->lock);
+
+	ret = n ? raid_read(c->rs, off, tmp, (size_t)n * BC_BUFSIZE) : -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < n; i++) {
+		struct bcb *b = bl[i];
+
+		if (ret) {
+			destroy(c, b);   /* waiters find nothing and read it themselves */
+			continue;
+		}
+		memcpy(b->pub.b_data, tmp + (size_t)i * BC_BUFSIZE, BC_BUFSIZE);
+		b->b_state = BCB_CLEAN;
+		b->b_undo_seq = 0;
+		if (b->b_refs == 0) {   /* read ahead: reclaimable like any clean buffer */
+			TAILQ_INSERT_TAIL(&c->lru, b, b_lru);
+			b->b_on_lru = 1;
+		}
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+	free(tmp);
+	if (ret)   /* perhaps only a neighbour failed: the buffer on its own */
+		return bc_get(c, t, off, 0, out);
+	*out = &bl[0]->pub;
+	return 0;
+}
+
 void bc_put(struct bc_buf *pb)
 {
 	struct bcb *b = (struct bcb *)pb;

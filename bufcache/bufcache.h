@@ -86,6 +86,13 @@ void bc_close(struct bc *c);
  * by the verify hook).  0 or -errno (-EIO, -EBADMSG, -EUCLEAN, -ENOMEM). Blocks. */
 int  bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out);
 void bc_put(struct bc_buf *b);
+/* bc_get of a DATA buffer (flags 0) that, on a miss right after a cached
+ * buffer (a sequential pass), reads up to ra buffers from off on (stopping
+ * at one already cached) in one device read and keeps the others cached,
+ * clean and unreferenced.  The caller makes sure the whole range is buffered
+ * data that no direct write targets.  0 or -errno as bc_get. */
+#define BC_RA_MAX 16
+int  bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out);
 
 /* Begin/end a change of b's bytes.  bc_modify may call the undo hook
  * (META, first time in the group) and may block on the write interlock. */

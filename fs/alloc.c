@@ -241,6 +241,13 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 		return -EINVAL;
 	al = z == HFS_ZONE_BTREE ? HFS_BUFSIZE / HFS_BLKSIZE :
 	     z == HFS_ZONE_LARGE ? HFS_FBLOCK / HFS_BLKSIZE : 1;
+	/* A new name or xattr on a full filesystem: the space left is the
+	 * reserve that already-cached writes will need (for their data and
+	 * for the B-tree nodes that map it); an xattr fill would otherwise go
+	 * on for as long as the reserve lasts (xfstests generic/449). */
+	if (z == HFS_ZONE_BTREE && fs->keep_reserve &&
+	    hfs_alloc_data_blocks(fs) <= hfs_alloc_wb_reserve(fs))
+		return -ENOSPC;
 	/* the zone's current big-block, then any of its big-blocks, then a free one */
 	if (a->cursor[z] < a->nbb && a->bb[a->cursor[z]].zone == z &&
 	    (run = find_run(&a->bb[a->cursor[z]], k, al)) >= 0)
@@ -248,6 +255,10 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == z && (run = find_run(&a->bb[i], k, al)) >= 0)
 			bbi = i;
+	/* a fresh big-block for such a node must leave the reserve whole */
+	if (run < 0 && z == HFS_ZONE_BTREE && fs->keep_reserve &&
+	    hfs_alloc_data_blocks(fs) < hfs_alloc_wb_reserve(fs) + HFS_BLKS_PER_BB)
+		return -ENOSPC;
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_FREE && (run = find_run(&a->bb[i], k, al)) >= 0) {
 			bbi = i;

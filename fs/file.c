@@ -63,6 +63,11 @@ static uint32_t crc_of(const void *p, size_t len)
 	return hfs_crc32(0, p, len);
 }
 
+/* DATA buffers a sequential pass over small files reads at once (128 KiB) */
+#define SMALL_RA 8u
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
 /* Read a SMALL extent through DATA buffers. */
 static int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len)
 {
@@ -73,7 +78,12 @@ static int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t le
 
 		if (n > len)
 			n = len;
-		ret = bc_get(fs->bc, BC_DATA, boff, 0, &b);
+		/* small files read in the order they were written sit in
+		 * consecutive buffers: read ahead within the big-block (all of
+		 * it SMALL data, which no direct write touches) */
+		ret = bc_get_ra(fs->bc, BC_DATA, boff,
+				(unsigned)min_u64(SMALL_RA, (HFS_BIGBLOCK - boff % HFS_BIGBLOCK) / BC_BUFSIZE),
+				&b);
 		if (ret)
 			return ret;
 		memcpy(out, b->b_data + in, n);

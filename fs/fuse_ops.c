@@ -71,6 +71,12 @@ static int enospc_commit(struct hfs_fs *fs, int ret)
 	return ret == -ENOSPC && hfs_alloc_pending_blocks(fs) && hfs_flush_locked(fs) == 0;
 }
 
+/* Drop the kernel's cached attributes of ino.  Called before the reply of
+ * the request that changed them: once the caller sees the reply, its next
+ * stat (or a write(2) through an old descriptor after chattr +i, which
+ * must revalidate) finds them gone; sent after the reply, the two raced
+ * and the caller could still see the old attributes (t_iflags failed now
+ * and then under load). */
 static void atime_notify(uint64_t ino)
 {
 	/* attributes only (offset < 0): touches no page, safe inside a request */
@@ -451,9 +457,11 @@ static void reply_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
+	fs->keep_reserve = hfs_writeback;
 	ret = make(req, parent, name, mode, rdev, link, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, mode, rdev, link, &ip);
+	fs->keep_reserve = false;
 	pthread_mutex_unlock(&fs->lock);
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -499,9 +507,9 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	buf[len < sizeof(buf) ? len : sizeof(buf) - 1] = 0;
-	fuse_reply_readlink(req, buf);
 	if (touched)
-		atime_notify(ino);
+		atime_notify(ino);   /* before the reply (see atime_notify) */
+	fuse_reply_readlink(req, buf);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -593,8 +601,11 @@ retry:
 	}
 	if (!ret && ip.nlink >= 65000)
 		ret = -EMLINK;
-	if (!ret)
+	if (!ret) {
+		fs->keep_reserve = hfs_writeback;
 		ret = hfs_dir_add(fs, parent, name, ino, hfs_dtype(ip.mode));
+		fs->keep_reserve = false;
+	}
 	if (again-- && enospc_commit(fs, ret))
 		goto retry;
 	if (!ret) {
@@ -653,9 +664,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int ret;
 
 	pthread_mutex_lock(&fs->lock);
+	fs->keep_reserve = hfs_writeback;
 	ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
 	if (enospc_commit(fs, ret))
 		ret = make(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &ip);
+	fs->keep_reserve = false;
 	if (!ret) {
 		hfs_open_get(ip.ino);
 		if ((fi->flags & O_ACCMODE) != O_RDONLY)
@@ -724,13 +737,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	 * and block count: i_blocks disagreed with the data records) */
 	touched = n >= 0 && hfs_inode_load(fs, ino, &ip) == 0 && atime_touch(fs, &ip, fi->flags);
 	pthread_mutex_unlock(&fs->lock);
+	if (touched)
+		atime_notify(ino);   /* before the reply (see atime_notify) */
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
-	if (touched)
-		atime_notify(ino);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -825,13 +838,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if (fi->writepage && (n < 0 || (size_t)n < size)) {
-		/* Writeback of the page cache: the error is ours to report,
-		 * once, like a local filesystem's: to the next write(2) (see
-		 * op_getattr), else fsync(2) or close(2) (op_fsync, op_flush).
-		 * An error reply would make the kernel report it again at
-		 * close.  Invalidating the attributes only (offset < 0) touches
-		 * no page, so this cannot deadlock with the writeback. */
-		fuse_reply_write(req, size);
+		/* Writeback of the page cache: the next write(2) gets the error
+		 * (see op_getattr); the error reply sets the mapping's error,
+		 * which the kernel hands to fsync(2) and close(2) itself (there
+		 * is no FLUSH: op_flush).  Invalidating the attributes only
+		 * (offset < 0) touches no page, so this cannot deadlock with
+		 * the writeback. */
+		fuse_reply_err(req, n < 0 ? (int)-n : ENOSPC);
 		if (session)
 			fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 		return;
@@ -842,6 +855,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* close(2) needs nothing of us: the kernel writes the file's cached pages
+ * back (WRITE) before it would send FLUSH, and reports their errors from
+ * the mapping (op_write's error replies).  ENOSYS tells it to stop sending
+ * FLUSH, one round trip less per close (create, small-file writes and
+ * reads).  An error still kept for this file (hfs_open_seterr) goes out
+ * first. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
@@ -850,7 +869,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs->lock);
 	err = hfs_open_takeerr(ino);
 	pthread_mutex_unlock(&fs->lock);
-	fuse_reply_err(req, -err);
+	fuse_reply_err(req, err ? -err : ENOSYS);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -965,13 +984,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 	}
 out:
 	pthread_mutex_unlock(&fs->lock);
+	if (touched)
+		atime_notify(ino);   /* before the reply (see atime_notify) */
 	if (ret && !used)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
-	if (touched)
-		atime_notify(ino);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1069,7 +1088,9 @@ retry:
 		if (ret == -ENODATA)
 			ret = 0;
 	} else if (!ret) {
+		fs->keep_reserve = hfs_writeback;
 		ret = hfs_xattr_set(fs, ino, name, value, size, flags);
+		fs->keep_reserve = false;
 		if (again-- && enospc_commit(fs, ret))
 			goto retry;
 	}

@@ -99,6 +99,10 @@ struct hfs_fs {
 	/* file.c data sections (see top comment); under fs->lock */
 	int data_inflight;                 /* open data sections */
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
+	/* set (fs->lock held) by operations that only add metadata (create,
+	 * link, setxattr) while the kernel caches writes: their B-tree nodes
+	 * may not come out of the writeback reserve (hfs_alloc) */
+	bool keep_reserve;
 	pthread_cond_t data_cv;            /* data_inflight reached 0 / flush done */
 
 	/* status.c: the status file hfsctl reads */

@@ -332,6 +332,71 @@ static void test_lru_bound(void **st)
 	assert_true(s.reclaims >= 1000 - 128);
 }
 
+/* bc_get_ra: a miss after a cached buffer reads the following buffers in
+ * one device read, with the device's bytes; it stops at a cached (here
+ * dirty) buffer and never replaces it; a miss with no cached predecessor
+ * reads one buffer only. */
+static void test_readahead(void **st)
+{
+	struct env *e = *st;
+	uint64_t base = 3000 * BC_BUFSIZE, end;
+	struct bc_stats s0, s1;
+	struct bc_buf *b;
+	uint8_t *buf = NULL;
+	int i;
+
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 8 * BC_BUFSIZE), 0);
+	for (i = 0; i < 8; i++)
+		memset(buf + i * BC_BUFSIZE, 0x10 + i, BC_BUFSIZE);
+	assert_int_equal(raid_write(e->rs, base, buf, 8 * BC_BUFSIZE), 0);
+	/* buffer 5 is cached and changed in memory only */
+	assert_int_equal(bc_get(e->c, BC_DATA, base + 5 * BC_BUFSIZE, 0, &b), 0);
+	assert_int_equal(bc_modify(b), 0);
+	memset(b->b_data, 0x99, BC_BUFSIZE);
+	bc_modify_done(b);
+	bc_put(b);
+	/* no cached predecessor: one buffer */
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base, 8, &b), 0);
+	assert_int_equal(b->b_data[BC_BUFSIZE - 1], 0x10);
+	bc_put(b);
+	/* after it: buffers 1..4 in one read, stopping before the dirty 5 */
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base + BC_BUFSIZE, 8, &b), 0);
+	assert_int_equal(b->b_data[0], 0x11);
+	bc_put(b);
+	bc_get_stats(e->c, &s1);
+	assert_int_equal(s1.misses - s0.misses, 2);
+	for (i = 2; i < 5; i++) {
+		assert_int_equal(bc_get(e->c, BC_DATA, base + (uint64_t)i * BC_BUFSIZE, 0, &b), 0);
+		assert_int_equal(b->b_data[100], 0x10 + i);
+		bc_put(b);
+	}
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base + 5 * BC_BUFSIZE, 8, &b), 0);
+	assert_int_equal(b->b_data[0], 0x99);   /* the cached change, not the device */
+	bc_put(b);
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(s0.misses, s1.misses);   /* 2..5 were all hits */
+	/* read-ahead stops at the end of the set: the last two buffers in
+	 * one read (no error for what lies beyond), and a get past the end
+	 * still fails as bc_get does */
+	end = raid_size(e->rs) - raid_size(e->rs) % BC_BUFSIZE;
+	memset(buf, 0x77, 2 * BC_BUFSIZE);
+	assert_int_equal(raid_write(e->rs, end - 2 * BC_BUFSIZE, buf, 2 * BC_BUFSIZE), 0);
+	assert_int_equal(bc_get(e->c, BC_DATA, end - 3 * BC_BUFSIZE, 0, &b), 0);
+	bc_put(b);
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, end - 2 * BC_BUFSIZE, 8, &b), 0);
+	assert_int_equal(b->b_data[7], 0x77);
+	bc_put(b);
+	assert_int_equal(bc_get(e->c, BC_DATA, end - BC_BUFSIZE, 0, &b), 0);
+	assert_int_equal(b->b_data[BC_BUFSIZE - 1], 0x77);
+	bc_put(b);
+	bc_get_stats(e->c, &s1);
+	assert_int_equal(s1.misses - s0.misses, 1);
+	assert_int_not_equal(bc_get_ra(e->c, BC_DATA, end, 8, &b), 0);
+	free(buf);
+}
+
 static int direct_fired;
 static void ddone(void *priv, int err)
 {
@@ -446,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persist_and_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lru_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_critical_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interlock, setup, teardown),
 	};
