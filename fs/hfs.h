@@ -114,6 +114,9 @@ int  hfs_ctl_path(const char *mountpoint, char *out, size_t cap);
 /* The mount helper's remount (remount.c): DIR's daemon and kernel mount
  * to the ro/rw and mount flags of opts; returns a mount(8) exit status. */
 int  hfs_remount_main(const char *mountpoint, const char *opts);
+/* A mount(8) flag option (ro, nosuid, noatime, ...) applied to *flags
+ * (MS_*): 1 if tok is one, else 0 (remount.c). */
+int  hfs_mount_flag(const char *tok, unsigned long *flags);
 int  hfs_ctl_request(const char *mountpoint, const char *req, FILE *out, char *err, size_t cap);
 /* Destroy orphans a crash left behind (call once after a read-write open). */
 int  hfs_orphans_reap(struct hfs_fs *fs);

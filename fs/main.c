@@ -209,18 +209,6 @@ static void mounted(void)
  * ro/rw and the per-mount flags on a remount and ignores the rest). */
 static int mount_flags(int argc, char **argv, unsigned long *flags)
 {
-	static const struct { const char *name; unsigned long set, clear; } f[] = {
-		{ "ro", MS_RDONLY, 0 }, { "rw", 0, MS_RDONLY },
-		{ "nosuid", MS_NOSUID, 0 }, { "suid", 0, MS_NOSUID },
-		{ "nodev", MS_NODEV, 0 }, { "dev", 0, MS_NODEV },
-		{ "noexec", MS_NOEXEC, 0 }, { "exec", 0, MS_NOEXEC },
-		{ "sync", MS_SYNCHRONOUS, 0 }, { "async", 0, MS_SYNCHRONOUS },
-		{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
-		{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
-		{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
-		{ "nodiratime", MS_NODIRATIME, 0 }, { "diratime", 0, MS_NODIRATIME },
-		{ "lazytime", MS_LAZYTIME, 0 }, { "nolazytime", 0, MS_LAZYTIME },
-	};
 	int remount = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -234,9 +222,7 @@ static int mount_flags(int argc, char **argv, unsigned long *flags)
 		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			if (!strcmp(tok, "remount"))
 				remount = 1;
-			for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
-				if (!strcmp(tok, f[j].name))
-					*flags = (*flags | f[j].set) & ~f[j].clear;
+			hfs_mount_flag(tok, flags);
 		}
 	}
 	return remount;

@@ -99,6 +99,18 @@ static const struct { const char *name; unsigned long set, clear; } mflags[] = {
 	{ "lazytime", MS_LAZYTIME, 0 },   { "nolazytime", 0, MS_LAZYTIME },
 };
 
+int hfs_mount_flag(const char *tok, unsigned long *flags)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mflags) / sizeof(mflags[0]); i++)
+		if (!strcmp(tok, mflags[i].name)) {
+			*flags = (*flags & ~mflags[i].clear) | mflags[i].set;
+			return 1;
+		}
+	return 0;
+}
+
 /* The daemon's socket is named after the mount point it was started on; a
  * second mount of the same hfs (a shared mount, main.c) finds it through
  * the other mounts of the same filesystem (same st_dev). */
@@ -132,7 +144,6 @@ int hfs_remount_main(const char *mnt, const char *opts)
 	unsigned long fl = MS_REMOUNT;
 	struct statvfs sv;
 	const char *atime = NULL;
-	size_t i;
 	int ret;
 
 	if (statvfs(mnt, &sv) != 0) {
@@ -148,14 +159,9 @@ int hfs_remount_main(const char *mnt, const char *opts)
 	      (sv.f_flag & ST_RELATIME ? MS_RELATIME : 0);
 	snprintf(buf, sizeof(buf), "%s", opts);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < sizeof(mflags) / sizeof(mflags[0]); i++)
-			if (!strcmp(tok, mflags[i].name))
-				break;
-		if (i < sizeof(mflags) / sizeof(mflags[0])) {
-			fl = (fl & ~mflags[i].clear) | mflags[i].set;
-			if (strstr(tok, "atime") && strcmp(tok, "nodiratime") && strcmp(tok, "diratime"))
-				atime = tok;
-		}
+		if (hfs_mount_flag(tok, &fl) && strstr(tok, "atime") && strcmp(tok, "nodiratime") &&
+		    strcmp(tok, "diratime"))
+			atime = tok;
 		/* anything else (remount, defaults, our mount-time options,
 		 * libfuse's) cannot change on a live mount: ignored, as the
 		 * kernel ignores unknown options of a legacy FUSE remount */
