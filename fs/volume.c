@@ -312,9 +312,21 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 		goto err_free;
 	if (o->readonly) {
 		ret = hfs_read_header(fs->rs, &fs->vh);
+		/* A read-only mount of an interrupted flush still recovers, on
+		 * disk, as xfs and ext4 replay their logs on a writable device:
+		 * the set becomes writable for it (all legs present and
+		 * optimal; the mount stays read-only above the set). */
 		if (ret >= 0 && hfs_undo_pending(fs->rs, &fs->vh)) {
-			HFS_ERR("the volume needs UNDO recovery; mount it read-write once (or run fsck.hfs)");
-			ret = -EROFS;
+			ret = raid_make_writable(fs->rs);
+			if (ret) {
+				HFS_ERR("the volume needs UNDO recovery and %s; mount it read-write "
+					"once (or run fsck.hfs)", ret == -EUCLEAN ? "a leg is missing or "
+					"not optimal" : "its devices cannot be written");
+				ret = -EROFS;
+			} else {
+				fs->opts.raid.readonly = 0;
+				ret = hfs_recover(fs->rs, &fs->vh, &nrec);
+			}
 		}
 	} else {
 		ret = hfs_recover(fs->rs, &fs->vh, &nrec);
