@@ -76,6 +76,22 @@ static void handle(struct hfs_fs *fs, char *req, FILE *f)
 		hfs_status_write(fs, f);
 		pthread_mutex_unlock(&fs->lock);
 		fprintf(f, "ok\n");
+	} else if (!strcmp(verb, "remount")) {
+		char *mode = strtok_r(NULL, " ", &save), *at = strtok_r(NULL, " ", &save);
+		int atime = !at ? -1 : !strcmp(at, "noatime") ? HFS_ATIME_NOATIME :
+			    !strcmp(at, "relatime") ? HFS_ATIME_RELATIME :
+			    !strcmp(at, "strictatime") ? HFS_ATIME_STRICT : -2;
+
+		if (!mode || (strcmp(mode, "ro") && strcmp(mode, "rw")) || atime == -2 ||
+		    strtok_r(NULL, " ", &save)) {
+			reply_err(f, -EINVAL, "usage: remount ro|rw [noatime|relatime|strictatime]");
+			return;
+		}
+		ret = hfs_remount(fs, !strcmp(mode, "ro"), atime);
+		if (ret)
+			reply_err(f, ret, NULL);
+		else
+			fprintf(f, "ok\n");
 	} else if (!strcmp(verb, "scrub")) {
 		ret = hfs_scrub_start(fs, &resumed);
 		if (ret == -EBUSY)

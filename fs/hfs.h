@@ -101,6 +101,8 @@ void hfs_status_remove(struct hfs_fs *fs);
  *             scrub         start a scrub, or resume an interrupted one;
  *                           body: { "resumed": true|false }; EBUSY if running
  *             scrub-pause   stop the running scrub after its step (cursor kept)
+ *             remount ro|rw [noatime|relatime|strictatime]
+ *                           commit and stop writing / write again
  *             replace OLD NEW [force]  rebuild onto device NEW in place of
  *                           component OLD (index or path), online; progress
  *                           in status "rebuild"; force: NEW may hold data
@@ -109,6 +111,9 @@ void hfs_status_remove(struct hfs_fs *fs);
  * the daemon's -errno (message in err) or a local -errno (-ENOENT,
  * -ECONNREFUSED: no daemon). */
 int  hfs_ctl_path(const char *mountpoint, char *out, size_t cap);
+/* The mount helper's remount (remount.c): DIR's daemon and kernel mount
+ * to the ro/rw and mount flags of opts; returns a mount(8) exit status. */
+int  hfs_remount_main(const char *mountpoint, const char *opts);
 int  hfs_ctl_request(const char *mountpoint, const char *req, FILE *out, char *err, size_t cap);
 /* Destroy orphans a crash left behind (call once after a read-write open). */
 int  hfs_orphans_reap(struct hfs_fs *fs);

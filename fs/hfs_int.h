@@ -137,6 +137,9 @@ struct hfs_rebuild;
 int  hfs_rebuild_init(struct hfs_fs *fs);
 void hfs_rebuild_fini(struct hfs_fs *fs);
 int  hfs_rebuild_kick(struct hfs_fs *fs);
+void hfs_rebuild_stop(struct hfs_fs *fs);   /* between two steps, as at unmount */
+/* remount.c: ro 1/0; atime HFS_ATIME_* or -1 to keep; 0 or -errno */
+int  hfs_remount(struct hfs_fs *fs, int ro, int atime);
 int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);
 void hfs_rebuild_json(struct hfs_fs *fs, FILE *f);
 

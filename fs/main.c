@@ -54,6 +54,14 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* The -o lists as given (a remount needs them whole), comma-joined. */
+static void add_raw(char *raw, size_t cap, const char *list)
+{
+	size_t n = strlen(raw);
+
+	snprintf(raw + n, cap - n, "%s%s", n ? "," : "", list);
+}
+
 /* Take our options out of one -o list; append the rest to fuse_opts. */
 static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, size_t cap)
 {
@@ -234,15 +242,20 @@ static int mount_flags(int argc, char **argv, unsigned long *flags)
 	return remount;
 }
 
-static int do_remount(int argc, char **argv, unsigned long flags)
+/* mount -o remount[,...] [DEV] DIR: remount.c does both halves (the
+ * daemon's mode over its control socket, the kernel mount's flags). */
+static int do_remount(int argc, char **argv)
 {
+	char raw[2048] = "";
 	const char *mnt = NULL;
 
 	/* the mount point is the last argument that is neither an option
 	 * nor an option's value */
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o"))
-			i++;
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			add_raw(raw, sizeof(raw), argv[++i]);
+		else if (!strncmp(argv[i], "-o", 2))
+			add_raw(raw, sizeof(raw), argv[i] + 2);
 		else if (argv[i][0] != '-')
 			mnt = argv[i];
 	}
@@ -250,11 +263,7 @@ static int do_remount(int argc, char **argv, unsigned long flags)
 		usage(stderr);
 		return 1;
 	}
-	if (mount(NULL, mnt, NULL, MS_REMOUNT | flags, NULL) != 0) {
-		fprintf(stderr, "hfs: remount %s: %s\n", mnt, strerror(errno));
-		return 1;
-	}
-	return 0;
+	return hfs_remount_main(mnt, raw);
 }
 
 /* "\040" and friends of /proc/self/mountinfo, decoded in place */
@@ -411,7 +420,7 @@ int main(int argc, char **argv)
 	unsigned long mflags = 0;
 
 	if (mount_flags(argc, argv, &mflags))
-		return do_remount(argc, argv, mflags);
+		return do_remount(argc, argv);
 	memset(&o, 0, sizeof(o));
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

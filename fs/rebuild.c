@@ -137,6 +137,12 @@ int hfs_rebuild_init(struct hfs_fs *fs)
 	return 0;
 }
 
+void hfs_rebuild_stop(struct hfs_fs *fs)
+{
+	if (fs->rebuild)
+		reap(fs->rebuild, true);
+}
+
 void hfs_rebuild_fini(struct hfs_fs *fs)
 {
 	struct hfs_rebuild *rb = fs->rebuild;
