@@ -16,9 +16,11 @@ echo alpha > "$m/d/f"
 echo beta > "$m/d/sub/deep/g"
 echo gamma > "$m/d/gone"
 ln "$m/d/f" "$m/d/f2"
-hf=$("$FH" save "$m/d/f") && hg=$("$FH" save "$m/d/sub/deep/g") &&
-	hd=$("$FH" save "$m/d/sub/deep") && hx=$("$FH" save "$m/d/gone")
-check "name_to_handle_at of files and a directory ($hf)" test $? = 0
+hf=$("$FH" save "$m/d/f"); r1=$?
+hg=$("$FH" save "$m/d/sub/deep/g"); r2=$?
+hd=$("$FH" save "$m/d/sub/deep"); r3=$?
+hx=$("$FH" save "$m/d/gone"); r4=$?
+check "name_to_handle_at of files and a directory ($hf)" test "$r1$r2$r3$r4" = 0000
 ino_f=$(stat -c %i "$m/d/f") ino_d=$(stat -c %i "$m/d/sub/deep")
 
 # expect WHAT HANDLE OUTPUT: open_by_handle_at prints exactly OUTPUT

@@ -66,6 +66,7 @@ static struct file_handle *parse_handle(const char *s)
 
 	if (end == s || *end != ':' || (n = strlen(end + 1)) % 2 || n / 2 > MAXH || n == 0) {
 		fprintf(stderr, "fhandle: bad handle '%s' (want TYPE:HEX)\n", s);
+		free(h);
 		exit(2);
 	}
 	h->handle_type = (int)t;
@@ -75,6 +76,7 @@ static struct file_handle *parse_handle(const char *s)
 
 		if (sscanf(end + 1 + 2 * i, "%2x", &v) != 1) {
 			fprintf(stderr, "fhandle: bad hex in '%s'\n", s);
+			free(h);
 			exit(2);
 		}
 		h->f_handle[i] = (unsigned char)v;
@@ -88,22 +90,28 @@ int main(int argc, char **argv)
 	int mid, mfd, fd;
 
 	if (argc == 3 && !strcmp(argv[1], "save")) {
+		int ret = 0;
+
 		h = alloc_handle();
 		if (name_to_handle_at(AT_FDCWD, argv[2], h, &mid, 0)) {
 			printf("errno=%s\n", errname(errno));
-			return 1;
+			ret = 1;
+		} else {
+			print_handle(h);
 		}
-		print_handle(h);
-		return 0;
+		free(h);
+		return ret;
 	}
 	if (argc == 3 && !strcmp(argv[1], "gen")) {
 		h = parse_handle(argv[2]);
 		if (h->handle_bytes < 12) {
 			fprintf(stderr, "fhandle: handle too short for a generation\n");
+			free(h);
 			return 2;
 		}
 		h->f_handle[8] ^= 0x5a;   /* u32 #2, its low byte */
 		print_handle(h);
+		free(h);
 		return 0;
 	}
 	if (argc == 4 && !strcmp(argv[1], "open")) {
@@ -115,9 +123,12 @@ int main(int argc, char **argv)
 		mfd = open(argv[2], O_RDONLY | O_DIRECTORY);
 		if (mfd < 0) {
 			perror(argv[2]);
+			free(h);
 			return 2;
 		}
 		fd = open_by_handle_at(mfd, h, O_RDONLY);
+		free(h);
+		close(mfd);
 		if (fd < 0) {
 			printf("errno=%s\n", errname(errno));
 			return 1;
@@ -143,6 +154,7 @@ int main(int argc, char **argv)
 			printf(" data=%s", data);
 		}
 		printf("\n");
+		close(fd);
 		return 0;
 	}
 	fprintf(stderr, "usage: fhandle save PATH | open MNT HANDLE | gen HANDLE\n");
