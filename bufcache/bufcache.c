@@ -464,6 +464,8 @@ struct wio {
 	struct wctx *w;
 	struct bc *c;
 	struct bc_run run;
+	int head;                        /* index of the entry whose write carries this buffer */
+	uint8_t *bounce;                 /* head of a run: the run's bytes, one device write */
 };
 
 static void write_done(struct raid_io *io, int err)
@@ -530,7 +532,6 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 		if (!n)
 			break;
 		pthread_mutex_unlock(&c->lock);
-		w.left = n;
 		for (i = 0; i < n; i++) {
 			struct bcb *bb = x[i].b;
 
@@ -548,13 +549,44 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			x[i].io.io_done = write_done;
 			x[i].w = &w;
 			x[i].c = c;
+			x[i].head = i;
+			x[i].bounce = NULL;
+		}
+		/* Buffers adjacent on disk (the UNDO FIFO, fresh DATA space) go
+		 * out as one write of a bounce copy: one device request per run
+		 * instead of one per 16 KiB.  Same bytes, same place between the
+		 * same barriers, so the crash protocol is unchanged; the bytes
+		 * are stable (write interlock, 5).  No memory: one write each. */
+		w.left = 0;
+		for (i = 0; i < n; ) {
+			int j = i + 1, k;
+
+			while (j < n && x[j].b->pub.b_type == x[i].b->pub.b_type &&
+			       x[j].b->pub.b_off == x[j - 1].b->pub.b_off + BC_BUFSIZE)
+				j++;
+			if (j - i > 1 &&
+			    !posix_memalign((void **)&x[i].bounce, 4096, (size_t)(j - i) * BC_BUFSIZE)) {
+				for (k = i; k < j; k++) {
+					memcpy(x[i].bounce + (size_t)(k - i) * BC_BUFSIZE, x[k].b->pub.b_data,
+					       BC_BUFSIZE);
+					x[k].head = i;
+				}
+				x[i].io.io_buf = x[i].bounce;
+				x[i].io.io_len = (size_t)(j - i) * BC_BUFSIZE;
+			} else {
+				x[i].bounce = NULL;
+				j = i + 1;
+			}
+			w.left++;
+			i = j;
 		}
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++)
-			run_start(c, &x[i].run);
+			if (x[i].head == i)
+				run_start(c, &x[i].run);
 		pthread_mutex_unlock(&c->lock);
 		for (i = 0; i < n; i++) {
-			int r = raid_submit(c->rs, &x[i].io);
+			int r = x[i].head == i ? raid_submit(c->rs, &x[i].io) : 0;
 
 			if (r)
 				write_done(&x[i].io, r);
@@ -566,7 +598,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++) {
 			struct bcb *bb = x[i].b;
-			int r = (int)(intptr_t)x[i].io.io_priv;
+			int r = (int)(intptr_t)x[x[i].head].io.io_priv;
 
 			bb->b_modify_refs = 0;
 			bb->b_refs--;
@@ -589,6 +621,8 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 				}
 			}
 		}
+		for (i = 0; i < n; i++)
+			free(x[i].bounce);
 		pthread_cond_broadcast(&c->cv);
 	}
 	reclaim(c, 0);
