@@ -19,6 +19,13 @@
  * overlays, stored whole in fresh space, and the overlays are dropped in
  * the same operation.  Every path that replaces or drops a base drops its
  * overlays with it (ovl_drop), so an overlay never outlives its base.
+ *
+ * fallocate stores unwritten records (HFS_DATAF_ZERO): a LARGE extent that
+ * is allocated but never written, which reads as zeros whatever its bytes
+ * are.  The first write of such a block goes into its extent in place
+ * (D7), so a write into preallocated space needs no new space (xfstests
+ * generic/274): the committed state can only hold that extent as
+ * unwritten, so a crash before the commit still reads zeros there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,6 +167,10 @@ static int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct 
 	uint64_t raw = hfs_raw(r->addr);
 	int ret;
 
+	if (r->flags & HFS_DATAF_ZERO) {
+		memset(out, 0, r->len);   /* unwritten: its bytes mean nothing */
+		return 0;
+	}
 	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
 		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
 	else
@@ -213,7 +224,8 @@ static int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
 /* Base records that can carry overlays: full blocks. */
 static int ovl_capable(const struct rec *r)
 {
-	return r->present && r->len == HFS_FBLOCK;
+	/* not unwritten ones: they are filled in place, whole (D7) */
+	return r->present && r->len == HFS_FBLOCK && !(r->flags & HFS_DATAF_ZERO);
 }
 
 /* Copy the overlays of o that intersect [lo, hi) of the block into blk
@@ -287,20 +299,94 @@ static void batch_done(void *priv, int err)
 	pthread_mutex_unlock(&w->m);
 }
 
+/* Space for len bytes of a file block (4 KiB multiple < 64 KiB: SMALL; a
+ * whole block: LARGE).  A big-block holds one zone's extents only, so
+ * near full the other zone may still have room: a part block then takes
+ * a whole LARGE block (*len becomes 64 KiB, the caller zero-pads), a
+ * whole block 64 KiB of SMALL space. */
+static int data_alloc(struct hfs_fs *fs, uint32_t *len, uint64_t *za)
+{
+	int ret = hfs_alloc(fs, *len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, *len, za);
+
+	if (ret != -ENOSPC)
+		return ret;
+	if (*len == HFS_FBLOCK)
+		return hfs_alloc(fs, HFS_ZONE_SMALL, HFS_FBLOCK, za);
+	ret = hfs_alloc(fs, HFS_ZONE_LARGE, HFS_FBLOCK, za);
+	if (!ret)
+		*len = HFS_FBLOCK;
+	return ret;
+}
+
+/* ---- unwritten records written in place (D7) ------------------------------------- */
+
+/* An unwritten record whose extent a write may fill in place: a whole
+ * LARGE block (fallocate makes no other kind). */
+static int rec_inplace(const struct rec *r)
+{
+	return r->present && (r->flags & HFS_DATAF_ZERO) && r->len == HFS_FBLOCK &&
+	       hfs_zone_of(r->addr) == HFS_ZONE_LARGE;
+}
+
+static int inplace_find(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	int i;
+
+	for (i = 0; i < fs->ninplace; i++)
+		if (fs->inplace[i].ino == ino && fs->inplace[i].fbo == fbo)
+			return i;
+	return -1;
+}
+
+/* Claim block fbo for one in-place writer: 1, or 0 when another holds it
+ * (or the table is full): the caller copies on write as usual. */
+static int inplace_claim(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	if (inplace_find(fs, ino, fbo) >= 0 ||
+	    fs->ninplace == (int)(sizeof(fs->inplace) / sizeof(fs->inplace[0])))
+		return 0;
+	fs->inplace[fs->ninplace].ino = ino;
+	fs->inplace[fs->ninplace].fbo = fbo;
+	fs->ninplace++;
+	return 1;
+}
+
+static void inplace_release(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
+{
+	int i = inplace_find(fs, ino, fbo);
+
+	if (i >= 0)
+		fs->inplace[i] = fs->inplace[--fs->ninplace];
+}
+
 /* Store block fbo's new contents (data, len bytes: multiple of 4 KiB, or
- * a full block) in fresh space and point the record at it; free the old. */
+ * a full block) in fresh space and point the record at it; free the old.
+ * A whole block over an unwritten record that no data section is filling
+ * goes into the record's own extent instead (D7). */
 static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
 		       uint32_t len, const struct rec *old)
 {
 	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
 	struct hfs_data_ondisk d;
-	enum hfs_zone z = len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL;
-	uint64_t za;
-	int ret = hfs_alloc(fs, z, len, &za);
+	int inplace = len == HFS_FBLOCK && rec_inplace(old) && inplace_find(fs, ip->ino, fbo) < 0;
+	uint64_t za = old->addr;
+	uint8_t *pad = NULL;
+	uint32_t want = len;
+	int ret = inplace ? 0 : data_alloc(fs, &len, &za);
 
 	if (ret)
 		return ret;
-	if (z == HFS_ZONE_LARGE) {
+	if (len != want) {
+		/* stored as a whole LARGE block: the rest of it is zeros */
+		if (posix_memalign((void **)&pad, 4096, HFS_FBLOCK)) {
+			hfs_free(fs, za, len);
+			return -ENOMEM;
+		}
+		memcpy(pad, data, want);
+		memset(pad + want, 0, len - want);
+		data = pad;
+	}
+	if (hfs_zone_of(za) == HFS_ZONE_LARGE) {
 		struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
 
 		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, batch_done, &w);
@@ -324,6 +410,9 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	ret = old->present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
 	if (ret)
 		goto err_free;
+	free(pad);
+	if (inplace)
+		return 0;   /* same extent, same length; no overlays (ovl_capable) */
 	ip->blocks += len / 512;
 	if (old->present) {
 		ip->blocks -= old->len / 512;
@@ -333,8 +422,34 @@ static int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, co
 	}
 	return ret;
 err_free:
-	hfs_free(fs, za, len);
+	free(pad);
+	if (!inplace)
+		hfs_free(fs, za, len);   /* the record still owns an in-place extent */
 	return ret;
+}
+
+/* fallocate of a hole: an unwritten record over a fresh LARGE extent (no
+ * data is written; reads give zeros). */
+static int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo)
+{
+	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
+	struct hfs_data_ondisk d;
+	uint64_t za;
+	int ret = hfs_alloc(fs, HFS_ZONE_LARGE, HFS_FBLOCK, &za);
+
+	if (ret)
+		return ret;
+	memset(&d, 0, sizeof(d));
+	d.d_addr = hfs_tole64(za);
+	d.d_len = hfs_tole32(HFS_FBLOCK);
+	d.d_flags = hfs_tole32(HFS_DATAF_ZERO);
+	ret = hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (ret) {
+		hfs_free(fs, za, HFS_FBLOCK);
+		return ret;
+	}
+	ip->blocks += HFS_FBLOCK / 512;
+	return 0;
 }
 
 static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r)
@@ -369,15 +484,28 @@ static int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, con
  *       block changed meanwhile (another write to the same 64 KiB block,
  *       a truncate) is redone with fs->lock held, so no update is lost;
  *  (D5) a thread inside a section never flushes (it would wait for itself).
+ *  (D6) every operation works on its own copy of the inode, so a copy
+ *       held where fs->lock was released (phase B, a wait in data_enter,
+ *       a flush or hfs_op_begin, which wait for open sections) is loaded
+ *       again before it changes or is stored: concurrent writes of one
+ *       inode (the kernel's writeback sends many at once) would otherwise
+ *       store each other's old i_blocks and size back (hfs_inode_step).
  */
 static __thread int in_data_section;
 
-static void data_enter(struct hfs_fs *fs)
+/* 1 when it waited, with fs->lock released: the caller's copy of the
+ * inode may be stale then (others wrote or truncated meanwhile). */
+static int data_enter(struct hfs_fs *fs)
 {
-	while (fs->flush_waiters)                       /* (D2) */
+	int waited = 0;
+
+	while (fs->flush_waiters) {                     /* (D2) */
 		pthread_cond_wait(&fs->data_cv, &fs->lock);
+		waited = 1;
+	}
 	fs->data_inflight++;
 	in_data_section = 1;
+	return waited;
 }
 
 static void data_leave(struct hfs_fs *fs)
@@ -478,21 +606,25 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	size_t done = 0, nb, i, good;
 	int ret = 0, aret, large = 0;
 
-	if (off >= ip->size)
+	if (data_enter(fs) && (ret = hfs_inode_load(fs, ip->ino, ip)) != 0) {
+		data_leave(fs);
+		return ret;
+	}
+	if (off >= ip->size || !len) {
+		data_leave(fs);
 		return 0;
+	}
 	if (len > ip->size - off)
 		len = (size_t)(ip->size - off);
-	if (!len)
-		return 0;
 	nb = (size_t)((off + len - 1) / HFS_FBLOCK - off / HFS_FBLOCK + 1);
 	bl = calloc(nb, sizeof(*bl));
 	rio = calloc(nb, sizeof(*rio));
 	if (!bl || !rio) {
+		data_leave(fs);
 		free(bl);
 		free(rio);
 		return -ENOMEM;
 	}
-	data_enter(fs);
 	/* phase A: records; SMALL extents are read through the cache here */
 	for (i = 0; i < nb && !ret; i++) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
@@ -508,8 +640,8 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		ret = rec_get(fs, ip->ino, fbo, &b->r);
 		if (ret)
 			break;
-		if (!b->r.present || in >= b->r.len) {
-			memset(out + b->at, 0, n);
+		if (!b->r.present || in >= b->r.len || (b->r.flags & HFS_DATAF_ZERO)) {
+			memset(out + b->at, 0, n);   /* a hole, or unwritten */
 			b->r.present = 0;
 			continue;
 		}
@@ -661,6 +793,7 @@ struct wblk {
 	struct rec old;      /* the record seen in phase A */
 	uint8_t *data;       /* len bytes in the staging area */
 	int partial, old_ready, err;
+	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
 	uint32_t ovmask;     /* overlays merged into data in phase A (D4 checks them) */
 	uint64_t ovaddr[NPIECE];
@@ -752,9 +885,21 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 
 	if (ret)
 		return ret;
-	if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
-			   cur.len != b->old.len))
+	if (b->inplace) {
+		/* the extent is the record's, never ours to free */
+		uint64_t za = b->za;
+
+		b->za = 0;
+		if (!cur.present || cur.addr != za || !(cur.flags & HFS_DATAF_ZERO))
+			return 1;   /* punched (the extent waits in pending) or replaced */
+		b->za = za;
+	} else if (b->partial && (cur.present != b->old.present || cur.addr != b->old.addr ||
+				  cur.len != b->old.len || cur.flags != b->old.flags ||
+				  cur.crc != b->old.crc)) {
+		/* flags and crc too: an unwritten block filled in place keeps
+		 * its address and length */
 		return 1;
+	}
 	if (b->ovl)
 		return ovl_commit(fs, ip, b);
 	if (b->partial && ovl_capable(&cur)) {
@@ -777,9 +922,13 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	d.d_len = hfs_tole32(b->len);
 	d.d_crc = hfs_tole32(b->crc);
 	ret = cur.present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (ret && b->inplace)
+		b->za = 0;   /* still the unwritten record's */
 	if (ret)
 		return ret;
 	b->za = 0;   /* referenced now */
+	if (b->inplace)
+		return 0;   /* the same extent and length: i_blocks unchanged */
 	ip->blocks += b->len / 512;
 	if (cur.present) {
 		ip->blocks -= cur.len / 512;
@@ -795,16 +944,18 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
  * Returns the bytes written (all of the batch's) or -errno; on an error
  * the blocks before the failed one are written and referenced. */
 static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_t *src, size_t len,
-			   uint64_t off, size_t done, uint8_t *stage)
+			   uint64_t off, size_t done, uint8_t *stage, int *changed)
 {
 	struct batch_wait rw = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct batch_wait ww = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct wblk bl[BATCH_MAX];
 	struct rio rio[BATCH_MAX];
 	size_t start = done, wrote = 0;
+	uint64_t blocks_c;
 	int nb = 0, i, ret = 0, reads = 0;
 
 	memset(bl, 0, sizeof(bl));
+	*changed = 0;
 	/* phase A: old records, new extents */
 	while (done < len && nb < BATCH_MAX) {
 		uint64_t pos = off + done, fbo = pos - pos % HFS_FBLOCK, in = pos - fbo;
@@ -823,6 +974,24 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		if (ret)
 			break;
 		b->len = HFS_FBLOCK;
+		if (rec_inplace(&b->old) && inplace_claim(fs, ip->ino, fbo)) {
+			/* (D7): into the unwritten extent itself; it reads as
+			 * zeros, so a partial write merges with zeros */
+			if (b->partial)
+				memset(b->data, 0, HFS_FBLOCK);
+			b->old_ready = 1;
+			b->inplace = 1;
+			b->za = b->old.addr;
+			nb++;
+			done += n;
+			continue;
+		}
+		if (b->partial && b->old.present && (b->old.flags & HFS_DATAF_ZERO)) {
+			/* unwritten, claimed by another writer: copy on write,
+			 * merging with zeros (its bytes are not data) */
+			memset(b->data, 0, HFS_FBLOCK);
+			b->old_ready = 1;
+		}
 		if (b->partial && ovl_capable(&b->old)) {
 			struct ovl o;
 			unsigned p, fresh = 0;
@@ -869,7 +1038,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				b->old_ready = 1;
 			}
 		}
-		ret = hfs_alloc(fs, b->len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, b->len, &b->za);
+		ret = data_alloc(fs, &b->len, &b->za);   /* may make a part block whole */
 		if (ret)
 			break;
 		nb++;
@@ -964,10 +1133,17 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		else if (!ret)
 			ret = lret;
 	}
+	blocks_c = ip->blocks;
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 		int r = ret ? ret : b->err;
 
+		if (b->inplace) {
+			/* fs->lock is held from here to the record update */
+			inplace_release(fs, ip->ino, b->fbo);
+			if (r)
+				b->za = 0;   /* the record's extent: never freed here */
+		}
 		if (!r) {
 			r = wblk_commit(fs, ip, b);
 			if (r == 1) {
@@ -990,7 +1166,27 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				ip->size = off + b->at + b->n;
 		}
 	}
+	*changed = ip->blocks != blocks_c;
 	return wrote ? (ssize_t)wrote : ret;
+}
+
+int64_t hfs_file_write_need(struct hfs_fs *fs, const struct hfs_inode *ip, uint64_t off, size_t len)
+{
+	uint64_t fbo, end = off + len;
+	int64_t need = 0;
+
+	if (!len)
+		return 0;
+	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
+		struct rec r;
+		int ret = rec_get(fs, ip->ino, fbo, &r);
+
+		if (ret)
+			return ret;
+		if (!rec_inplace(&r) || inplace_find(fs, ip->ino, fbo) >= 0)
+			need += HFS_FBLOCK;
+	}
+	return need;
 }
 
 /* fs->lock held on entry and on return (dropped in between). */
@@ -1000,18 +1196,38 @@ ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf,
 	uint8_t *stage;
 	size_t done = 0;
 	ssize_t n = 0;
+	int changed = 0;
 
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	stage = stage_get();
 	if (!stage)
 		return -ENOMEM;
-	data_enter(fs);
+	/* the caller's copy is current on return: loaded again when entering
+	 * waited, else by every batch's phase C */
+	if (data_enter(fs) && (n = hfs_inode_load(fs, ip->ino, ip)) != 0) {
+		data_leave(fs);
+		return n;
+	}
 	while (done < len) {
-		n = write_batch(fs, ip, src, len, off, done, stage);
-		if (n <= 0)
+		n = write_batch(fs, ip, src, len, off, done, stage, &changed);
+		if (n <= 0) {
+			/* blocks replaced before a failure: nothing written to
+			 * report, so store them here (the caller stores only
+			 * after a write that returns > 0) */
+			if (changed && !done) {
+				int r = hfs_inode_store(fs, ip);
+
+				n = r ? r : n;
+			}
 			break;
+		}
 		done += (size_t)n;
+		/* the next batch's phase C loads the inode again (others change
+		 * it while fs->lock is dropped): this batch's blocks and size
+		 * must be in the tree by then, or that load drops them */
+		if (done < len && (n = hfs_inode_store(fs, ip)) != 0)
+			break;
 	}
 	data_leave(fs);
 	if (done) {
@@ -1034,6 +1250,8 @@ static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo
 		return ret;
 	if (from == 0)
 		return block_drop(fs, ip, fbo, &r);
+	if (r.flags & HFS_DATAF_ZERO)
+		return 0;   /* unwritten: its tail reads as zeros already */
 	if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
 		return -ENOMEM;
 	ret = block_read(fs, ip->ino, fbo, &r, scratch);
@@ -1085,9 +1303,7 @@ static int drop_range(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t lo, uint
 		if (!ret && ++*n % 32 == 0) {
 			if (fbo[i] < ip->size)
 				ip->size = fbo[i];   /* everything from here on is gone */
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
+			ret = hfs_inode_step(fs, ip);
 		}
 	}
 	free(fbo);
@@ -1157,11 +1373,9 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 
 		/* bounded steps (rule 2): the caller's hfs_op_begin covers 32
 		 * records; the inode (i_blocks) is stored before the next
-		 * hfs_op_begin, which may commit */
+		 * hfs_op_begin, which may commit, and loaded again after it */
 		if (n && n % 32 == 0) {
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
+			ret = hfs_inode_step(fs, ip);
 			if (ret)
 				return ret;
 		}
@@ -1177,7 +1391,8 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 			return ret;
 		if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 			ret = block_drop(fs, ip, fbo, &r);
-		} else if (r.present && s - fbo < r.len) {
+		} else if (r.present && s - fbo < r.len && !(r.flags & HFS_DATAF_ZERO)) {
+			/* (an unwritten block reads as zeros already) */
 			uint8_t *scratch;
 
 			if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
@@ -1207,7 +1422,6 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t end, fbo;
-	uint8_t *zero = NULL;
 	int ret = 0;
 
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
@@ -1226,37 +1440,26 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;
-	/* allocate: holes in range get zeroed blocks (no unwritten extents yet) */
+	/* allocate: holes in range get unwritten records (no data written) */
 	for (fbo = off - off % HFS_FBLOCK; fbo < end; fbo += HFS_FBLOCK) {
 		struct rec r;
 
-		/* as for punching: the inode is stored before a step's op_begin
-		 * may commit (the size is set only at the end: a crash keeps the
+		/* as for punching: a step stores the inode, may commit, loads
+		 * it again (the size is set only at the end: a crash keeps the
 		 * old size and at most some zeroed blocks past it) */
 		ret = 0;
-		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0) {
-			ret = hfs_inode_store(fs, ip);
-			if (!ret)
-				ret = hfs_op_begin(fs);
-		}
+		if (fbo > off - off % HFS_FBLOCK && (fbo / HFS_FBLOCK) % 32 == 0)
+			ret = hfs_inode_step(fs, ip);
 		if (!ret)
 			ret = rec_get(fs, ip->ino, fbo, &r);
 		if (ret)
 			break;
 		if (r.present)
 			continue;
-		if (!zero) {
-			if (posix_memalign((void **)&zero, 4096, HFS_FBLOCK)) {
-				ret = -ENOMEM;
-				break;
-			}
-			memset(zero, 0, HFS_FBLOCK);
-		}
-		ret = block_store(fs, ip, fbo, zero, HFS_FBLOCK, &r);
+		ret = block_prealloc(fs, ip, fbo);
 		if (ret)
 			break;
 	}
-	free(zero);
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->size)
 		ip->size = end;
 	if (!ret) {

@@ -56,7 +56,9 @@ static int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
 	    ts_cmp(&ip->atime, &ip->ctime) > 0 && now.tv_sec - ip->atime.tv_sec < 24 * 3600)
 		return 0;
-	if (hfs_op_begin(fs))
+	/* hfs_op_begin may commit, which waits for data sections with
+	 * fs->lock dropped: store atime into a copy loaded after it */
+	if (hfs_op_begin(fs) || hfs_inode_load(fs, ip->ino, ip))
 		return 0;
 	ip->atime = now;
 	return hfs_inode_store(fs, ip) == 0;
@@ -272,7 +274,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	struct stat st;
-	int ret;
+	int ret, nocache;
 
 	pthread_mutex_lock(&fs->lock);
 	/* A GETATTR that carries a file handle comes from the kernel's
@@ -289,13 +291,18 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * chattr +i (op_ioctl dropped the cached attributes to get here) */
 	if (!ret && fi && hfs_writeback && (fi->fh & FH_WRITER) && (ip.flags & HFS_IFL_IMMUTABLE))
 		ret = -EPERM;
+	/* an immutable file someone holds open for writing: attributes the
+	 * kernel may not cache, or the GETATTR of a permission check (no
+	 * handle) would let a later write(2) through the old descriptor skip
+	 * the one above that refuses it (t_iflags failed now and then) */
+	nocache = !ret && S_ISREG(ip.mode) && (ip.flags & HFS_IFL_IMMUTABLE) && hfs_open_writers(ino);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	to_stat(&ip, &st);
-	fuse_reply_attr(req, &st, TIMEOUT);
+	fuse_reply_attr(req, &st, nocache ? 0.0 : TIMEOUT);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
@@ -330,8 +337,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
 			goto out;
 		}
-		uint64_t blocks0 = ip.blocks;
-
 		/* the same size changes no times: with the writeback cache the
 		 * kernel keeps its own mtime/ctime then (and sends new ones when
 		 * the size does change) */
@@ -339,8 +344,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 		ret = hfs_file_truncate(fs, &ip, (uint64_t)a->st_size);
 		if (ret) {
 			/* failed midway: keep the block count of what was dropped */
-			if (ip.blocks != blocks0)
-				hfs_inode_store(fs, &ip);
+			hfs_inode_store_changed(fs, &ip);
 			goto out;
 		}
 	}
@@ -635,7 +639,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!ret)
 		ret = hfs_iflags_may_open(&ip, fi->flags);
 	if (!ret && (fi->flags & O_TRUNC) && ip.size) {
+		/* loaded again after hfs_op_begin, which may drop fs->lock */
 		ret = hfs_op_begin(fs);
+		if (!ret)
+			ret = hfs_inode_load(fs, ino, &ip);
 		if (!ret)
 			ret = hfs_file_truncate(fs, &ip, 0);
 		if (!ret)
@@ -751,13 +758,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	uint64_t blocks0 = 0;
 	struct timespec mt = { 0 }, ct = { 0 };
+	uint64_t room = UINT64_MAX;
 	ssize_t n;
-	int ret, loaded, soft;
+	int ret, loaded, soft, stale = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
+	if (!ret && !fi->writepage && hfs_writeback) {
+		/* a new write may not take the writeback reserve (kept only
+		 * when the kernel caches writes).  Before the inode is loaded:
+		 * the flush lets other writes of this inode finish meanwhile */
+		room = user_room(fs);
+		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
+			room = user_room(fs);
+	}
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
 	/* writes that reach us from write(2) itself (direct I/O, no
@@ -773,17 +788,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (!ret && (fi->flags & O_APPEND))
 		off = (off_t)ip.size;
 	loaded = !ret;
-	if (loaded)
-		blocks0 = ip.blocks;
-	if (loaded && !fi->writepage && hfs_writeback) {
-		/* a new write may not take the writeback reserve (kept only
-		 * when the kernel caches writes) */
-		uint64_t room = user_room(fs);
+	if (!ret && room < size) {
+		/* all or nothing, as callers expect of a full disk; blocks
+		 * preallocated by fallocate are filled in place and take none */
+		int64_t need = hfs_file_write_need(fs, &ip, (uint64_t)off, size);
 
-		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
-			room = user_room(fs);
-		if (room < size)
-			ret = -ENOSPC;   /* all or nothing, as callers expect of a full disk */
+		ret = need < 0 ? (int)need : room < (uint64_t)need ? -ENOSPC : 0;
 	}
 	if (loaded) {
 		mt = ip.mtime;
@@ -799,6 +809,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		ret = did ? hfs_inode_store(fs, &ip) : 0;
 		if (!ret)
 			ret = hfs_flush_locked(fs);
+		/* the flush waited for other data sections with fs->lock
+		 * dropped: writes to this inode may have changed it */
+		if (!ret)
+			ret = hfs_inode_load(fs, ino, &ip);
+		stale = ret != 0;   /* what was done is stored; ip is not current */
+		if (!ret && !loaded) {
+			loaded = 1;
+			mt = ip.mtime;
+			ct = ip.ctime;
+		}
 		m = ret ? ret : hfs_file_write(fs, &ip, buf + did, size - did, (uint64_t)off + did);
 		n = m >= 0 ? (ssize_t)did + m : (did ? (ssize_t)did : m);
 	}
@@ -806,8 +826,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		hfs_open_seterr(ino, -ENOSPC);   /* the rest did not fit */
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
-	/* also after a failure: blocks replaced before it are in the tree */
-	if (n > 0 || (loaded && ip.blocks != blocks0)) {
+	/* ip is current here (hfs_file_write loads it again after any wait),
+	 * and a write that returns <= 0 stored what it changed itself */
+	if (n > 0 && !stale) {
 		/* writeback of the kernel's cache: the kernel stamped mtime/ctime
 		 * at write(2) and sends them itself (setattr, before or after this
 		 * write); stamping the writeback time here would differ from
@@ -1177,16 +1198,13 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		     ((ip.flags & HFS_IFL_APPEND) && (mode & ~FALLOC_FL_KEEP_SIZE))))
 		ret = -EPERM;
 	if (!ret) {
-		uint64_t blocks0 = ip.blocks;
-
 		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
 		/* failed midway (ENOSPC): the blocks it did store or drop are in
 		 * the tree, so the inode's block count must follow them */
-		if (!ret || ip.blocks != blocks0) {
-			int r = hfs_inode_store(fs, &ip);
-
-			ret = ret ? ret : r;
-		}
+		if (!ret)
+			ret = hfs_inode_store(fs, &ip);
+		else
+			hfs_inode_store_changed(fs, &ip);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -ret);

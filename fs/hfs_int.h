@@ -98,6 +98,10 @@ struct hfs_fs {
 
 	/* file.c data sections (see top comment); under fs->lock */
 	int data_inflight;                 /* open data sections */
+	/* blocks of unwritten (fallocated) records being written in place by
+	 * a data section (file.c (D7)); under fs->lock */
+	struct { uint64_t ino, fbo; } inplace[32];
+	int ninplace;
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
 	/* set (fs->lock held) by operations that only add metadata (create,
 	 * link, setxattr) while the kernel caches writes: their B-tree nodes
@@ -242,6 +246,19 @@ void hfs_inode_decode(struct hfs_inode *ip, uint64_t ino, const struct hfs_inode
 void hfs_inode_encode(struct hfs_inode_ondisk *d, const struct hfs_inode *ip);
 int  hfs_inode_load(struct hfs_fs *fs, uint64_t ino, struct hfs_inode *ip);   /* -ENOENT */
 int  hfs_inode_store(struct hfs_fs *fs, const struct hfs_inode *ip);         /* update record */
+/* A step boundary inside an operation that holds a copy of an inode (rule
+ * 2): store the copy, hfs_op_begin, load it again.  hfs_op_begin and
+ * hfs_flush_locked may commit, and a commit waits for open data sections
+ * with fs->lock released (hfs_data_drain): writes to the same inode (the
+ * kernel's writeback runs beside fallocate, readers and other writes)
+ * change its block count and size meanwhile, and a copy kept across the
+ * wait would store their old values back.  0 or -errno (ip unchanged by a
+ * failed load). */
+int  hfs_inode_step(struct hfs_fs *fs, struct hfs_inode *ip);
+/* After an operation on ip failed midway (ENOSPC): store ip if its block
+ * count or size differ from the stored inode's (the records it did change
+ * are in the tree).  ip must be current (hfs_inode_step).  0 or -errno. */
+int  hfs_inode_store_changed(struct hfs_fs *fs, const struct hfs_inode *ip);
 /* Allocate an inode number and insert its record (ip->ino is set). */
 int  hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip);
 /* Remove the inode and everything it owns (data, xattrs, symlink);
@@ -283,10 +300,16 @@ int  hfs_orphans_reap(struct hfs_fs *fs);
  * space through DATA buffers.  Every record carries the crc32 of its bytes,
  * verified on read (another copy is tried before -EIO).  All with fs->lock. */
 ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t len, uint64_t off);
-/* Updates ip->size/blocks/mtime/ctime in memory; the caller stores ip.
- * Read and write drop fs->lock around device I/O (a data section) and
- * reload *ip from the B-tree when they take it again. */
+/* Updates ip->size/blocks/mtime/ctime in memory; the caller stores ip
+ * when the write returns > 0 (a write that returns <= 0 has stored what
+ * it changed).  Read and write drop fs->lock around device I/O (a data
+ * section) and reload *ip from the B-tree whenever they took it again, so
+ * *ip is current on return: a copy of the inode must never be stored
+ * across a point where fs->lock was released (file.c (D6)). */
 ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off);
+/* Bytes of new space a write of [off, off+len) may take at most: none for
+ * whole blocks over unwritten records, which it fills in place.  -errno. */
+int64_t hfs_file_write_need(struct hfs_fs *fs, const struct hfs_inode *ip, uint64_t off, size_t len);
 int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
 /* mode: 0 / FALLOC_FL_KEEP_SIZE / FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE */
 int  hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len);

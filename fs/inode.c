@@ -85,6 +85,30 @@ int hfs_inode_store(struct hfs_fs *fs, const struct hfs_inode *ip)
 	return hfs_bt_update(fs, &k, &d, sizeof(d));
 }
 
+int hfs_inode_step(struct hfs_fs *fs, struct hfs_inode *ip)
+{
+	int ret = hfs_inode_store(fs, ip), lret;
+
+	if (ret)
+		return ret;
+	ret = hfs_op_begin(fs);
+	/* also after a failed hfs_op_begin (which may have waited): the
+	 * caller's failure path stores what it changed since, into a copy
+	 * that must be current */
+	lret = hfs_inode_load(fs, ip->ino, ip);
+	return ret ? ret : lret;
+}
+
+int hfs_inode_store_changed(struct hfs_fs *fs, const struct hfs_inode *ip)
+{
+	struct hfs_inode cur;
+	int ret = hfs_inode_load(fs, ip->ino, &cur);
+
+	if (ret)
+		return ret;
+	return cur.blocks != ip->blocks || cur.size != ip->size ? hfs_inode_store(fs, ip) : 0;
+}
+
 int hfs_inode_create(struct hfs_fs *fs, struct hfs_inode *ip)
 {
 	struct hfs_key k;
@@ -137,12 +161,9 @@ int hfs_inode_destroy(struct hfs_fs *fs, uint64_t ino)
 	if (ret)
 		return ret;
 	if (S_ISREG(ip.mode)) {
-		uint64_t blocks0 = ip.blocks;
-
 		ret = hfs_file_truncate(fs, &ip, 0);
 		if (ret) {
-			if (ip.blocks != blocks0)
-				hfs_inode_store(fs, &ip);   /* count what is gone */
+			hfs_inode_store_changed(fs, &ip);   /* count what is gone */
 			return ret;
 		}
 	}

@@ -28,7 +28,8 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 3      /* compatible additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records) */
+#define HFS_VERSION_MINOR 4      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
+				  * 4: unwritten DATA records) */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -249,7 +250,7 @@ static inline uint64_t hfs_xval_key(uint64_t xkey, unsigned gen, unsigned chunk)
 { return (xkey >> 32) << 32 | (xkey & 0x7ffffffu) << 5 | (uint64_t)gen << 4 | chunk; }
 #define HFS_SYMLINK_MAX  4095u
 
-#define HFS_DATAF_ZERO 0x1          /* reserved: unwritten (fallocated) extent, reads as zeros */
+#define HFS_DATAF_ZERO 0x1          /* unwritten (fallocated) extent, reads as zeros */
 struct hfs_data_ondisk {
 	uint64_t d_addr;            /*  0 zaddr (zone SMALL or LARGE) */
 	uint32_t d_len;             /*  8 bytes stored, multiple of HFS_BLKSIZE, <= HFS_FBLOCK */
