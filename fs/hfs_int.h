@@ -142,6 +142,7 @@ int  hfs_rebuild_init(struct hfs_fs *fs);
 void hfs_rebuild_fini(struct hfs_fs *fs);
 int  hfs_rebuild_kick(struct hfs_fs *fs);
 void hfs_rebuild_stop(struct hfs_fs *fs);   /* between two steps, as at unmount */
+int  hfs_flusher_start(struct hfs_fs *fs);  /* volume.c; once (no-op if running) */
 /* remount.c: ro 1/0; atime HFS_ATIME_* or -1 to keep; 0 or -errno */
 int  hfs_remount(struct hfs_fs *fs, int ro, int atime);
 int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);

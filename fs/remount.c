@@ -12,9 +12,11 @@
  * file open for writing), then the daemon commits and stops writing; to
  * read-write, the daemon first, then the kernel.
  *
- * A daemon started read-only (-o ro) opened its devices read-only and
- * assembled the set for reading only; it refuses to become writable (the
- * filesystem must be mounted again).  A shut-down or critically failed
+ * A daemon started read-only (-o ro) reopens its devices read-write under
+ * their exclusive locks (raid_make_writable), starts its flusher and reaps
+ * the orphans a crash left; it refuses when a leg is missing or not
+ * optimal (a writable assembly would have changed the labels) or another
+ * read-only mount shares a device.  A shut-down or critically failed
  * filesystem stays read-only.
  */
 #include <errno.h>
@@ -57,12 +59,26 @@ int hfs_remount(struct hfs_fs *fs, int ro, int atime)
 	}
 	if (bc_readonly(fs->bc))
 		return -EROFS;       /* critical write error: the last commit stays */
-	if (fs->opts.readonly)
-		return -EOPNOTSUPP;  /* devices opened and set assembled read-only */
 	pthread_mutex_lock(&fs->lock);
+	if (fs->opts.readonly) {
+		/* started -o ro: the devices become writable in place (a mount
+		 * -o ro found no UNDO to replay, so none is pending now) */
+		ret = raid_make_writable(fs->rs);
+		if (!ret)
+			ret = hfs_flusher_start(fs);
+		if (ret) {
+			pthread_mutex_unlock(&fs->lock);
+			return ret;
+		}
+		fs->opts.readonly = 0;
+		fs->opts.raid.readonly = 0;
+	}
 	fs->readonly = false;
 	hfs_status_publish(fs);
 	pthread_mutex_unlock(&fs->lock);
+	ret = hfs_orphans_reap(fs);   /* a read-only mount could not reap them */
+	if (ret)
+		HFS_ERR("orphan cleanup after the remount failed: %s", strerror(-ret));
 	ret = hfs_rebuild_kick(fs);   /* a resync the remount ro stopped */
 	return ret == -ENOENT ? 0 : ret;
 }
@@ -151,8 +167,9 @@ int hfs_remount_main(const char *mnt, const char *opts)
 		ret = ctl(mnt, req, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "hfs: remount %s read-write: %s\n", mnt,
-				ret == -EOPNOTSUPP ? "it was mounted read-only (-o ro); unmount it and "
-				"mount it read-write" : ret == -EROFS ? "a critical write error made it "
+				ret == -EUCLEAN ? "it was mounted read-only (-o ro) with a leg missing "
+				"or not optimal; unmount it and mount it read-write" :
+				ret == -EBUSY ? "another process holds one of its devices" : ret == -EROFS ? "a critical write error made it "
 				"read-only; unmount, check (fsck.hfs) and mount it again" :
 				ret == -EIO ? "it was shut down; unmount and mount it again" :
 				*err ? err : strerror(-ret));

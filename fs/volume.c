@@ -247,6 +247,19 @@ int hfs_sync(struct hfs_fs *fs)
 	return ret;
 }
 
+static void *flusher_main(void *arg);
+
+int hfs_flusher_start(struct hfs_fs *fs)
+{
+	int ret;
+
+	if (fs->flusher_running)
+		return 0;
+	ret = -pthread_create(&fs->flusher, NULL, flusher_main, fs);
+	fs->flusher_running = ret == 0;
+	return ret;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct hfs_fs *fs = arg;
@@ -346,10 +359,9 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	if (ret)
 		goto err_scrub;
 	if (!fs->readonly) {
-		ret = -pthread_create(&fs->flusher, NULL, flusher_main, fs);
+		ret = hfs_flusher_start(fs);
 		if (ret)
 			goto err_scrub;
-		fs->flusher_running = true;
 	}
 	*out = fs;
 	return 0;

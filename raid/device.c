@@ -108,6 +108,39 @@ err_errno:
 	return err;
 }
 
+/* A component opened read-only becomes writable in place: a new read-write
+ * open under the same fd number (dup2), holding the exclusive lock.  The
+ * shared lock goes first (a second open's exclusive lock would conflict
+ * with our own shared one); on failure it is taken back. */
+int raid_dev_upgrade(struct raid_comp *c)
+{
+	int fd, err;
+
+	if (c->c_fd < 0)
+		return -ENODEV;
+	if ((fcntl(c->c_fd, F_GETFL) & O_ACCMODE) == O_RDWR)
+		return flock(c->c_fd, LOCK_EX | LOCK_NB) ? -EBUSY : 0;
+	fd = open(c->c_path, O_RDWR | O_CLOEXEC | (c->c_direct ? O_DIRECT : 0));
+	if (fd < 0)
+		return -errno;
+	flock(c->c_fd, LOCK_UN);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		if (flock(c->c_fd, LOCK_SH | LOCK_NB) != 0)
+			RAID_WARN("%s: lost its shared lock", c->c_path);
+		return err;
+	}
+	if (dup2(fd, c->c_fd) < 0) {
+		err = -errno;
+		close(fd);
+		flock(c->c_fd, LOCK_SH | LOCK_NB);
+		return err;
+	}
+	close(fd);   /* the lock stays with the open file, now c_fd's */
+	return 0;
+}
+
 void raid_dev_close(struct raid_comp *c)
 {
 	if (c->c_fd >= 0)

@@ -327,6 +327,11 @@ struct raid_comp_status {
 	uint64_t repaired;          /* bad copies of blocks rewritten on this leg */
 };
 int raid_status(struct raid_set *s, struct raid_comp_status *st, int max);
+/* A set opened read-only becomes writable (remount rw): every component
+ * reopened read-write under its exclusive lock.  -EUCLEAN when a leg is
+ * missing or not optimal (a writable assembly would have changed the
+ * labels: mount again), -EBUSY when another process holds a component. */
+int raid_make_writable(struct raid_set *s);
 const char *raid_comp_state_name(enum raid_comp_state st);
 const char *raid_layout_name(enum raid_layout l);
 int raid_layout_parse(const char *name, enum raid_layout *out);

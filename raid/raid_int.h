@@ -196,6 +196,7 @@ int  raid_fault_vanished(struct raid_set *s, int comp);
 /* device.c */
 int  raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct);
 void raid_dev_close(struct raid_comp *c);
+int  raid_dev_upgrade(struct raid_comp *c);   /* read-only open -> read-write */
 /* label.c */
 void raid_label_encode(struct raid_label_ondisk *l, const struct raid_set *s, int pos);
 int  raid_label_decode(const struct raid_label_ondisk *l);   /* 0 if magic/version/crc ok */

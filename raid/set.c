@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <blkid.h>
 #include <uuid.h>
 #include "raid/dag.h"
@@ -701,6 +702,35 @@ int raid_read_copy(struct raid_set *s, int copy, uint64_t off, void *buf, size_t
 	if (copy < 0 || copy >= raid_ncopies(s))
 		return -EINVAL;
 	return sync_io(s, RAID_OP_READ, copy, off, buf, len);
+}
+
+int raid_make_writable(struct raid_set *s)
+{
+	int i, ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->readonly)
+		goto out;
+	/* a read-only assembly leaves out legs a writable one would resync
+	 * and writes no label: only a set that needs neither may switch */
+	for (i = 0; i < s->ncomp; i++)
+		if (s->comp[i].c_fd < 0 || s->comp[i].c_state != RAID_COMP_OPTIMAL) {
+			ret = -EUCLEAN;
+			goto out;
+		}
+	for (i = 0; i < s->ncomp; i++) {
+		ret = raid_dev_upgrade(&s->comp[i]);
+		if (ret) {
+			/* the failed one kept its shared lock; back for the rest */
+			while (i-- > 0)
+				flock(s->comp[i].c_fd, LOCK_SH | LOCK_NB);
+			goto out;
+		}
+	}
+	s->readonly = 0;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 int raid_flush(struct raid_set *s)

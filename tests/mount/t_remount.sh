@@ -4,7 +4,9 @@
 # writing (the image does not change while ro; a SIGKILL then loses
 # nothing); back to read-write, both write again; per-mount flags (nosuid,
 # nodev) survive; a file open for writing makes remount ro fail (busy)
-# and leaves the mount rw; a daemon started with -o ro refuses rw.
+# and leaves the mount rw; a daemon started with -o ro becomes writable
+# (single and mirror), but not with a device held by another process or a
+# leg missing.
 . "$(dirname "$0")/../lib.sh"
 img=$(mkimg r.img 256M)
 m=$T/m
@@ -57,10 +59,40 @@ check "mount again" hfs_mount "$m" "$img"
 check "files written before the remount ro survived the crash" \
 	bash -c "grep -q unsynced '$m/a' && test -d '$m/d' && grep -q committed '$m/c'"
 check "unmount" hfs_umount "$m" "$img"
+# a daemon started -o ro: its devices become writable in place
 check "mount -o ro" hfs_mount "$m" "$img" -o ro
-check "remount rw of a daemon started ro is refused" bash -c "! '$B/hfs' -o remount,rw '$img' '$m' 2> '$T/ro.err'"
-check "... with a clear message" grep -q "mounted read-only (-o ro)" "$T/ro.err"
-check "... and the mount stays ro" bash -c "[[ ,$(opts_of), == *,ro,* ]]"
+python3 -c "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH)
+open(sys.argv[2], 'w').close(); time.sleep(60)" "$img" "$T/locked" & holder=$!
+for i in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.1; done
+check "remount rw while another process holds the device is refused" \
+	bash -c "! '$B/hfs' -o remount,rw '$img' '$m' 2> '$T/ro.err'"
+check "... saying so" grep -q "another process holds" "$T/ro.err"
+check "... and the mount stays ro" bash -c "[[ ,$(opts_of), == *,ro,* ]] && ! touch '$m/x' 2>/dev/null"
+kill "$holder"; wait "$holder" 2>/dev/null
+check "remount rw of a daemon started ro" "$B/hfs" -o remount,rw "$img" "$m"
+check "the kernel mount is rw" bash -c "[[ ,$(opts_of), == *,rw,* ]]"
+head -c 200000 /dev/urandom > "$T/after_ro"
+check "writable: a file written and fsync'd" dd if="$T/after_ro" of="$m/after_ro" conv=fsync status=none
 check "unmount" hfs_umount "$m" "$img"
 check "fsck clean" "$B/fsck.hfs" -n "$img"
+check "mount" hfs_mount "$m" "$img"
+check "the file written after ro -> rw is there" cmp "$T/after_ro" "$m/after_ro"
+check "unmount" hfs_umount "$m" "$img"
+# a mirror, and a mirror with a leg missing (a degraded read-only assembly
+# left the labels as they were: it must be mounted again to write)
+l0=$(mkimg l0.img 200M); l1=$(mkimg l1.img 200M)
+"$B/mkfs.hfs" -q "$l0" "$l1"   # two devices: a mirror
+check "mirror mount -o ro" hfs_mount "$m" "$l0" "$l1" -o ro
+check "mirror remount rw" "$B/hfs" -o remount,rw "$l0" "$m"
+check "mirror writable" dd if="$T/after_ro" of="$m/f" conv=fsync status=none
+check "unmount" hfs_umount "$m" "$l0"
+check "mirror fsck clean" "$B/fsck.hfs" -n "$l0" "$l1"
+check "degraded mount -o ro,degraded with one leg" hfs_mount "$m" "$l0" -o ro,degraded
+check "remount rw of the degraded read-only mount is refused" \
+	bash -c "! '$B/hfs' -o remount,rw '$l0' '$m' 2> '$T/deg.err'"
+check "... with a clear message" grep -q "leg missing or not optimal" "$T/deg.err"
+check "unmount" hfs_umount "$m" "$l0"
+check "both legs again: the file is there" hfs_mount "$m" "$l0" "$l1"
+check "... exact" cmp "$T/after_ro" "$m/f"
+check "unmount" hfs_umount "$m" "$l0"
 finish
