@@ -1187,7 +1187,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, killed = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -1199,6 +1199,18 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		ret = -EPERM;
 	if (!ret) {
 		ret = hfs_file_fallocate(fs, &ip, mode, (uint64_t)off, (uint64_t)len);
+		/* A modification drops set-ID bits as setattr_should_drop_suidgid
+		 * says: setuid always, setgid with group-exec or for a caller
+		 * outside the group.  The kernel's FUSE killpriv (we leave it to
+		 * the kernel) keeps setgid without group-exec in both cases. */
+		if (!ret && fuse_req_ctx(req)->uid != 0 && (ip.mode & (S_ISUID | S_ISGID))) {
+			ip.mode &= ~(uint32_t)S_ISUID;
+			if ((ip.mode & S_ISGID) &&
+			    ((ip.mode & S_IXGRP) || !caller_in_group_or_root(req, ip.gid)))
+				ip.mode &= ~(uint32_t)S_ISGID;
+			hfs_now(&ip.ctime);
+			killed = 1;
+		}
 		/* failed midway (ENOSPC): the blocks it did store or drop are in
 		 * the tree, so the inode's block count must follow them */
 		if (!ret)
@@ -1207,6 +1219,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 			hfs_inode_store_changed(fs, &ip);
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (killed)
+		atime_notify(ino);   /* the kernel's cached mode is stale */
 	fuse_reply_err(req, -ret);
 }
 

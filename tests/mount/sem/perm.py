@@ -184,6 +184,22 @@ expect_as(A, "mkfifo with umask 002", 0, os.mkfifo, p("um", "p"), 0o666, umask=0
 eq("umask applied to a fifo", mode_of(p("um", "p")), 0o664)
 
 
+# ---- fallocate drops set-ID bits as a write does (setattr_should_drop_suidgid:
+# setuid always, setgid without group-exec only for a non-member) ---------
+def falloc(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, 0, 65536)
+    finally:
+        os.close(fd)
+for who, cred, want in (("a non-member", A, 0o666), ("a member", B, 0o2666)):
+    f = p("base", "fa%d" % cred[0])
+    write_file(f, b"x")
+    os.chown(f, 0, G)
+    os.chmod(f, 0o6666)
+    expect_as(cred, who + " fallocates a 06666 file", 0, falloc, f)
+    eq("... set-ID bits after " + who + "'s fallocate", mode_of(f), want)
+
 # ---- POSIX ACLs --------------------------------------------------------------
 def acl(*args):
     r = subprocess.run(["setfacl"] + list(args), capture_output=True, text=True)
