@@ -1072,7 +1072,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, equiv = 0, again = 1, keep_sgid = -1;
+	int ret, equiv = 0, again = 1;
 
 	pthread_mutex_lock(&fs->lock);
 retry:
@@ -1091,18 +1091,9 @@ retry:
 		ret = ret < 0 ? ret : 0;
 		/* As posix_acl_update_mode: a caller outside the file's group
 		 * (and not root) loses setgid.  The kernel would tell us with
-		 * FUSE_SETXATTR_ACL_KILL_SGID, which libfuse 3.14 cannot pass;
-		 * the group lookup reads /proc, so it is done once, unlocked. */
-		if (!ret && (ip.mode & S_ISGID)) {
-			if (keep_sgid < 0) {
-				pthread_mutex_unlock(&fs->lock);
-				keep_sgid = caller_in_group_or_root(req, ip.gid);
-				pthread_mutex_lock(&fs->lock);
-				goto retry;
-			}
-			if (!keep_sgid)
-				ip.mode &= ~(uint32_t)S_ISGID;
-		}
+		 * FUSE_SETXATTR_ACL_KILL_SGID, which libfuse 3.14 cannot pass. */
+		if (!ret && (ip.mode & S_ISGID) && !caller_in_group_or_root(req, ip.gid))
+			ip.mode &= ~(uint32_t)S_ISGID;
 	}
 	if (!ret && equiv) {
 		ret = hfs_xattr_remove(fs, ino, name);   /* the mode says it all */

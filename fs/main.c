@@ -164,7 +164,7 @@ static void stderr_to_syslog(void)
 	pthread_t t;
 	int p[2];
 
-	openlog("hfs", LOG_PID, LOG_DAEMON);
+	/* syslog was opened when the daemon forked (main) */
 	if (pipe(p) != 0)
 		return;
 	if (pthread_create(&t, NULL, log_to_syslog, (void *)(intptr_t)p[0]) != 0) {

@@ -44,6 +44,15 @@ pycheck() {
 	[ "$r" -eq 0 ] || { FAILS=$((FAILS + r)); echo "FAIL: $s ($r failed)"; }
 }
 
+# errno_of PYTHON-STATEMENTS: prints the errno name the statements raise, or OK
+errno_of() { python3 -c "
+import os, errno
+try:
+    $1
+    print('OK')
+except OSError as e:
+    print(errno.errorcode[e.errno])"; }
+
 mkimg() { truncate -s "${2:-512M}" "$T/$1"; echo "$T/$1"; }
 
 mkloop() { # mkloop IMAGE -> prints the loop device (recorded for cleanup)

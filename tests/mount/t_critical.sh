@@ -29,14 +29,6 @@ touch "$m/d/late2"
 # META zone and above fail; UNDO [1M+8M, 1M+24M) and the headers still work
 echo "comp=0 op=write action=fail off=25M-1G" > "$rules"
 sleep 0.2   # rules are re-read at most every 50 ms
-# errno_of PYTHON-STATEMENTS: prints the errno name the statements raise, or OK
-errno_of() { python3 -c "
-import os, errno
-try:
-    $1
-    print('OK')
-except OSError as e:
-    print(errno.errorcode[e.errno])"; }
 check "fsync after the metadata write error fails with EIO" \
 	test "$(errno_of "fd = os.open('$m/d/late', os.O_RDONLY); os.fsync(fd)")" = EIO
 # the first write that fails: a DATA buffer (written with the UNDO batch) or META

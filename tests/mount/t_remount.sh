@@ -12,13 +12,6 @@ img=$(mkimg r.img 256M)
 m=$T/m
 "$B/mkfs.hfs" -q "$img"
 opts_of() { awk -v m="$m" '$2 == m { print $4 }' /proc/mounts; }
-errno_of() { python3 -c "
-import os, errno
-try:
-    $1
-    print('OK')
-except OSError as e:
-    print(errno.errorcode[e.errno])"; }
 check "mount (no periodic flush)" hfs_mount "$m" "$img" -o flush_interval=3600
 before=$(opts_of)
 echo unsynced > "$m/a"

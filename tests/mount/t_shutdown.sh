@@ -23,13 +23,6 @@ for i in range(int(sys.argv[4])):   # again on the same descriptor: a no-op
         print('OK', end=' ')
     except OSError as e:
         print(errno.errorcode[e.errno], end=' ')" "$m" "$1" "${2:-0}" "${3:-1}"; }
-errno_of() { python3 -c "
-import os, errno
-try:
-    $1
-    print('OK')
-except OSError as e:
-    print(errno.errorcode[e.errno])"; }
 
 for flags in 1 2; do
 	: > "$log"
