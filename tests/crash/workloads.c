@@ -475,6 +475,49 @@ static void wl_overlay(struct wl *w)
 	w_write(w, "f", 1 * BLK + 12288, 4096, 0);
 }
 
+/* 4 KiB punches inside full blocks: each converts its block to a pieces
+ * record that keeps pointing into the old extent (and its overlays) and
+ * frees the punched 4 KiB blocks (FORMAT.md pieces records) */
+static void wl_punch_pieces(struct wl *w)
+{
+	w_file(w, "f", 6 * BLK, BLK, W_DIRECT);
+	w_write(w, "f", 2 * BLK + 8192, 4096, 0);          /* an overlay */
+	w_fsync(w, "f");
+	w_punch(w, "f", 4096, 8192);                       /* two pieces of block 0 */
+	w_punch(w, "f", 2 * BLK + 4096, 12288);            /* over the overlay */
+	w_fdatasync(w, "f");
+	w_punch(w, "f", 0, 4096);                          /* a pieces block again */
+	w_punch(w, "f", 3 * BLK + 60 * K, 8192);           /* across two blocks */
+	w_write(w, "f", 12288, 100, 0);                    /* into a pieces block */
+	w_write(w, "f", 2 * BLK + 4096, 4096, 0);          /* into its hole */
+	w_fsync(w, "f");
+	w_truncate(w, "f", 3 * BLK + 6000);                /* into a pieces block */
+	w_write(w, "f", 2 * BLK, BLK, 0);                  /* whole block over pieces */
+	w_fsync(w, "f");
+}
+
+/* every copy-on-write block stored as 4 KiB pieces (mount option pieces,
+ * as on fragmented free space): writes, overwrites, punches, truncates */
+static void wl_pieces(struct wl *w)
+{
+	w_file(w, "f", 6 * BLK, BLK, 0);
+	w_fsync(w, "f");
+	w_write(w, "f", BLK + 4096, 8192, 0);              /* whole pieces of a pieces block */
+	w_write(w, "f", 2 * BLK + 1000, 3000, 0);          /* part of a piece */
+	w_punch(w, "f", 3 * BLK + 8192, 12288);
+	w_fdatasync(w, "f");
+	w_write(w, "f", 4 * BLK, BLK, W_DIRECT);           /* a whole block */
+	w_write(w, "f", 3 * BLK + 8192, 4096, 0);          /* into a punched hole */
+	w_truncate(w, "f", 5 * BLK + 5000);                /* into a pieces block */
+	w_write(w, "g", 0, 3 * BLK + 777, 0);
+	w_fsync(w, "g");
+	w_punch(w, "g", 4096, 2 * BLK);                    /* pieces and a whole block */
+	w_write(w, "g", 6 * BLK + 300, 5000, 0);           /* past a hole */
+	w_fsync(w, "g");
+	w_unlink(w, "f");
+	w_fsync_dir(w, "");
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0 },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0 },
@@ -501,5 +544,8 @@ const struct workload workloads[] = {
 	{ "orphan", "an unlinked open file written and fsync'd", wl_orphan, NULL, 0, 0, 0 },
 	{ "big_truncate", "60 MiB file truncated to 100 KiB", wl_big_truncate, NULL, 0, 0, 40 },
 	{ "big_punch", "58 MiB punched out of a 60 MiB file", wl_big_punch, NULL, 0, 0, 40 },
+	{ "punch_pieces", "4 KiB punches inside blocks: pieces records", wl_punch_pieces, NULL, 0, 0, 0 },
+	{ "pieces", "every block stored as 4 KiB pieces (-o pieces)", wl_pieces, NULL, 0, 1, 0,
+	  "pieces" },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0 },
 };
