@@ -51,7 +51,7 @@ struct fsck {
 	size_t ndents, capdents;
 	uint64_t *orphans;
 	size_t norphans, caporphans;
-	uint64_t nnodes, nrecs, ndata;
+	uint64_t nnodes, nrecs, ndata, npieces;
 	/* full DATA blocks of inode bobj seen so far (in key order), so that
 	 * each DATAOVL record (after them in key order) is checked to lie on one */
 	uint64_t bobj, *bfbo;
@@ -375,6 +375,7 @@ static uint64_t check_pieces(struct fsck *f, const struct key *k, const struct h
 			continue;
 		}
 		bytes += HFS_BLKSIZE;
+		f->npieces++;
 		ref(f, raw, HFS_BLKSIZE, "a data piece");
 		for (c = 0; c < copies; c++)
 			if (!data_crc_ok(f, c, raw, buf, HFS_BLKSIZE, hfs_le32(e->p_crc), &skip))
@@ -819,10 +820,11 @@ int main(int argc, char **argv)
 		}
 	}
 	raid_flush(f.rs);
-	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents, "
+	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents, %llu data pieces, "
 	       "%llu of %llu blocks free; %d problem%s, %d fixed\n",
 	       argv[optind], f.nino, (unsigned long long)f.nnodes, (unsigned long long)f.nrecs,
-	       (unsigned long long)f.ndata, (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
+	       (unsigned long long)f.ndata, (unsigned long long)f.npieces,
+	       (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
 	       (unsigned long long)f.nblocks, f.problems, f.problems == 1 ? "" : "s", f.fixed);
 	raid_close(f.rs);
 	for (c = 0; c < 1024; c++)
