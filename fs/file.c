@@ -441,14 +441,8 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	if (b->inplace)
 		return 0;   /* the same extent and length: i_blocks unchanged */
 	ip->blocks += b->len / 512;
-	if (cur.present) {
-		ip->blocks -= cur.len / 512;
-		ret = hfs_free(fs, cur.addr, cur.len);
-		/* a whole block replaces its overlays; a merge included them */
-		if (!ret && ovl_capable(&cur))
-			ret = ovl_drop(fs, ip, b->fbo);
-	}
-	return ret;
+	/* a whole block replaces its overlays (or pieces); a merge included them */
+	return rec_release(fs, ip, b->fbo, &cur);
 }
 
 /* One batch of up to BATCH_MAX consecutive blocks of [off+done, off+len).
