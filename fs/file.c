@@ -28,6 +28,12 @@
  * (D7), so a write into preallocated space needs no new space (xfstests
  * generic/274): the committed state can only hold that extent as
  * unwritten, so a crash before the commit still reads zeros there.
+ *
+ * Pieces records (pieces.c): a block that finds no contiguous extent in
+ * phase A, and a partial write into a block already stored as pieces, is
+ * written in phase C with fs->lock held ("locked"), piece by piece, into
+ * any free 4 KiB blocks.  Reads of a pieces block read its pieces in
+ * phase A.
  */
 #include <errno.h>
 #include <fcntl.h>
