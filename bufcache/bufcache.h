@@ -67,6 +67,9 @@ struct bc_hooks {
 	int  (*commit)(void *priv, uint64_t seq);
 	/* After the header of group 'seq' is durable: release delayed frees, etc. */
 	void (*committed)(void *priv, uint64_t seq);
+	/* Every bc_modify of a META buffer, before it changes, on the caller's
+	 * thread (fs/ learns which operations changed metadata).  May be NULL. */
+	void (*modify)(void *priv, struct bc_buf *b);
 };
 
 struct bc_opts {
@@ -107,6 +110,11 @@ void bc_invalidate(struct bc *c, uint64_t off, uint64_t len);
  * write error on a non-redundant set the cache turns read-only (bc_readonly)
  * and later modifies fail with -EROFS. */
 int  bc_flush(struct bc *c);
+/* Write every dirty UNDO buffer, then a device flush: what the UNDO FIFO
+ * holds so far is durable (an fsync's REDO records, fs/redo.c).  UNDO may
+ * go out early by (1); META stays for the flush cycle.  0 or -errno (a
+ * write error on a non-redundant set turns the cache read-only as there). */
+int  bc_flush_undo(struct bc *c);
 uint64_t bc_seq(const struct bc *c);           /* current (uncommitted) group */
 int  bc_readonly(const struct bc *c);
 /* 1 when a flush would write nothing: no dirty buffer, no direct write in
