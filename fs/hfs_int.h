@@ -93,6 +93,7 @@ struct hfs_fs {
 	bool redo_off;                     /* this group changed metadata outside logged ops (R1) */
 	struct hfs_redo_rec *redo_list, **redo_tail;   /* records not yet in the FIFO */
 	uint64_t redo_mem;                 /* their bytes */
+	uint64_t redo_logged;              /* bytes of REDO logged this group (list and FIFO) */
 	uint64_t redo_fsyncs;              /* fsyncs made durable by REDO records */
 
 	struct hfs_alloc *alloc;           /* alloc.c */

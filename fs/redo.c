@@ -37,9 +37,11 @@
 
 /* records of one group kept in memory at most (copied until an fsync) */
 #define REDO_MEM_MAX (32u << 20)
-/* usable space below which writes are not logged: a replay must not
- * run out of space where the operation did not */
-#define REDO_SPACE_MIN_BLOCKS 16384u   /* 64 MiB */
+/* usable space below which writes are not logged: a replay must not run
+ * out of space where the operation did not (it allocates as much, but the
+ * allocator may place it differently), so twice the logged bytes and
+ * 16 MiB more must be free */
+#define REDO_SPACE_MIN_BLOCKS 4096u
 
 struct hfs_redo_rec {
 	struct hfs_redo_rec *next;
@@ -105,6 +107,7 @@ void hfs_redo_committed(struct hfs_fs *fs)
 {
 	list_free(fs);
 	fs->redo_off = false;
+	fs->redo_logged = 0;
 	if (!fs->vh.vh_redo_seq)
 		fs->undo_hold = 0;   /* (U6) the replayed records are obsolete now */
 }
@@ -120,7 +123,7 @@ static int add(struct hfs_fs *fs, uint16_t op, const struct hfs_inode *ip, uint6
 	if (!fs->redo_enabled || fs->redo_off)
 		return 0;
 	if (len > HFS_REDO_MAXDATA || fs->redo_mem + plen > REDO_MEM_MAX ||
-	    free < pend + REDO_SPACE_MIN_BLOCKS) {
+	    free < pend + REDO_SPACE_MIN_BLOCKS + 2 * (fs->redo_logged + plen) / HFS_BLKSIZE) {
 		hfs_redo_fail(fs);   /* the next fsync commits */
 		return 0;
 	}
@@ -143,6 +146,7 @@ static int add(struct hfs_fs *fs, uint16_t op, const struct hfs_inode *ip, uint6
 	*fs->redo_tail = r;
 	fs->redo_tail = &r->next;
 	fs->redo_mem += plen;
+	fs->redo_logged += plen;
 	return 0;
 }
 
