@@ -259,6 +259,7 @@ again:
 		b->pub.b_type = t;
 		if ((flags & BC_GET_NEW) && b->b_state == BCB_CLEAN) {
 			memset(b->pub.b_data, 0, BC_BUFSIZE);
+			b->pub.b_user = 0;
 			b->b_undo_seq = c->seq;
 		}
 		c->st.hits++;

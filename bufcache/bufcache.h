@@ -48,6 +48,10 @@ struct bc_buf {
 	uint64_t     b_off;     /* logical offset, BC_BUFSIZE aligned (immutable) */
 	enum bc_type b_type;    /* immutable while cached */
 	uint8_t     *b_data;    /* BC_BUFSIZE bytes, 4096-aligned; change only between modify/modify_done */
+	/* The owner's: 0 whenever the bytes come from the disk or are zeroed
+	 * (BC_GET_NEW); the owner may set bits meanwhile, e.g. that it checked
+	 * the bytes (fs/ checks a B-tree node's structure once per load). */
+	uint32_t     b_user;
 };
 
 struct bc_hooks {
