@@ -28,8 +28,10 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 5      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
-				  * 4: unwritten DATA records, 5: pieces DATA records) */
+#define HFS_VERSION_MINOR 6      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
+				  * 4: unwritten DATA records, 5: REDO records, 6: pieces DATA records) */
+#define HFS_MINOR_REDO    5      /* volumes made with this minor or later take REDO records */
+#define HFS_MINOR_PIECES  6      /* the first minor that may hold pieces DATA records */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -109,7 +111,12 @@ struct hfs_volhdr_ondisk {
 	uint64_t vh_scrub_errors;   /* 288 bad copies found (read error or CRC) */
 	uint64_t vh_scrub_repaired; /* 296 bad copies rewritten from a good one */
 	uint64_t vh_scrub_unrepairable; /* 304 blocks with no good copy, or failed rewrites */
-	uint8_t  vh_reserved[4096 - 312];
+	/* REDO records a recovery has not replayed yet (minor 5; 0 = none):
+	 * the records of group vh_redo_seq in FIFO [vh_redo_first, vh_redo_end) */
+	uint64_t vh_redo_seq;       /* 312 */
+	uint64_t vh_redo_first;     /* 320 FIFO offset, HFS_UNDO_ALIGN multiple */
+	uint64_t vh_redo_end;       /* 328 FIFO offset past the last record */
+	uint8_t  vh_reserved[4096 - 336];
 };
 _Static_assert(sizeof(struct hfs_volhdr_ondisk) == HFS_HDR_SIZE, "volhdr size");
 
@@ -251,7 +258,7 @@ static inline uint64_t hfs_xval_key(uint64_t xkey, unsigned gen, unsigned chunk)
 #define HFS_SYMLINK_MAX  4095u
 
 #define HFS_DATAF_ZERO   0x1        /* unwritten (fallocated) extent, reads as zeros */
-#define HFS_DATAF_PIECES 0x2        /* minor 5: the block is stored as 4 KiB pieces
+#define HFS_DATAF_PIECES 0x2        /* minor 6: the block is stored as 4 KiB pieces
 				     * (struct hfs_pieces_ondisk), not one extent */
 struct hfs_data_ondisk {
 	uint64_t d_addr;            /*  0 zaddr (zone SMALL or LARGE); PIECES: 0 */
@@ -263,7 +270,7 @@ struct hfs_data_ondisk {
 };
 _Static_assert(sizeof(struct hfs_data_ondisk) == 24, "data size");
 
-/* A DATA record with HFS_DATAF_PIECES (minor 5): file block b is stored as
+/* A DATA record with HFS_DATAF_PIECES (minor 6): file block b is stored as
  * HFS_NPIECE pieces of HFS_BLKSIZE bytes; piece p holds the block's bytes
  * [p * 4096, p * 4096 + 4096) in its own 4 KiB-aligned block of a SMALL or
  * LARGE big-block, or is a hole (p_addr 0: reads as zeros).  Written when
@@ -305,7 +312,7 @@ _Static_assert(64 + HFS_FM_PER_BLOCK * 272 == HFS_BUFSIZE, "fm block fill");
  * carry u_seq == vh_seq + 1 and a valid CRC, and writes every pre-image
  * back (their ranges never overlap within one group). */
 #define HFS_UNDO_MAGIC  0x4e555348u   /* "HSUN" */
-enum hfs_undo_type { HFS_UNDO_PREIMAGE = 1, HFS_UNDO_PAD = 2 };
+enum hfs_undo_type { HFS_UNDO_PREIMAGE = 1, HFS_UNDO_PAD = 2, HFS_UNDO_REDO = 3 };
 #define HFS_UNDO_ALIGN  64u
 
 struct hfs_undo_ondisk {
@@ -321,5 +328,23 @@ struct hfs_undo_ondisk {
 	/* 64: payload */
 };
 _Static_assert(sizeof(struct hfs_undo_ondisk) == 64, "undo size");
+
+/* REDO record (u_type 3, minor 5): one operation acknowledged by an fsync
+ * without a commit (fs/redo.c).  Payload: this header, the inode after the
+ * operation (hfs_inode_ondisk), then r_len data bytes (HFS_REDO_WRITE).
+ * u_target is 0; u_len = 32 + 128 + r_len (any length up to HFS_REDO_MAXLEN). */
+enum hfs_redo_op { HFS_REDO_WRITE = 1, HFS_REDO_ATTR = 2 };
+#define HFS_REDO_MAXDATA (128u << 10)
+#define HFS_REDO_MAXLEN  (32u + 128u + HFS_REDO_MAXDATA)
+struct hfs_redo_ondisk {
+	uint16_t r_op;              /*  0 enum hfs_redo_op */
+	uint16_t r_pad;             /*  2 */
+	uint32_t r_len;             /*  4 data bytes (WRITE), else 0 */
+	uint64_t r_ino;             /*  8 */
+	uint64_t r_off;             /* 16 file offset of the data (WRITE), else 0 */
+	uint64_t r_reserved;        /* 24 */
+	/* 32: struct hfs_inode_ondisk after the operation; 160: data */
+};
+_Static_assert(sizeof(struct hfs_redo_ondisk) == 32, "redo size");
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * pieces.c — file blocks stored as 4 KiB pieces (DATA records with
- * HFS_DATAF_PIECES, docs/FORMAT.md §5, minor 5).
+ * HFS_DATAF_PIECES, docs/FORMAT.md §5, minor 6).
  *
  * A 64 KiB file block normally needs one contiguous extent.  Two cases
  * cannot give it one, and both are common on a full filesystem:
@@ -228,8 +228,8 @@ static int block_set(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, cons
 		}
 		ret = old->present ? hfs_bt_update(fs, &k, &v, sizeof(v)) : hfs_bt_insert(fs, &k, &v, sizeof(v));
 		/* the commit that first holds a pieces record says so (FORMAT.md §3) */
-		if (!ret && hfs_le16(fs->vh.vh_minor) < 5)
-			fs->vh.vh_minor = hfs_tole16(5);
+		if (!ret && hfs_le16(fs->vh.vh_minor) < HFS_MINOR_PIECES)
+			fs->vh.vh_minor = hfs_tole16(HFS_MINOR_PIECES);
 	} else {
 		ret = old->present ? hfs_bt_delete(fs, &k) : 0;
 	}
