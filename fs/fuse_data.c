@@ -12,46 +12,70 @@
 #include "fs/dir.h"
 #include "fs/fuse_int.h"
 
-/* Below this much space for data, files opened for writing bypass the page
+/* Below this much space for data, files opened write-only bypass the page
  * cache (FOPEN_DIRECT_IO): write(2) then reaches us and gets its ENOSPC
- * itself, as on a local filesystem, instead of a later writeback error
- * that programs which ignore close(2)'s result never see. */
+ * itself, at the exact byte, as on a local filesystem, instead of a later
+ * writeback error that programs which ignore close(2)'s result never see.
+ * Only write-only opens: mmap needs a descriptor open for reading, and a
+ * direct_io file cannot be mapped shared-writable (ENODEV without
+ * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot ask for), so a
+ * read-write open stays cached and the writeback budget covers its dirty
+ * pages (dirty.c). */
 #define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
 
-/* Bytes a new write may still take (fs->lock held): data space beyond the
- * writeback reserve. */
-static uint64_t user_room(struct hfs_fs *fs)
-{
-	uint64_t d = hfs_alloc_data_blocks(fs), r = hfs_alloc_wb_reserve(fs);
-
-	return d > r ? (d - r) * HFS_BLKSIZE : 0;
-}
-
-static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
+/* Direct or cached; fs->lock not held.  1 when the kernel's cached
+ * attributes must go (notify_open): the first write(2) must then ask us. */
+static int open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
 {
 	struct hfs_statfs st;
+	int inval = 0;
 
 	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		return;
+		return 0;
 	fi->fh = FH_WRITER;
 	if (!hfs_writeback)
-		return;
+		return 0;
 	/* chattr +S: each write(2) must reach us, to be durable when it
 	 * returns (the kernel does not know S_SYNC for FUSE inodes) */
 	if (ip->flags & HFS_IFL_SYNC) {
 		fi->direct_io = 1;
-		return;
+		return 0;
 	}
 	hfs_statfs_get(fs, &st);
-	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
+	if ((fi->flags & O_ACCMODE) == O_WRONLY && st.avail_blocks < HFS_NEARFULL_BLOCKS) {
 		fi->direct_io = 1;
+		return 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	fi->fh |= FH_CACHED;
+	fs->cached_writers++;
+	hfs_open_cached(ip->ino, 1);
+	/* Less free space than the kernel may accept into its cache before
+	 * a writeback tells us (the reserve was used up by earlier writes, or
+	 * by direct writes while nothing was cached): the first write(2) gets
+	 * ENOSPC from its GETATTR (op_getattr), as after a writeback that
+	 * reached the reserve, instead of a writeback error at close. */
+	if (hfs_alloc_data_blocks(fs) < fs->dirty_limit) {
+		hfs_open_setsoft(ip->ino, -ENOSPC);
+		inval = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return inval;
+}
+
+/* After open_mode said so: drop the kernel's attributes (not its pages),
+ * so that the next write(2) sends the GETATTR that carries the error. */
+static void notify_open(fuse_ino_t ino, int inval)
+{
+	if (inval && hfs_session)
+		fuse_lowlevel_notify_inval_inode(hfs_session, ino, -1, 0);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret;
+	int ret, inval;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
@@ -77,7 +101,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	open_mode(fs, fi, &ip);   /* takes fs->lock */
+	inval = open_mode(fs, fi, &ip);   /* takes fs->lock */
+	notify_open(ino, inval);
 	fuse_reply_open(req, fi);
 }
 
@@ -87,7 +112,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct hfs_fs *fs = FS(req);
 	struct fuse_entry_param e;
 	struct hfs_inode ip;
-	int ret;
+	int ret, inval;
 
 	pthread_mutex_lock(&fs->lock);
 	fs->keep_reserve = hfs_writeback;
@@ -105,8 +130,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	open_mode(fs, fi, &ip);   /* takes fs->lock */
+	inval = open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fill_entry(&e, &ip);
+	if (inval)
+		e.attr_timeout = 0;   /* the create's reply sets the attributes */
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -136,7 +163,16 @@ int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino, !!(fi->fh & FH_WRITER)));
+	struct hfs_fs *fs = FS(req);
+
+	/* the kernel wrote this file's pages back before RELEASE (dirty.c B2) */
+	if (fi->fh & FH_CACHED) {
+		pthread_mutex_lock(&fs->lock);
+		fs->cached_writers--;
+		hfs_open_cached(ino, -1);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	fuse_reply_err(req, -release_ino(fs, ino, !!(fi->fh & FH_WRITER)));
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -181,6 +217,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	uint64_t room = UINT64_MAX;
 	ssize_t n;
 	int ret, loaded, soft, stale = 0;
+	uint64_t *others = NULL;
+	size_t nothers = 0, i;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_op_begin(fs);
@@ -188,9 +226,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		/* a new write may not take the writeback reserve (kept only
 		 * when the kernel caches writes).  Before the inode is loaded:
 		 * the flush lets other writes of this inode finish meanwhile */
-		room = user_room(fs);
+		room = hfs_dirty_room(fs);
 		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
-			room = user_room(fs);
+			room = hfs_dirty_room(fs);
 	}
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -261,10 +299,14 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			n = ret;
 	}
 	/* cached writes reached the reserve: the writer's next write(2) gets
-	 * ENOSPC, while what the cache holds still fits */
-	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
+	 * ENOSPC, while what the cache holds still fits; and so does every
+	 * other writer through the cache, or each would go on filling the
+	 * cache until its own writeback came (8 writers overran the reserve) */
+	soft = fi->writepage && n > 0 && hfs_writeback && hfs_dirty_room(fs) == 0;
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
+	if (fi->writepage && hfs_writeback && hfs_dirty_room(fs) == 0)
+		nothers = hfs_open_soft_cached(-ENOSPC, &others);
 	/* chattr +S (such files are opened direct_io): durable on return */
 	if (n > 0 && !fi->writepage && (ip.flags & HFS_IFL_SYNC)) {
 		ret = hfs_flush_locked(fs);
@@ -272,6 +314,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			n = ret;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	/* attributes only: touches no page (see below) */
+	for (i = 0; hfs_session && i < nothers; i++)
+		fuse_lowlevel_notify_inval_inode(hfs_session, others[i], -1, 0);
+	free(others);
 	if (soft && hfs_session && (size_t)n == size) {
 		fuse_reply_write(req, size);
 		fuse_lowlevel_notify_inval_inode(hfs_session, ino, -1, 0);

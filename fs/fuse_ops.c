@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -183,6 +184,10 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * this is how the writer gets the error from write(2) itself instead
 	 * of filling the page cache forever (stat and fstat carry no handle). */
 	ret = fi && hfs_writeback ? hfs_open_takesoft(ino) : 0;
+	/* ... while the space is still down to the reserve: an rm since
+	 * then made room again, and the write may go ahead (dirty.c) */
+	if (ret && hfs_dirty_room(fs) > 0)
+		ret = 0;
 	if (!ret && fi && hfs_writeback)
 		ret = hfs_open_takeerr(ino);
 	if (!ret)
@@ -499,8 +504,11 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 	struct fuse_session *se;
 	struct fuse_loop_config *cfg;
-	int ret = -EIO;
+	char real[PATH_MAX];
+	int ret = -EIO, have_real;
 
+	/* now: once mounted, resolving the mount point would ask the mount */
+	have_real = realpath(mountpoint, real) != NULL;
 	hfs_shutdown_gate(&hfs_ops, &gated_ops);
 	se = fuse_session_new(&args, &gated_ops, sizeof(gated_ops), fs);
 	hfs_session = se;
@@ -510,6 +518,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		goto out_se;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
+	hfs_dirty_setup(fs, have_real ? real : NULL);
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
