@@ -23,59 +23,41 @@
  * pages (dirty.c). */
 #define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
 
-/* Direct or cached; fs->lock not held.  1 when the kernel's cached
- * attributes must go (notify_open): the first write(2) must then ask us. */
-static int open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
+/* Direct or cached; fs->lock not held. */
+static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
 {
 	struct hfs_statfs st;
-	int inval = 0;
 
 	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		return 0;
+		return;
 	fi->fh = FH_WRITER;
 	if (!hfs_writeback)
-		return 0;
+		return;
 	/* chattr +S: each write(2) must reach us, to be durable when it
 	 * returns (the kernel does not know S_SYNC for FUSE inodes) */
 	if (ip->flags & HFS_IFL_SYNC) {
 		fi->direct_io = 1;
-		return 0;
+		return;
 	}
 	hfs_statfs_get(fs, &st);
 	if ((fi->flags & O_ACCMODE) == O_WRONLY && st.avail_blocks < HFS_NEARFULL_BLOCKS) {
 		fi->direct_io = 1;
-		return 0;
+		return;
 	}
+	/* No ENOSPC here for a volume already full: the writes may go into
+	 * fallocated blocks, which need no space (dirty.c) */
 	pthread_mutex_lock(&fs->lock);
 	fi->fh |= FH_CACHED;
 	fs->cached_writers++;
 	hfs_open_cached(ip->ino, 1);
-	/* Less free space than the kernel may accept into its cache before
-	 * a writeback tells us (the reserve was used up by earlier writes, or
-	 * by direct writes while nothing was cached): the first write(2) gets
-	 * ENOSPC from its GETATTR (op_getattr), as after a writeback that
-	 * reached the reserve, instead of a writeback error at close. */
-	if (hfs_alloc_data_blocks(fs) < fs->dirty_limit) {
-		hfs_open_setsoft(ip->ino, -ENOSPC);
-		inval = 1;
-	}
 	pthread_mutex_unlock(&fs->lock);
-	return inval;
-}
-
-/* After open_mode said so: drop the kernel's attributes (not its pages),
- * so that the next write(2) sends the GETATTR that carries the error. */
-static void notify_open(fuse_ino_t ino, int inval)
-{
-	if (inval && hfs_session)
-		fuse_lowlevel_notify_inval_inode(hfs_session, ino, -1, 0);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
-	int ret, inval;
+	int ret;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
@@ -101,8 +83,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	inval = open_mode(fs, fi, &ip);   /* takes fs->lock */
-	notify_open(ino, inval);
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fuse_reply_open(req, fi);
 }
 
@@ -112,7 +93,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct hfs_fs *fs = FS(req);
 	struct fuse_entry_param e;
 	struct hfs_inode ip;
-	int ret, inval;
+	int ret;
 
 	pthread_mutex_lock(&fs->lock);
 	fs->keep_reserve = hfs_writeback;
@@ -130,10 +111,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	inval = open_mode(fs, fi, &ip);   /* takes fs->lock */
+	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fill_entry(&e, &ip);
-	if (inval)
-		e.attr_timeout = 0;   /* the create's reply sets the attributes */
 	fuse_reply_create(req, &e, fi);
 }
 

@@ -37,13 +37,15 @@ check "df: nothing available" test "$(avail_mib)" = 0
 fill2sz=$(stat -c %s "$m/fill2")
 check "fill2 holds what dd wrote ($fill2sz)" test "$fill2sz" -gt 0
 
-# full: a read-write open's first write(2) gets ENOSPC (the kernel could
-# take more into its cache than there is space: op_getattr hands it out)
-check "write(2) through a read-write open on the full filesystem: ENOSPC" python3 -c "
+# full: a read-write open stays cached (it may write into fallocated
+# blocks, which need no space), so its ENOSPC comes from write(2) once a
+# writeback found no room, at the latest from fsync, never silently
+check "write(2)+fsync through a read-write open on the full filesystem: ENOSPC" python3 -c "
 import os, errno, sys
 fd = os.open(sys.argv[1], os.O_RDWR)
 try:
-    os.write(fd, b'x' * 65536); sys.exit(1)
+    os.write(fd, b'x' * 65536)
+    os.fsync(fd); sys.exit(1)
 except OSError as e:
     sys.exit(0 if e.errno == errno.ENOSPC else 1)
 " "$m/later"
