@@ -31,7 +31,8 @@
  * with empty files, and statfs f_bavail leaves R out.
  *
  * Called from: hfs_fuse_run once, after the mount and before the loop
- * (so no FUSE request can be pending on the mount point meanwhile).
+ * (the bdi comes from mountinfo, fs/mountinfo.c: a stat of the mount
+ * point would wait for this daemon).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,52 +44,6 @@
 #include "fs/hfs_int.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = 0;
-}
-
-/* The bdi of the newest FUSE mount at mnt: "MAJ:MIN" (a FUSE mount's bdi
- * is named after its device number).  0, or -ENOENT. */
-static int find_bdi(const char *mnt, char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[8192];
-	int ret = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char dev[64], point[4096], *sep;
-
-		/* id parent MAJ:MIN root point opts... - fstype source super */
-		if (sscanf(line, "%*u %*u %63s %*s %4095s", dev, point) != 2)
-			continue;
-		sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "fuse", 4) != 0)
-			continue;
-		unescape(point);
-		if (strcmp(point, mnt) == 0) {
-			snprintf(out, cap, "%s", dev);
-			ret = 0;   /* keep looking: a later line is mounted on top */
-		}
-	}
-	fclose(f);
-	return ret;
-}
 
 static int read_u64(const char *path, uint64_t *v)
 {
@@ -152,7 +107,7 @@ void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt)
 	int ret, lowered = 0;
 
 	cap = hfs_le64(fs->vh.vh_size) / 8;
-	ret = mnt ? find_bdi(mnt, bdi, sizeof(bdi)) : -ENOENT;
+	ret = mnt ? hfs_mount_bdi(mnt, bdi, sizeof(bdi)) : -ENOENT;
 	if (ret) {
 		HFS_INFO("no bdi found for %s (%s): writeback reserve %" PRIu64 " MiB, kernel's dirty "
 			 "limit unknown", mnt ? mnt : "?", strerror(-ret), base >> 20);
