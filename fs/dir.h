@@ -60,7 +60,7 @@ int  hfs_open_takeerr(uint64_t ino);              /* and hand it out once */
 void hfs_open_writer(uint64_t ino, int delta);
 int  hfs_open_writers(uint64_t ino);
 /* An error for the writer's next write(2) only (nothing was lost): the
- * space left is down to the writeback reserve (fs/fuse_ops.c). */
+ * space left is down to the writeback reserve (fs/fuse_data.c). */
 void hfs_open_setsoft(uint64_t ino, int err);
 int  hfs_open_takesoft(uint64_t ino);
 int  hfs_dir_touch(struct hfs_fs *fs, uint64_t dir, int nlink_delta);

@@ -6,7 +6,7 @@
  * or changes metadata, and the flush cycle (bc_flush is called with it
  * held, which satisfies bufcache's "no modify during flush" rule).  Lock
  * order: fs->lock -> (bufcache internal) -> (raid internal).
- * Exception, file data (file.c): reads and writes drop fs->lock while the
+ * Exception, file data (file.c, section.c): reads and writes drop fs->lock while the
  * device works and CRCs are computed, inside a *data section*
  * (data_inflight).  A flush first waits until no data section is open
  * (hfs_data_drain), so it never commits space a write allocated but has
@@ -96,10 +96,10 @@ struct hfs_fs {
 	pthread_cond_t flush_cv;
 	bool flusher_stop, flusher_running;
 
-	/* file.c data sections (see top comment); under fs->lock */
+	/* data sections (section.c, see its top comment); under fs->lock */
 	int data_inflight;                 /* open data sections */
 	/* blocks of unwritten (fallocated) records being written in place by
-	 * a data section (file.c (D7)); under fs->lock */
+	 * a data section (block.c (D7)); under fs->lock */
 	struct { uint64_t ino, fbo; } inplace[32];
 	int ninplace;
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
@@ -165,7 +165,7 @@ int  hfs_flush_locked(struct hfs_fs *fs);
 /* A flush cycle even with nothing dirty: a new header copy (mkfs writes
  * both slots).  fs->lock held. */
 int  hfs_commit_locked(struct hfs_fs *fs);
-void hfs_data_drain(struct hfs_fs *fs);           /* file.c; fs->lock held, may drop it */
+void hfs_data_drain(struct hfs_fs *fs);           /* section.c; fs->lock held, may drop it */
 uint64_t hfs_now_ns(void);
 void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
 int  hfs_meta_verify(void *priv, struct bc_buf *b);/* bufcache verify hook */
@@ -313,7 +313,7 @@ int  hfs_orphan_add(struct hfs_fs *fs, uint64_t ino);
 int  hfs_orphan_del(struct hfs_fs *fs, uint64_t ino);
 int  hfs_orphans_reap(struct hfs_fs *fs);
 
-/* ---- file data (file.c) ---------------------------------------------------
+/* ---- file data (file.c, file_space.c) ---------------------------------------------------
  * File data lives in DATA records, one per HFS_FBLOCK-aligned file block
  * (holes have no record).  Full aligned blocks go to the LARGE zone through
  * bc_direct_write; partial blocks are read-modify-written into SMALL-zone
@@ -325,7 +325,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
  * it changed).  Read and write drop fs->lock around device I/O (a data
  * section) and reload *ip from the B-tree whenever they took it again, so
  * *ip is current on return: a copy of the inode must never be stored
- * across a point where fs->lock was released (file.c (D6)). */
+ * across a point where fs->lock was released (section.c (D6)). */
 ssize_t hfs_file_write(struct hfs_fs *fs, struct hfs_inode *ip, const void *buf, size_t len, uint64_t off);
 /* Bytes of new space a write of [off, off+len) may take at most: none for
  * whole blocks over unwritten records, which it fills in place.  -errno. */

@@ -17,7 +17,7 @@
  * Why the daemon enforces: the kernel keeps no S_IMMUTABLE/S_APPEND for
  * FUSE inodes, so none of the VFS's own checks (may_open, may_delete,
  * notify_change, vfs_link, xattr_permission, vfs_fallocate) fire; every
- * operation that reaches us checks the flags here (fuse_ops.c, namei.c).
+ * operation that reaches us checks the flags here (fuse_ops.c, fuse_ns.c, fuse_data.c, namei.c).
  * What cannot be enforced (no request reaches us): mmap stores into a
  * file that was mapped shared and writable before +i, and fcntl(F_SETFL)
  * dropping O_APPEND (cached writes then still reach us only as writeback).

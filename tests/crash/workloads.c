@@ -447,7 +447,7 @@ static void wl_big_punch(struct wl *w)
 }
 
 /* 4 KiB-aligned overwrites of full 64 KiB blocks: overlay records
- * (fs/file.c), a block driven past HFS_OVL_MAX (merge), multi-piece and
+ * (fs/block.c), a block driven past HFS_OVL_MAX (merge), multi-piece and
  * unaligned writes, a truncate into and a punch over overlaid blocks, a
  * whole-block overwrite that replaces its overlays */
 static void wl_overlay(struct wl *w)

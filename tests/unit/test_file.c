@@ -1,6 +1,6 @@
 /*
  * test_file.c — file data: the CRC every block carries, and data sections
- * (reads and writes that drop fs->lock around device I/O, file.c (D1)-(D5)):
+ * (reads and writes that drop fs->lock around device I/O, section.c (D1)-(D6)):
  * concurrent whole-block and partial writes, readers and flushes must give
  * exactly the bytes a serial execution would, also after a remount.
  */

@@ -1,0 +1,82 @@
+/*
+ * block.h — fs-internal contract between the file-data files: the record
+ * layer (block.c: DATA, overlay and unwritten records of 64 KiB file
+ * blocks), data sections (section.c: file I/O without fs->lock), and the
+ * operations built on them (file.c: read and write; file_space.c:
+ * truncate, punch, fallocate, seek).  Not a layer header: fs/hfs.h is.
+ */
+#ifndef HFS_FS_BLOCK_H
+#define HFS_FS_BLOCK_H
+
+#include <pthread.h>
+#include "fs/hfs_int.h"
+
+/* One DATA record as read from the tree (present = 0: a hole). */
+struct rec {
+	int present;
+	uint64_t addr;
+	uint32_t len, crc, flags;
+};
+
+/* 4 KiB pieces of a file block */
+#define NPIECE (HFS_FBLOCK / HFS_BLKSIZE)
+
+/* The overlays of one block: r[p] is valid where bit p of mask is set. */
+struct ovl {
+	unsigned n;          /* overlays on the block */
+	uint32_t mask;       /* bit p: piece p has one */
+	struct rec r[NPIECE];
+};
+
+/* Completion counting for direct I/O: one request or a batch of them. */
+#define BATCH_MAX 32
+struct batch_wait {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int left, err;
+};
+
+static inline uint32_t crc_of(const void *p, size_t len)
+{
+	return hfs_crc32(0, p, len);
+}
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* records and extents (block.c); fs->lock held unless said otherwise */
+int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r);
+int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len);
+int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t len);
+int crc_verify(void *priv, const void *buf, size_t len);
+int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out);
+int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out);
+int block_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out);
+int data_alloc(struct hfs_fs *fs, uint32_t *len, uint64_t *za);
+int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
+		uint32_t len, const struct rec *old);
+int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo);
+int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);
+
+/* overlays (block.c) */
+int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o);
+int ovl_capable(const struct rec *r);
+int ovl_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct ovl *o,
+	     uint8_t *blk, size_t lo, size_t hi);
+int ovl_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo);
+
+/* unwritten records filled in place (block.c, rule D7) */
+int rec_inplace(const struct rec *r);
+int inplace_find(struct hfs_fs *fs, uint64_t ino, uint64_t fbo);
+int inplace_claim(struct hfs_fs *fs, uint64_t ino, uint64_t fbo);
+void inplace_release(struct hfs_fs *fs, uint64_t ino, uint64_t fbo);
+
+/* batches of direct I/O (block.c); no lock needed */
+void batch_done(void *priv, int err);
+int batch_wait_all(struct batch_wait *w);
+void batch_add(struct batch_wait *w, int n);
+
+/* data sections (section.c, rules D1-D6 there) */
+int data_enter(struct hfs_fs *fs);
+void data_leave(struct hfs_fs *fs);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * fuse_int.h — what the FUSE operation files (fuse_ops.c, fuse_ns.c,
+ * fuse_data.c) share: reply helpers, the writeback-cache state and the
+ * operations the table in fuse_ops.c points to.  fs-internal.
+ */
+#ifndef HFS_FS_FUSE_INT_H
+#define HFS_FS_FUSE_INT_H
+
+#include <sys/stat.h>
+#include <fuse_lowlevel.h>
+#include "fs/hfs_int.h"
+
+/* Single host: every change comes through this mount, and the kernel drops
+ * what an operation invalidates (link, unlink, rename, setxattr, setattr),
+ * so its cache goes stale only through us; a long timeout saves a LOOKUP
+ * per path component that was used a second ago (stat then unlink). */
+#define TIMEOUT 60.0
+
+/* fi->fh of an open that may write (op_release, op_getattr) */
+#define FH_WRITER 1u
+
+static inline struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
+
+extern int hfs_writeback;                 /* the kernel caches writes */
+extern struct fuse_session *hfs_session;  /* for notifications */
+
+int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags);
+int enospc_commit(struct hfs_fs *fs, int ret);
+void atime_notify(uint64_t ino);
+void to_stat(const struct hfs_inode *ip, struct stat *st);
+void fill_entry(struct fuse_entry_param *e, const struct hfs_inode *ip);
+void reply_entry(fuse_req_t req, const struct hfs_inode *ip);
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+int caller_in_group_or_root(fuse_req_t req, gid_t gid);
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+int ns_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
+		const char *link, struct hfs_inode *ip);
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void op_readlink(fuse_req_t req, fuse_ino_t ino);
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rename(fuse_req_t req, fuse_ino_t sp, const char *sn, fuse_ino_t dp,
+		      const char *dn, unsigned int flags);
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name);
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi);
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi);
+int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi);
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+
+#endif
