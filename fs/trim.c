@@ -39,6 +39,9 @@
 #include "fs/shutdown.h"
 #include "fs/trim.h"
 
+_Static_assert(HFS_IOC_FITRIM == FITRIM && sizeof(struct hfs_fstrim_range) ==
+	       sizeof(struct fstrim_range), "FITRIM encoding");
+
 #define TRIM_BATCH   (64ull << 20)   /* free space held at most at a time */
 #define TRIM_MAX_EXT 256             /* runs per batch */
 
