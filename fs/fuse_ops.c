@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,10 @@ struct fuse_session *hfs_session;
 
 /* The kernel caches writes (FUSE_CAP_WRITEBACK_CACHE), set by op_init. */
 int hfs_writeback;
+
+/* Sequential reads come as requests of this size: max_readahead, and the
+ * readahead window of the mount (hfs_fuse_run). */
+#define HFS_READAHEAD (4u << 20)
 
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
@@ -151,7 +156,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1u << 20;
-	conn->max_readahead = 1u << 20;
+	conn->max_readahead = HFS_READAHEAD;
 	/* writeback and readahead requests in flight at once (kernel default
 	 * 12): data sections run them in parallel on the device */
 	conn->max_background = 32;
@@ -504,7 +509,8 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 	struct fuse_session *se;
 	struct fuse_loop_config *cfg;
-	int ret = -EIO;
+	char canon[PATH_MAX];
+	int ret = -EIO, err;
 
 	hfs_shutdown_gate(&hfs_ops, &gated_ops);
 	se = fuse_session_new(&args, &gated_ops, sizeof(gated_ops), fs);
@@ -513,8 +519,13 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_se;
+	if (!realpath(mountpoint, canon))
+		canon[0] = 0;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
+	/* the kernel takes the smaller of this and max_readahead (op_init) */
+	if (canon[0] && (err = hfs_mount_set_readahead(canon, HFS_READAHEAD >> 10)) != 0)
+		HFS_INFO("cannot set the readahead window of %s: %s", canon, strerror(-err));
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;

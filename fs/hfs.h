@@ -83,6 +83,13 @@ int  hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground,
 /* Called by hfs_fuse_run once the kernel mount exists (the daemon tells its
  * waiting parent that mounting worked). */
 extern void (*hfs_fuse_on_mounted)(void);
+/* "\040" and friends of /proc/self/mountinfo, decoded in place. */
+void hfs_mountinfo_unescape(char *s);
+/* Readahead window of the FUSE mount on canon (the mount point's
+ * realpath, taken before mounting: resolving it after would ask this
+ * daemon): its bdi's read_ahead_kb, whose default of 128 KiB cuts
+ * sequential reads into 128 KiB requests.  0 or -errno (not root). */
+int  hfs_mount_set_readahead(const char *canon, unsigned kib);
 /* Status file for hfsctl: /run/hfs/<mountpoint with / as _>.json. */
 int  hfs_status_path(const char *mountpoint, char *out, size_t cap);
 int  hfs_status_start(struct hfs_fs *fs, const char *mountpoint);

@@ -252,23 +252,6 @@ static int do_remount(int argc, char **argv)
 	return hfs_remount_main(mnt, raw);
 }
 
-/* "\040" and friends of /proc/self/mountinfo, decoded in place */
-static void unoctal(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*d = *s;
-		}
-	}
-	*d = 0;
-}
-
 /* A mount of the root of the hfs on DEV (canonical path, our fsname),
  * into mp: 1 found, 2 DEV is mounted but only through bind mounts of
  * something below its root, 0 not mounted. */
@@ -286,9 +269,9 @@ static int find_mount(const char *dev, char *mp, size_t cap)
 		if (!sep || sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
 		    sscanf(sep + 3, "%63s %4095s", type, src) != 2)
 			continue;
-		unoctal(root);
-		unoctal(point);
-		unoctal(src);
+		hfs_mountinfo_unescape(root);
+		hfs_mountinfo_unescape(point);
+		hfs_mountinfo_unescape(src);
 		if (strcmp(type, "fuse.hfs") || strcmp(src, dev))
 			continue;
 		if (!strcmp(root, "/") && strlen(point) < cap) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copy a real tree in, unmount, remount, compare — on one image file, on a
-# 2-leg mirror of image files, and on a loop device.
+# 2-leg mirror of image files, and on a loop device; the mount's readahead
+# window is the daemon's.
 . "$(dirname "$0")/../lib.sh"
 SRC=${HFS_SRC_TREE:-/usr/include/linux}
 [ -n "${HFS_LONG:-}" ] && SRC=/usr/include
@@ -10,6 +11,9 @@ roundtrip() { # roundtrip NAME DEV...
 	local m=$T/mnt-$name
 	check "$name: mkfs" "$B/mkfs.hfs" -q -f "$@"
 	check "$name: mount" hfs_mount "$m" "$@"
+	# sequential reads in 4 MiB windows, not the kernel's 128 KiB (fuse_ops.c)
+	check "$name: readahead window 4096 KiB" \
+		test "$(cat "/sys/class/bdi/$(mountpoint -d "$m")/read_ahead_kb")" = 4096
 	local t0=$(date +%s.%N)
 	check "$name: cp -a $SRC" cp -a "$SRC" "$m/tree"
 	check "$name: unmount" hfs_umount "$m" "$1"
