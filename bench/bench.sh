@@ -13,6 +13,9 @@
 #   BENCH_FSYNC=1000   append+fsync pairs of the latency phase
 #   BENCH_DIR=/var/tmp where the image files go
 #   BENCH_OUT=FILE     also write the raw results (fs metric value) there
+#   BENCH_PHASES="..." only these phases (default all: seqw seqr randw randr
+#                      meta small fsync); randw/randr lay their file out
+#                      themselves when seqw did not run
 . "$(dirname "$0")/lib.sh"
 
 FSLIST=${BENCH_FS:-"hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4"}
@@ -24,6 +27,8 @@ DEVSIZE=$(( SIZE_B * 2 + (1 << 30) ))
 [ "$DEVSIZE" -ge $((2 << 30)) ] || DEVSIZE=$((2 << 30))
 RES=$W/results
 : > "$RES"
+PHASES=${BENCH_PHASES:-"seqw seqr randw randr meta small fsync"}
+want() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 for t in fio jq python3 bc losetup mkfs.ext4; do
 	command -v $t >/dev/null || die "$t missing (make bench installs it)"
@@ -124,8 +129,9 @@ run_one() {
 	p=$c; case $c in zfs*) p=zfs ;; esac   # one zfs-fuse daemon serves both pools
 	c0=$(cg_secs "$p")
 
-	echo "== $c: sequential write $SIZE" >&2
 	local w0 w1
+	if want seqw || want seqr; then
+	echo "== $c: sequential write $SIZE" >&2
 	w0=$(cg_secs "$p")
 	v=$(seq_write "$MNT" "$SIZE_B") || v=-
 	w1=$(cg_secs "$p")
@@ -133,19 +139,25 @@ run_one() {
 	if [ "$w0" != - ] && [ "$c" != ext4 ]; then
 		put "$c" cpu_gib "$(echo "($w1 - $w0) * 1073741824 / $SIZE_B" | bc -l | xargs printf '%.2f')"
 	fi
+	fi
 
+	if want seqr; then
 	echo "== $c: sequential read" >&2
 	fs_remount "$c" || { echo "bench: $c: remount failed" >&2; fs_teardown "$c"; return 0; }
 	v=$(seq_read "$MNT" "$SIZE_B") || v=-
 	put "$c" seqr "$v"
+	fi
 
+	if want randw; then
 	echo "== $c: random 4 KiB writes, fsync every 32" >&2
 	if run_fio "$W/fio.json" --name=randw --filename="$MNT/seq" --size="$SIZE_B" \
 		--rw=randwrite --bs=4k --fsync=32 --ioengine=psync \
 		--runtime="$RUNTIME" --time_based; then
 		put "$c" randw "$(jqn '.jobs[0].write.iops' "$W/fio.json" | xargs printf '%.0f')"
 	else put "$c" randw -; fi
+	fi
 
+	want randr &&
 	for j in 1 4; do
 		echo "== $c: random 4 KiB reads, $j job(s)" >&2
 		fs_remount "$c" || { fs_teardown "$c"; return 0; }
@@ -157,6 +169,7 @@ run_one() {
 	done
 	rm -f "$MNT/seq"
 
+	if want meta; then
 	echo "== $c: create/stat/delete $NFILES files in 100 directories" >&2
 	mkdir -p "$MNT/meta"
 	v=$(python3 "$ROOT/bench/fsops.py" create "$MNT/meta" "$NFILES" 100) || v=-
@@ -166,7 +179,9 @@ run_one() {
 	put "$c" stat "$v"
 	v=$(python3 "$ROOT/bench/fsops.py" delete "$MNT/meta" "$NFILES" 100) || v=-
 	put "$c" delete "$v"
+	fi
 
+	if want small; then
 	echo "== $c: write and read back $NSMALL 4 KiB files" >&2
 	mkdir -p "$MNT/small"
 	v=$(python3 "$ROOT/bench/fsops.py" smallw "$MNT/small" "$NSMALL") || v=-
@@ -174,11 +189,14 @@ run_one() {
 	fs_remount "$c" || { fs_teardown "$c"; return 0; }
 	v=$(python3 "$ROOT/bench/fsops.py" smallr "$MNT/small" "$NSMALL") || v=-
 	put "$c" smallr "$v"
+	fi
 
+	if want fsync; then
 	echo "== $c: $NFSYNC x (append 4 KiB, fsync)" >&2
 	v=$(python3 "$ROOT/bench/fsops.py" fsync "$MNT/fsync" "$NFSYNC") || v="- -"
 	put "$c" fsync50 "${v%% *}"
 	put "$c" fsync99 "${v##* }"
+	fi
 
 	fs_teardown "$c"
 	c1=$(cg_secs "$p")

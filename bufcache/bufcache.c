@@ -259,6 +259,7 @@ again:
 		b->pub.b_type = t;
 		if ((flags & BC_GET_NEW) && b->b_state == BCB_CLEAN) {
 			memset(b->pub.b_data, 0, BC_BUFSIZE);
+			b->pub.b_user = 0;
 			b->b_undo_seq = c->seq;
 		}
 		c->st.hits++;
@@ -403,6 +404,8 @@ int bc_modify(struct bc_buf *pb)
 	struct bc *c = b->b_cache;
 	int ret;
 
+	if (b->pub.b_type == BC_META && c->hooks.modify)
+		c->hooks.modify(c->hooks.priv, pb);
 	pthread_mutex_lock(&c->lock);
 	if (c->readonly) {
 		pthread_mutex_unlock(&c->lock);
@@ -693,6 +696,22 @@ int bc_flush(struct bc *c)
 	if (c->hooks.committed)
 		c->hooks.committed(c->hooks.priv, seq);
 	return 0;
+}
+
+int bc_flush_undo(struct bc *c)
+{
+	enum bc_type failed = BC_UNDO;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = c->readonly ? -EROFS : 0;
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ret;
+	ret = flush_types(c, 1u << BC_UNDO, &failed);
+	if (!ret)
+		ret = raid_flush(c->rs);
+	return ret ? go_readonly(c, BC_UNDO, ret) : 0;
 }
 
 uint64_t bc_seq(const struct bc *c) { return c->seq; }

@@ -48,6 +48,10 @@ struct bc_buf {
 	uint64_t     b_off;     /* logical offset, BC_BUFSIZE aligned (immutable) */
 	enum bc_type b_type;    /* immutable while cached */
 	uint8_t     *b_data;    /* BC_BUFSIZE bytes, 4096-aligned; change only between modify/modify_done */
+	/* The owner's: 0 whenever the bytes come from the disk or are zeroed
+	 * (BC_GET_NEW); the owner may set bits meanwhile, e.g. that it checked
+	 * the bytes (fs/ checks a B-tree node's structure once per load). */
+	uint32_t     b_user;
 };
 
 struct bc_hooks {
@@ -67,6 +71,9 @@ struct bc_hooks {
 	int  (*commit)(void *priv, uint64_t seq);
 	/* After the header of group 'seq' is durable: release delayed frees, etc. */
 	void (*committed)(void *priv, uint64_t seq);
+	/* Every bc_modify of a META buffer, before it changes, on the caller's
+	 * thread (fs/ learns which operations changed metadata).  May be NULL. */
+	void (*modify)(void *priv, struct bc_buf *b);
 };
 
 struct bc_opts {
@@ -107,6 +114,11 @@ void bc_invalidate(struct bc *c, uint64_t off, uint64_t len);
  * write error on a non-redundant set the cache turns read-only (bc_readonly)
  * and later modifies fail with -EROFS. */
 int  bc_flush(struct bc *c);
+/* Write every dirty UNDO buffer, then a device flush: what the UNDO FIFO
+ * holds so far is durable (an fsync's REDO records, fs/redo.c).  UNDO may
+ * go out early by (1); META stays for the flush cycle.  0 or -errno (a
+ * write error on a non-redundant set turns the cache read-only as there). */
+int  bc_flush_undo(struct bc *c);
 uint64_t bc_seq(const struct bc *c);           /* current (uncommitted) group */
 int  bc_readonly(const struct bc *c);
 /* 1 when a flush would write nothing: no dirty buffer, no direct write in

@@ -180,9 +180,12 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	struct timespec mt = { 0 }, ct = { 0 };
 	uint64_t room = UINT64_MAX;
 	ssize_t n;
-	int ret, loaded, soft, stale = 0;
+	int ret, loaded, soft, stale = 0, retried = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	/* a small write logs itself (fs/redo.c): an fsync then makes it
+	 * durable with a REDO record instead of a commit */
+	hfs_redo_op(1);
 	ret = hfs_op_begin(fs);
 	if (!ret && !fi->writepage && hfs_writeback) {
 		/* a new write may not take the writeback reserve (kept only
@@ -200,6 +203,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	if (!ret && !fi->writepage && ((ip.flags & HFS_IFL_IMMUTABLE) ||
 				       ((ip.flags & HFS_IFL_APPEND) && !(fi->flags & O_APPEND)))) {
 		/* refused, nothing written: no error to keep for close */
+		hfs_redo_op(0);
 		pthread_mutex_unlock(&fs->lock);
 		fuse_reply_err(req, EPERM);
 		return;
@@ -225,6 +229,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		size_t did = n > 0 ? (size_t)n : 0;
 		ssize_t m;
 
+		retried = 1;
 		ret = did ? hfs_inode_store(fs, &ip) : 0;
 		if (!ret)
 			ret = hfs_flush_locked(fs);
@@ -260,6 +265,15 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		if (ret && n > 0)
 			n = ret;
 	}
+	/* (R1) the record in the same fs->lock hold as the write's last
+	 * change; anything less than the whole write in one group (a retry
+	 * after a commit, an error midway) is not logged, and the next fsync
+	 * commits */
+	if (n > 0 && (size_t)n == size && !stale && !retried)
+		hfs_redo_write(fs, &ip, (uint64_t)off, buf, size);
+	else if (size)
+		hfs_redo_fail(fs);
+	hfs_redo_op(0);
 	/* cached writes reached the reserve: the writer's next write(2) gets
 	 * ENOSPC, while what the cache holds still fits */
 	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
@@ -315,9 +329,10 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
-	int err = hfs_sync(fs);
+	int err;
 
 	pthread_mutex_lock(&fs->lock);
+	err = hfs_fsync_locked(fs);   /* REDO records or a commit */
 	if (!err)
 		err = hfs_open_takeerr(ino);
 	pthread_mutex_unlock(&fs->lock);

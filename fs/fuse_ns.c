@@ -320,7 +320,15 @@ retry:
 
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -hfs_sync(FS(req)));
+	struct hfs_fs *fs = FS(req);
+	int err;
+
+	/* entries change only by operations that do not log themselves, so
+	 * a group with REDO records has none to commit (fs/redo.c R1) */
+	pthread_mutex_lock(&fs->lock);
+	err = hfs_fsync_locked(fs);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -err);
 }
 
 /* An open directory counts like an open file: rmdir, or a rename over it,

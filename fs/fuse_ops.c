@@ -57,11 +57,23 @@ int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 	    ts_cmp(&ip->atime, &ip->ctime) > 0 && now.tv_sec - ip->atime.tv_sec < 24 * 3600)
 		return 0;
 	/* hfs_op_begin may commit, which waits for data sections with
-	 * fs->lock dropped: store atime into a copy loaded after it */
-	if (hfs_op_begin(fs) || hfs_inode_load(fs, ip->ino, ip))
+	 * fs->lock dropped: store atime into a copy loaded after it.
+	 * Logged (fs/redo.c), or a read between a write and its fsync would
+	 * make that fsync commit */
+	hfs_redo_op(1);
+	if (hfs_op_begin(fs) || hfs_inode_load(fs, ip->ino, ip)) {
+		hfs_redo_op(0);
 		return 0;
+	}
 	ip->atime = now;
-	return hfs_inode_store(fs, ip) == 0;
+	if (hfs_inode_store(fs, ip)) {
+		hfs_redo_fail(fs);
+		hfs_redo_op(0);
+		return 0;
+	}
+	hfs_redo_attr(fs, ip);
+	hfs_redo_op(0);
+	return 1;
 }
 
 /* An operation that failed with ENOSPC changed nothing (its first change
@@ -217,9 +229,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	struct stat st;
+	/* times and owner only (the kernel's writeback cache sends the times
+	 * of cached writes before an fsync): logged, fs/redo.c */
+	int logged = !(set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME |
+			       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+			       FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
 	int ret, same = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	hfs_redo_op(logged);
 	ret = hfs_op_begin(fs);
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -267,9 +285,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	else if (!same)
 		hfs_now(&ip.ctime);
 	ret = hfs_inode_store(fs, &ip);
+	if (!ret && logged)
+		hfs_redo_attr(fs, &ip);   /* (R1) same fs->lock hold as the store */
 	if (!ret && (ip.flags & HFS_IFL_SYNC))
 		ret = hfs_flush_locked(fs);   /* chattr +S: durable on return */
 out:
+	if (ret && logged)
+		hfs_redo_fail(fs);
+	hfs_redo_op(0);
 	pthread_mutex_unlock(&fs->lock);
 	if (ret) {
 		fuse_reply_err(req, -ret);

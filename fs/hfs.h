@@ -60,6 +60,7 @@ struct hfs_mount_opts {
 	int      nodiratime;        /* directories keep their atime */
 	int      no_writeback;      /* no kernel writeback cache: every write(2)
 				     * reaches the daemon before it returns (crash tests) */
+	int      redo_off;          /* -o noredo: every fsync commits (no REDO records) */
 };
 enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };
 
@@ -132,6 +133,28 @@ int  hfs_orphans_reap(struct hfs_fs *fs);
  * reads both headers, picks the newest valid one into *vh, replays the
  * group after it.  *nrec = records applied.  Does not write the header. */
 int  hfs_recover(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec);
+/* REDO records (fsync'd operations not committed yet, FORMAT.md §7) a
+ * recovery found, payloads in FIFO order, and where they lie. */
+struct hfs_redo_set {
+	int n, cap;
+	struct { uint8_t *p; uint32_t len; } *r;
+	uint64_t seq, first, end;   /* their group and FIFO range [first, end) */
+	uint64_t group_end;         /* FIFO offset after the scanned group */
+};
+void hfs_redo_set_free(struct hfs_redo_set *set);
+/* hfs_recover that also collects the REDO records into *set (which the
+ * caller frees; NULL: ignored).  Does not write the header. */
+int  hfs_recover_redo(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int *nrec,
+		      struct hfs_redo_set *set);
+/* After hfs_recover_redo: write the header that ends the recovery (seq + 1),
+ * which names the REDO records of set so the next recovery still finds
+ * them until a commit after their replay; nothing when there was nothing
+ * to recover.  0 or -errno. */
+int  hfs_recover_commit(struct raid_set *rs, struct hfs_volhdr_ondisk *vh, int nrec,
+			const struct hfs_redo_set *set);
+/* The REDO records a recovery of vh would replay (nothing written). */
+int  hfs_redo_collect(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh,
+		      struct hfs_redo_set *set);
 /* The pre-images the group after vh's commit left in the UNDO FIFO, each
  * passed to fn (raw logical offset, bytes); nothing is written (fsck -n
  * overlays them in memory).  0 or -errno; *nrec = records. */

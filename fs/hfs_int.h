@@ -65,6 +65,7 @@ static inline struct hfs_key hfs_mkkey(uint64_t obj, uint8_t type, uint64_t key)
 { struct hfs_key k = { obj, key, type }; return k; }
 
 /* ---- allocator state (alloc.c) ------------------------------------------ */
+struct hfs_redo_rec;       /* private to redo.c */
 struct hfs_alloc;          /* private to alloc.c */
 
 /* ---- the mounted filesystem ------------------------------------------- */
@@ -84,6 +85,16 @@ struct hfs_fs {
 	/* UNDO FIFO (undo.c) */
 	uint64_t undo_next;                /* FIFO offset of the next record of this group */
 	uint64_t undo_group_bytes;         /* bytes appended in this group */
+	uint64_t undo_hold;                /* FIFO bytes of REDO records awaiting replay (undo.c U6) */
+
+	/* redo.c: fsync by REDO records; under fs->lock (redo_off also
+	 * set by the modify hook, atomically) */
+	bool redo_enabled;                 /* volume minor >= HFS_MINOR_REDO and not -o noredo */
+	bool redo_off;                     /* this group changed metadata outside logged ops (R1) */
+	struct hfs_redo_rec *redo_list, **redo_tail;   /* records not yet in the FIFO */
+	uint64_t redo_mem;                 /* their bytes */
+	uint64_t redo_logged;              /* bytes of REDO logged this group (list and FIFO) */
+	uint64_t redo_fsyncs;              /* fsyncs made durable by REDO records */
 
 	struct hfs_alloc *alloc;           /* alloc.c */
 
@@ -171,7 +182,31 @@ void hfs_meta_crc(void *priv, struct bc_buf *b);  /* bufcache crc hook */
 int  hfs_meta_verify(void *priv, struct bc_buf *b);/* bufcache verify hook */
 int  hfs_meta_get(struct hfs_fs *fs, uint64_t zaddr, int flags, struct bc_buf **out);
 
+/* redo.c (fs/redo.c top comment).  hfs_redo_op(1) before an operation
+ * that logs itself (its thread's META changes then keep the group logged),
+ * hfs_redo_op(0) after; such an operation calls hfs_redo_write/attr once it
+ * completed (fs->lock held, same hold as its last change) or hfs_redo_fail
+ * when it changed something it did not log. */
+struct hfs_inode;
+struct hfs_redo_rec;
+void hfs_redo_init(struct hfs_fs *fs);
+void hfs_redo_fini(struct hfs_fs *fs);
+void hfs_redo_op(int on);
+void hfs_redo_write(struct hfs_fs *fs, const struct hfs_inode *ip, uint64_t off, const void *data,
+		    size_t len);
+void hfs_redo_attr(struct hfs_fs *fs, const struct hfs_inode *ip);
+void hfs_redo_fail(struct hfs_fs *fs);
+void hfs_redo_modify_hook(void *priv, struct bc_buf *b);   /* bufcache modify hook */
+void hfs_redo_committed(struct hfs_fs *fs);                /* from the committed hook */
+/* fsync/fsyncdir: every operation so far durable, by REDO records (R2) or a
+ * commit.  fs->lock held.  0 or -errno. */
+int  hfs_fsync_locked(struct hfs_fs *fs);
+/* Replay the records a recovery found, then commit (fs->lock held). */
+int  hfs_redo_replay(struct hfs_fs *fs, const struct hfs_redo_set *set);
+
 /* undo.c */
+/* Append a REDO record (payload: struct hfs_redo_ondisk, inode, data). */
+int  hfs_undo_append_redo(struct hfs_fs *fs, const void *payload, uint32_t len);
 /* 1 if the group after vh's commit left UNDO records to replay. */
 int  hfs_undo_pending(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);
 int  hfs_undo_hook(void *priv, struct bc_buf *b); /* bufcache undo hook */

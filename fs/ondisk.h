@@ -28,8 +28,9 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 4      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
-				  * 4: unwritten DATA records) */
+#define HFS_VERSION_MINOR 5      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
+				  * 4: unwritten DATA records, 5: REDO records) */
+#define HFS_MINOR_REDO    5      /* volumes made with this minor or later take REDO records */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -109,7 +110,12 @@ struct hfs_volhdr_ondisk {
 	uint64_t vh_scrub_errors;   /* 288 bad copies found (read error or CRC) */
 	uint64_t vh_scrub_repaired; /* 296 bad copies rewritten from a good one */
 	uint64_t vh_scrub_unrepairable; /* 304 blocks with no good copy, or failed rewrites */
-	uint8_t  vh_reserved[4096 - 312];
+	/* REDO records a recovery has not replayed yet (minor 5; 0 = none):
+	 * the records of group vh_redo_seq in FIFO [vh_redo_first, vh_redo_end) */
+	uint64_t vh_redo_seq;       /* 312 */
+	uint64_t vh_redo_first;     /* 320 FIFO offset, HFS_UNDO_ALIGN multiple */
+	uint64_t vh_redo_end;       /* 328 FIFO offset past the last record */
+	uint8_t  vh_reserved[4096 - 336];
 };
 _Static_assert(sizeof(struct hfs_volhdr_ondisk) == HFS_HDR_SIZE, "volhdr size");
 
@@ -283,7 +289,7 @@ _Static_assert(64 + HFS_FM_PER_BLOCK * 272 == HFS_BUFSIZE, "fm block fill");
  * carry u_seq == vh_seq + 1 and a valid CRC, and writes every pre-image
  * back (their ranges never overlap within one group). */
 #define HFS_UNDO_MAGIC  0x4e555348u   /* "HSUN" */
-enum hfs_undo_type { HFS_UNDO_PREIMAGE = 1, HFS_UNDO_PAD = 2 };
+enum hfs_undo_type { HFS_UNDO_PREIMAGE = 1, HFS_UNDO_PAD = 2, HFS_UNDO_REDO = 3 };
 #define HFS_UNDO_ALIGN  64u
 
 struct hfs_undo_ondisk {
@@ -299,5 +305,23 @@ struct hfs_undo_ondisk {
 	/* 64: payload */
 };
 _Static_assert(sizeof(struct hfs_undo_ondisk) == 64, "undo size");
+
+/* REDO record (u_type 3, minor 5): one operation acknowledged by an fsync
+ * without a commit (fs/redo.c).  Payload: this header, the inode after the
+ * operation (hfs_inode_ondisk), then r_len data bytes (HFS_REDO_WRITE).
+ * u_target is 0; u_len = 32 + 128 + r_len (any length up to HFS_REDO_MAXLEN). */
+enum hfs_redo_op { HFS_REDO_WRITE = 1, HFS_REDO_ATTR = 2 };
+#define HFS_REDO_MAXDATA (128u << 10)
+#define HFS_REDO_MAXLEN  (32u + 128u + HFS_REDO_MAXDATA)
+struct hfs_redo_ondisk {
+	uint16_t r_op;              /*  0 enum hfs_redo_op */
+	uint16_t r_pad;             /*  2 */
+	uint32_t r_len;             /*  4 data bytes (WRITE), else 0 */
+	uint64_t r_ino;             /*  8 */
+	uint64_t r_off;             /* 16 file offset of the data (WRITE), else 0 */
+	uint64_t r_reserved;        /* 24 */
+	/* 32: struct hfs_inode_ondisk after the operation; 160: data */
+};
+_Static_assert(sizeof(struct hfs_redo_ondisk) == 32, "redo size");
 
 #endif

@@ -53,6 +53,11 @@ int hfs_header_valid(const struct hfs_volhdr_ondisk *h, uint64_t raid_bytes)
 	    hfs_raw(root) >= size || hfs_le32(h->vh_btree_depth) < 1 ||
 	    hfs_le32(h->vh_btree_depth) > 32)
 		return -EUCLEAN;
+	if (h->vh_redo_seq && (hfs_le64(h->vh_redo_first) >= us || hfs_le64(h->vh_redo_end) >= us ||
+			       hfs_le64(h->vh_redo_first) % HFS_UNDO_ALIGN ||
+			       hfs_le64(h->vh_redo_end) % HFS_UNDO_ALIGN ||
+			       hfs_le64(h->vh_redo_seq) > hfs_le64(h->vh_seq)))
+		return -EUCLEAN;
 	return 0;
 }
 
@@ -175,6 +180,7 @@ static void committed_hook(void *priv, uint64_t seq)
 	fs->vh_committed = fs->vh;   /* commit_hook filled and wrote exactly this */
 	fs->undo_group_bytes = 0;
 	hfs_alloc_committed(fs);
+	hfs_redo_committed(fs);
 }
 
 /* ---- flushing ----------------------------------------------------------------------- */
@@ -295,6 +301,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	struct hfs_fs *fs;
 	struct bc_opts bo = { 0 };
 	struct bc_hooks hooks;
+	struct hfs_redo_set redo;
 	int ret, nrec = 0;
 
 	if (!o)
@@ -307,6 +314,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	pthread_cond_init(&fs->data_cv, NULL);
 	fs->opts = *o;
 	fs->opts.raid.readonly = o->readonly;
+	memset(&redo, 0, sizeof(redo));
 	ret = raid_open(paths, n, &fs->opts.raid, &fs->rs);
 	if (ret)
 		goto err_free;
@@ -325,11 +333,11 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 				ret = -EROFS;
 			} else {
 				fs->opts.raid.readonly = 0;
-				ret = hfs_recover(fs->rs, &fs->vh, &nrec);
+				ret = hfs_recover_redo(fs->rs, &fs->vh, &nrec, &redo);
 			}
 		}
 	} else {
-		ret = hfs_recover(fs->rs, &fs->vh, &nrec);
+		ret = hfs_recover_redo(fs->rs, &fs->vh, &nrec, &redo);
 	}
 	if (ret < 0) {
 		if (ret == -ENODATA)
@@ -339,16 +347,17 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 		goto err_raid;
 	}
 	fs->nbigblocks = hfs_le64(fs->vh.vh_size) / HFS_BIGBLOCK;
-	if (nrec > 0) {
-		/* A distinct sequence for the next group, so the rolled-back
-		 * group's records (seq + 1) can never be taken for its records. */
-		fs->vh.vh_seq = hfs_tole64(hfs_le64(fs->vh.vh_seq) + 1);
-		ret = hfs_write_header_raw(fs->rs, &fs->vh);
-		if (ret)
-			goto err_raid;
+	/* a distinct sequence for the next group; the REDO records found
+	 * stay named by the header until their replay commits (undo.c U6) */
+	ret = hfs_recover_commit(fs->rs, &fs->vh, nrec, &redo);
+	if (ret)
+		goto err_raid;
+	if (nrec > 0)
 		HFS_INFO("recovered: %d UNDO records rolled back to commit %llu", nrec,
 			 (unsigned long long)(hfs_le64(fs->vh.vh_seq) - 1));
-	}
+	if (fs->vh.vh_redo_seq)
+		fs->undo_hold = (hfs_le64(fs->vh.vh_undo_first) + hfs_le64(fs->vh.vh_undo_size) -
+				 hfs_le64(fs->vh.vh_redo_first)) % hfs_le64(fs->vh.vh_undo_size);
 	fs->hdr_slot = (int)(hfs_le64(fs->vh.vh_seq) & 1);
 	/* fs->vh_committed stays zero: the first flush of a mount always
 	 * commits, so it rewrites a header copy found bad at mount */
@@ -356,7 +365,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	bo.mem_limit = o->cache_size;
 	bo.first_seq = hfs_le64(fs->vh.vh_seq) + 1;
 	hooks = (struct bc_hooks){ fs, hfs_undo_hook, hfs_meta_crc, hfs_meta_verify,
-				   commit_hook, committed_hook };
+				   commit_hook, committed_hook, hfs_redo_modify_hook };
 	ret = bc_open(fs->rs, &bo, &hooks, &fs->bc);
 	if (ret)
 		goto err_raid;
@@ -370,6 +379,23 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	ret = hfs_rebuild_init(fs);
 	if (ret)
 		goto err_scrub;
+	hfs_redo_init(fs);
+	if (redo.n) {
+		/* fsync'd operations the last commit does not hold: replayed
+		 * on a read-only mount too (the set was made writable for the
+		 * recovery), as the UNDO is */
+		pthread_mutex_lock(&fs->lock);
+		fs->readonly = false;
+		ret = hfs_redo_replay(fs, &redo);
+		fs->readonly = o->readonly;
+		pthread_mutex_unlock(&fs->lock);
+		if (ret) {
+			fprintf(stderr, "hfs: cannot replay the fsync'd operations of the REDO "
+				"records: %s\n", strerror(-ret));
+			goto err_scrub;
+		}
+	}
+	hfs_redo_set_free(&redo);
 	if (!fs->readonly) {
 		ret = hfs_flusher_start(fs);
 		if (ret)
@@ -378,6 +404,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	*out = fs;
 	return 0;
 err_scrub:
+	hfs_redo_fini(fs);
 	hfs_rebuild_fini(fs);
 	hfs_scrub_fini(fs);
 err_alloc:
@@ -387,6 +414,7 @@ err_bc:
 err_raid:
 	raid_close(fs->rs);
 err_free:
+	hfs_redo_set_free(&redo);
 	free(fs);
 	return ret;
 }
@@ -408,6 +436,7 @@ int hfs_close(struct hfs_fs *fs)
 		ret = hfs_sync(fs);
 	bc_close(fs->bc);
 	hfs_alloc_unload(fs);
+	hfs_redo_fini(fs);
 	raid_close(fs->rs);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_cond_destroy(&fs->flush_cv);

@@ -652,6 +652,7 @@ int main(int argc, char **argv)
 	struct fsck f;
 	struct raid_opts ro = { 0 };
 	int c, ret, nrec = 0, check_only = 0, fm_dirty = 0, hdr_bad = 0;
+	struct hfs_redo_set redo = { 0 };
 	struct hfs_volhdr_ondisk copies[2];
 
 	memset(&f, 0, sizeof(f));
@@ -707,16 +708,23 @@ int main(int argc, char **argv)
 		ret = hfs_read_header(f.rs, &f.vh);
 		if (ret >= 0)
 			ret = hfs_undo_collect(f.rs, &f.vh, ovl_put, &f, &nrec);
+		if (ret >= 0)
+			ret = hfs_redo_collect(f.rs, &f.vh, &redo);
 		if (nrec)
 			printf("UNDO: %d records of an interrupted flush, checked as replayed (not written: -n)\n", nrec);
 	} else {
-		ret = hfs_recover(f.rs, &f.vh, &nrec);
-		if (!ret && nrec) {
-			f.vh.vh_seq = hfs_tole64(hfs_le64(f.vh.vh_seq) + 1);
-			ret = hfs_write_header_raw(f.rs, &f.vh);
+		/* the REDO records stay for the mount to replay (it has the
+		 * write path): the header written here keeps naming them */
+		ret = hfs_recover_redo(f.rs, &f.vh, &nrec, &redo);
+		if (!ret)
+			ret = hfs_recover_commit(f.rs, &f.vh, nrec, &redo);
+		if (!ret && nrec)
 			printf("UNDO: replayed %d records of an interrupted flush\n", nrec);
-		}
 	}
+	if (ret >= 0 && redo.n)
+		printf("REDO: %d fsync'd operations after the last commit; the next mount replays them\n",
+		       redo.n);
+	hfs_redo_set_free(&redo);
 	if (ret < 0) {
 		fprintf(stderr, "fsck.hfs: UNDO recovery failed: %s\n", strerror(-ret));
 		raid_close(f.rs);

@@ -475,6 +475,61 @@ static void wl_overlay(struct wl *w)
 	w_write(w, "f", 1 * BLK + 12288, 4096, 0);
 }
 
+/* fsync'd random 4 KiB overwrites, small unaligned writes and appends:
+ * the fsync of a group that only wrote is made durable by REDO records
+ * (fs/redo.c) with one device flush; a write over 128 KiB, a create or a
+ * truncate in the group makes the next fsync commit instead */
+static void wl_redo(struct wl *w)
+{
+	int i;
+
+	w_file(w, "f", 16 * BLK, 4 * BLK, 0);
+	w_create(w, "log");
+	w_fsync(w, "f");
+	for (i = 0; i < 48; i++) {
+		uint64_t r = wl_rand(w);
+
+		if (i % 8 == 3)
+			w_append(w, "log", 1 + r % 6000);
+		else if (i % 8 == 5)   /* unaligned, may grow the file */
+			w_write(w, "f", r % (16 * BLK + 8192), 1 + r % 9000, 0);
+		else
+			w_write(w, "f", (r % 256) * 4096, 4096, 0);
+		if (i % 4 == 3) {
+			if (i % 8 == 7)
+				w_fdatasync(w, i % 3 ? "f" : "log");
+			else
+				w_fsync(w, i % 3 ? "log" : "f");
+		}
+		if (i == 20)
+			w_write(w, "f", 3 * BLK, 3 * BLK, 0);   /* not logged: too large */
+		if (i == 33)
+			w_create(w, "g");                       /* not logged: metadata */
+		if (i == 40)
+			w_truncate(w, "log", 1000);             /* not logged */
+	}
+	w_append(w, "log", 2000);   /* never fsync'd */
+}
+
+/* REDO records through an 8 MiB FIFO: logged writes of up to 128 KiB fill
+ * half of it, which ends logging for the group (the next fsync commits),
+ * so records of later groups wrap around the end of the FIFO (PAD) */
+static void wl_redo_wrap(struct wl *w)
+{
+	int i;
+
+	w_file(w, "f", 32 * BLK, 8 * BLK, 0);
+	w_fsync(w, "f");
+	for (i = 0; i < 90; i++) {
+		uint64_t r = wl_rand(w);
+
+		w_write(w, "f", r % (32 * BLK), 60 * K + r % (68 * K), 0);
+		if (i % 4 == 3)
+			w_fsync(w, "f");
+	}
+	w_write(w, "f", (wl_rand(w) % 512) * 4096, 4096, 0);
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0 },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0 },
@@ -501,5 +556,7 @@ const struct workload workloads[] = {
 	{ "orphan", "an unlinked open file written and fsync'd", wl_orphan, NULL, 0, 0, 0 },
 	{ "big_truncate", "60 MiB file truncated to 100 KiB", wl_big_truncate, NULL, 0, 0, 40 },
 	{ "big_punch", "58 MiB punched out of a 60 MiB file", wl_big_punch, NULL, 0, 0, 40 },
+	{ "redo", "fsync'd 4 KiB overwrites and appends (REDO records), unlogged ops between", wl_redo, NULL, 0, 1, 0 },
+	{ "redo_wrap", "REDO records of 60-128 KiB writes around an 8 MiB FIFO", wl_redo_wrap, "8M", 0, 1, 40 },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0 },
 };

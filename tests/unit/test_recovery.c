@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "bufcache/bc_test.h"
 #include "fs/hfs_int.h"
 #include "raid/raid_test.h"
@@ -113,6 +114,92 @@ static void test_undo_replay(void **st)
 	pthread_mutex_lock(&fs->lock);
 	assert_int_equal(get(fs, 20000), 4);
 	assert_int_equal(get(fs, 1500), 1);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(hfs_close(fs), 0);
+}
+
+/* A logged write as op_write makes it (fs/redo.c R1). */
+static void redo_write(struct hfs_fs *fs, uint64_t ino, uint64_t off, int c, size_t len)
+{
+	struct hfs_inode ip;
+	uint8_t buf[8192];
+
+	memset(buf, c, sizeof(buf));
+	hfs_redo_op(1);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+	assert_int_equal(hfs_file_write(fs, &ip, buf, len, off), (ssize_t)len);
+	assert_int_equal(hfs_inode_store(fs, &ip), 0);
+	hfs_redo_write(fs, &ip, off, buf, len);
+	hfs_redo_op(0);
+}
+
+static void expect(struct hfs_fs *fs, uint64_t ino, uint64_t off, int c, size_t len)
+{
+	struct hfs_inode ip;
+	uint8_t buf[8192];
+	size_t i;
+
+	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+	assert_int_equal(hfs_file_read(fs, &ip, buf, len, off), (ssize_t)len);
+	for (i = 0; i < len; i++)
+		if (buf[i] != c)
+			fail_msg("byte %llu: %#x, expected %#x", (unsigned long long)(off + i), buf[i], c);
+}
+
+/* fsync by REDO records: one UNDO write and device flush, no commit; a
+ * commit that dies before its header rolls back, and the mount replays the
+ * fsync'd writes (but not the one written after the last fsync); an
+ * unlogged change makes the next fsync commit. */
+static void test_redo_replay(void **st)
+{
+	struct hfs_fs *fs = mount1();
+	struct hfs_inode ip;
+	uint64_t ino, seq;
+	int i;
+
+	pthread_mutex_lock(&fs->lock);
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	ino = ip.ino;
+	for (i = 0; i < 16; i++)
+		redo_write(fs, ino, (uint64_t)i * 4096, 'a', 4096);
+	seq = bc_seq(fs->bc);
+	assert_int_equal(hfs_fsync_locked(fs), 0);        /* the create: a commit */
+	assert_int_equal(bc_seq(fs->bc), seq + 1);
+	assert_int_equal(fs->redo_fsyncs, 0);
+	for (i = 0; i < 16; i += 2)
+		redo_write(fs, ino, (uint64_t)i * 4096, 'b', 4096);
+	redo_write(fs, ino, 70000, 'c', 5000);             /* unaligned, grows the file */
+	assert_int_equal(hfs_fsync_locked(fs), 0);        /* REDO: no commit */
+	assert_int_equal(bc_seq(fs->bc), seq + 1);
+	assert_int_equal(fs->redo_fsyncs, 1);
+	assert_int_equal(hfs_fsync_locked(fs), 0);        /* nothing new: nothing written */
+	assert_int_equal(fs->redo_fsyncs, 1);
+	redo_write(fs, ino, 4096, 'd', 4096);              /* never fsync'd */
+	crash_rs = fs->rs;
+	bc_test_set_write_trace(fs->bc, fail_on_volume, NULL);
+	assert_int_not_equal(hfs_flush_locked(fs), 0);    /* dies before the commit */
+	pthread_mutex_unlock(&fs->lock);
+	hfs_close(fs);
+
+	fs = mount1();
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(fs->vh.vh_redo_seq, 0);           /* replayed and committed */
+	for (i = 0; i < 16; i++)
+		expect(fs, ino, (uint64_t)i * 4096, i % 2 ? 'a' : 'b', 4096);
+	expect(fs, ino, 70000, 'c', 5000);
+	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+	assert_int_equal(ip.size, 75000);
+	/* an unlogged change (a B-tree record of its own) makes fsync commit */
+	redo_write(fs, ino, 0, 'e', 4096);
+	put(fs, 5000, 1);
+	seq = bc_seq(fs->bc);
+	assert_int_equal(hfs_fsync_locked(fs), 0);
+	assert_int_equal(bc_seq(fs->bc), seq + 1);
 	pthread_mutex_unlock(&fs->lock);
 	assert_int_equal(hfs_close(fs), 0);
 }
@@ -237,6 +324,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_undo_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redo_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_delayed_reuse, setup, teardown),
 		cmocka_unit_test(test_not_hfs),
 	};
