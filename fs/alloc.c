@@ -329,6 +329,8 @@ uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs)
 {
 	uint64_t r = (32u << 20) / HFS_BLKSIZE, eighth = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE / 8;
 
+	if (fs->wb_reserve)
+		return fs->wb_reserve;   /* sized to the kernel's dirty limit (dirty.c) */
 	return r < eighth ? r : eighth;
 }
 

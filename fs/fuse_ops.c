@@ -201,6 +201,10 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * this is how the writer gets the error from write(2) itself instead
 	 * of filling the page cache forever (stat and fstat carry no handle). */
 	ret = fi && hfs_writeback ? hfs_open_takesoft(ino) : 0;
+	/* ... while the space is still down to the reserve: an rm since
+	 * then made room again, and the write may go ahead (dirty.c) */
+	if (ret && hfs_dirty_room(fs) > 0)
+		ret = 0;
 	if (!ret && fi && hfs_writeback)
 		ret = hfs_open_takeerr(ino);
 	if (!ret)
@@ -549,6 +553,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	/* the kernel takes the smaller of this and max_readahead (op_init) */
 	if (canon[0] && (err = hfs_mount_set_readahead(canon, HFS_READAHEAD >> 10)) != 0)
 		HFS_INFO("cannot set the readahead window of %s: %s", canon, strerror(-err));
+	hfs_dirty_setup(fs, canon[0] ? canon : NULL);
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;
