@@ -114,8 +114,8 @@ static struct rec piece_rec(const struct rec *r, unsigned p)
 
 /* ---- I/O --------------------------------------------------------------------------- */
 
-int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
-		size_t lo, size_t hi)
+int pieces_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		     size_t lo, size_t hi, unsigned which)
 {
 	unsigned p, q, end = (unsigned)((hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE);
 	int ret, rret;
@@ -124,19 +124,23 @@ int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec 
 		end = NPIECE;
 	for (p = (unsigned)(lo / HFS_BLKSIZE); p < end; p = q) {
 		uint64_t raw = hfs_raw(r->paddr[p]);
+		int large = hfs_zone_of(r->paddr[p]) == HFS_ZONE_LARGE;
 
 		q = p + 1;
 		if (!r->paddr[p]) {
-			memset(blk + p * HFS_BLKSIZE, 0, HFS_BLKSIZE);
+			if (which & PIECES_SMALL)
+				memset(blk + p * HFS_BLKSIZE, 0, HFS_BLKSIZE);
 			continue;
 		}
+		if (!(which & (large ? PIECES_LARGE : PIECES_SMALL)))
+			continue;
 		/* pieces next to each other on disk (those a punch kept of an
 		 * extent) are read with one I/O: direct for LARGE, the cache
 		 * for SMALL (P3); then each piece's CRC */
 		while (q < end && r->paddr[q] == r->paddr[p] + (uint64_t)(q - p) * HFS_BLKSIZE &&
 		       (raw + (uint64_t)(q - p) * HFS_BLKSIZE) % HFS_BIGBLOCK)
 			q++;
-		if (hfs_zone_of(r->paddr[p]) == HFS_ZONE_LARGE)
+		if (large)
 			rret = bc_direct_read(fs->bc, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE, -1);
 		else
 			rret = small_read(fs, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE);
@@ -153,6 +157,12 @@ int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec 
 		}
 	}
 	return 0;
+}
+
+int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		size_t lo, size_t hi)
+{
+	return pieces_read_part(fs, ino, fbo, r, blk, lo, hi, PIECES_SMALL | PIECES_LARGE);
 }
 
 /* Write one piece's 4096 bytes (4096-aligned buf) at za (P3). */
