@@ -63,6 +63,12 @@ int  hfs_open_writers(uint64_t ino);
  * space left is down to the writeback reserve (fs/fuse_data.c). */
 void hfs_open_setsoft(uint64_t ino, int err);
 int  hfs_open_takesoft(uint64_t ino);
+/* Opens of ino that write through the page cache (dirty.c). */
+void hfs_open_cached(uint64_t ino, int delta);
+/* The soft error for every inode open through the cache that has none:
+ * all cached writers stop once the space is down to the reserve.  Returns
+ * how many got it, their numbers in *inos (malloc'd, caller frees). */
+size_t hfs_open_soft_cached(int err, uint64_t **inos);
 int  hfs_dir_touch(struct hfs_fs *fs, uint64_t dir, int nlink_delta);
 int  hfs_unref(struct hfs_fs *fs, struct hfs_inode *ip);   /* drop a link; destroy or orphan */
 int  hfs_do_unlink(struct hfs_fs *fs, uint64_t parent, const char *name, int isdir);

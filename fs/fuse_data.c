@@ -12,21 +12,18 @@
 #include "fs/dir.h"
 #include "fs/fuse_int.h"
 
-/* Below this much space for data, files opened for writing bypass the page
+/* Below this much space for data, files opened write-only bypass the page
  * cache (FOPEN_DIRECT_IO): write(2) then reaches us and gets its ENOSPC
- * itself, as on a local filesystem, instead of a later writeback error
- * that programs which ignore close(2)'s result never see. */
+ * itself, at the exact byte, as on a local filesystem, instead of a later
+ * writeback error that programs which ignore close(2)'s result never see.
+ * Only write-only opens: mmap needs a descriptor open for reading, and a
+ * direct_io file cannot be mapped shared-writable (ENODEV without
+ * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot ask for), so a
+ * read-write open stays cached and the writeback budget covers its dirty
+ * pages (dirty.c). */
 #define HFS_NEARFULL_BLOCKS ((64u << 20) / HFS_BLKSIZE)
 
-/* Bytes a new write may still take (fs->lock held): data space beyond the
- * writeback reserve. */
-static uint64_t user_room(struct hfs_fs *fs)
-{
-	uint64_t d = hfs_alloc_data_blocks(fs), r = hfs_alloc_wb_reserve(fs);
-
-	return d > r ? (d - r) * HFS_BLKSIZE : 0;
-}
-
+/* Direct or cached; fs->lock not held. */
 static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct hfs_inode *ip)
 {
 	struct hfs_statfs st;
@@ -43,8 +40,17 @@ static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct
 		return;
 	}
 	hfs_statfs_get(fs, &st);
-	if (st.avail_blocks < HFS_NEARFULL_BLOCKS)
+	if ((fi->flags & O_ACCMODE) == O_WRONLY && st.avail_blocks < HFS_NEARFULL_BLOCKS) {
 		fi->direct_io = 1;
+		return;
+	}
+	/* No ENOSPC here for a volume already full: the writes may go into
+	 * fallocated blocks, which need no space (dirty.c) */
+	pthread_mutex_lock(&fs->lock);
+	fi->fh |= FH_CACHED;
+	fs->cached_writers++;
+	hfs_open_cached(ip->ino, 1);
+	pthread_mutex_unlock(&fs->lock);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -136,7 +142,16 @@ int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, -release_ino(FS(req), ino, !!(fi->fh & FH_WRITER)));
+	struct hfs_fs *fs = FS(req);
+
+	/* the kernel wrote this file's pages back before RELEASE (dirty.c B2) */
+	if (fi->fh & FH_CACHED) {
+		pthread_mutex_lock(&fs->lock);
+		fs->cached_writers--;
+		hfs_open_cached(ino, -1);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	fuse_reply_err(req, -release_ino(fs, ino, !!(fi->fh & FH_WRITER)));
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -181,6 +196,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	uint64_t room = UINT64_MAX;
 	ssize_t n;
 	int ret, loaded, soft, stale = 0, retried = 0;
+	uint64_t *others = NULL;
+	size_t nothers = 0, i;
 
 	pthread_mutex_lock(&fs->lock);
 	/* a small write logs itself (fs/redo.c): an fsync then makes it
@@ -191,9 +208,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		/* a new write may not take the writeback reserve (kept only
 		 * when the kernel caches writes).  Before the inode is loaded:
 		 * the flush lets other writes of this inode finish meanwhile */
-		room = user_room(fs);
+		room = hfs_dirty_room(fs);
 		if (room < size && hfs_alloc_pending_blocks(fs) && !hfs_flush_locked(fs))
-			room = user_room(fs);
+			room = hfs_dirty_room(fs);
 	}
 	if (!ret)
 		ret = hfs_inode_load(fs, ino, &ip);
@@ -275,10 +292,14 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		hfs_redo_fail(fs);
 	hfs_redo_op(0);
 	/* cached writes reached the reserve: the writer's next write(2) gets
-	 * ENOSPC, while what the cache holds still fits */
-	soft = fi->writepage && n > 0 && hfs_writeback && user_room(fs) == 0;
+	 * ENOSPC, while what the cache holds still fits; and so does every
+	 * other writer through the cache, or each would go on filling the
+	 * cache until its own writeback came (8 writers overran the reserve) */
+	soft = fi->writepage && n > 0 && hfs_writeback && hfs_dirty_room(fs) == 0;
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
+	if (fi->writepage && hfs_writeback && hfs_dirty_room(fs) == 0)
+		nothers = hfs_open_soft_cached(-ENOSPC, &others);
 	/* chattr +S (such files are opened direct_io): durable on return */
 	if (n > 0 && !fi->writepage && (ip.flags & HFS_IFL_SYNC)) {
 		ret = hfs_flush_locked(fs);
@@ -286,6 +307,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			n = ret;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	/* attributes only: touches no page (see below) */
+	for (i = 0; hfs_session && i < nothers; i++)
+		fuse_lowlevel_notify_inval_inode(hfs_session, others[i], -1, 0);
+	free(others);
 	if (soft && hfs_session && (size_t)n == size) {
 		fuse_reply_write(req, size);
 		fuse_lowlevel_notify_inval_inode(hfs_session, ino, -1, 0);

@@ -18,6 +18,8 @@
 
 /* fi->fh of an open that may write (op_release, op_getattr) */
 #define FH_WRITER 1u
+/* ... through the page cache: counted in fs->cached_writers (dirty.c) */
+#define FH_CACHED 2u
 
 static inline struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 

@@ -20,6 +20,7 @@
 #include "fs/dir.h"
 #include "fs/fuse_int.h"
 #include "fs/shutdown.h"
+#include "fs/trim.h"
 
 /* The session, for notifications (set once before the loop runs). */
 struct fuse_session *hfs_session;
@@ -200,6 +201,10 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * this is how the writer gets the error from write(2) itself instead
 	 * of filling the page cache forever (stat and fstat carry no handle). */
 	ret = fi && hfs_writeback ? hfs_open_takesoft(ino) : 0;
+	/* ... while the space is still down to the reserve: an rm since
+	 * then made room again, and the write may go ahead (dirty.c) */
+	if (ret && hfs_dirty_room(fs) > 0)
+		ret = 0;
 	if (!ret && fi && hfs_writeback)
 		ret = hfs_open_takeerr(ino);
 	if (!ret)
@@ -460,6 +465,10 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		hfs_ioctl_shutdown(req, arg);
 		return;
 	}
+	if (cmd == HFS_IOC_FITRIM) {
+		hfs_ioctl_trim(req, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
 	if (flags & FUSE_IOCTL_COMPAT) {
 		fuse_reply_err(req, ENOSYS);   /* 32-bit callers: not translated here */
 		return;
@@ -544,6 +553,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	/* the kernel takes the smaller of this and max_readahead (op_init) */
 	if (canon[0] && (err = hfs_mount_set_readahead(canon, HFS_READAHEAD >> 10)) != 0)
 		HFS_INFO("cannot set the readahead window of %s: %s", canon, strerror(-err));
+	hfs_dirty_setup(fs, canon[0] ? canon : NULL);
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_mount;

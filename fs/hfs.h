@@ -91,6 +91,8 @@ void hfs_mountinfo_unescape(char *s);
  * daemon): its bdi's read_ahead_kb, whose default of 128 KiB cuts
  * sequential reads into 128 KiB requests.  0 or -errno (not root). */
 int  hfs_mount_set_readahead(const char *canon, unsigned kib);
+/* The bdi name ("MAJ:MIN") of that mount: 0, or -ENOENT. */
+int  hfs_mount_bdi(const char *canon, char *out, size_t cap);
 /* Status file for hfsctl: /run/hfs/<mountpoint with / as _>.json. */
 int  hfs_status_path(const char *mountpoint, char *out, size_t cap);
 int  hfs_status_start(struct hfs_fs *fs, const char *mountpoint);

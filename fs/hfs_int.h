@@ -118,6 +118,12 @@ struct hfs_fs {
 	 * link, setxattr) while the kernel caches writes: their B-tree nodes
 	 * may not come out of the writeback reserve (hfs_alloc) */
 	bool keep_reserve;
+	/* writeback budget (dirty.c), under fs->lock: the kernel's dirty
+	 * limit for this mount (0: unknown), the writeback reserve (0: the
+	 * default of hfs_alloc_wb_reserve), and the opens that may write
+	 * through the page cache (while there are any, R is kept) */
+	uint64_t dirty_limit, wb_reserve;    /* blocks */
+	unsigned cached_writers;
 	pthread_cond_t data_cv;            /* data_inflight reached 0 / flush done */
 
 	/* status.c: the status file hfsctl reads */
@@ -233,11 +239,38 @@ int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
 /* Free blocks file data can use: all free blocks but those inside the
  * B-tree's big-blocks (statfs f_bavail). */
 uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
-/* Blocks kept for the kernel's already-cached writes (writeback reserve):
- * new writes get ENOSPC once only this much is left, so data that write(2)
- * already accepted into the page cache still finds space (32 MiB, at most
- * 1/8 of the volume).  statfs f_bavail leaves it out. */
+/* Blocks kept for the kernel's already-cached writes (writeback reserve R,
+ * dirty.c): 32 MiB, at most 1/8 of the volume, or what hfs_dirty_setup
+ * sized to the kernel's dirty limit.  statfs f_bavail and creates leave it
+ * out; data writes leave hfs_dirty_reserve(). */
 uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs);
+/* FITRIM (trim.c, alloc.c "trim holds").  hfs_alloc_trim_hold scans raw
+ * range [*pos, end) (4 KiB aligned) for runs of blocks free in the last
+ * committed state and untouched since (not allocated, not pending, not
+ * held by another trim), holds each run of at least minlen bytes (the
+ * allocator then treats it as busy) and returns it in ext[] (at most max):
+ * count, -EINVAL, -ENOMEM (nothing held).  It stops after about budget
+ * bytes scanned where no run is open, or when a run reaches budget bytes;
+ * *pos = where the next batch starts.  hfs_alloc_trim_release gives held
+ * extents back.  Both with fs->lock held; the discards run without it. */
+struct hfs_extent { uint64_t raw, len; };
+int  hfs_alloc_trim_hold(struct hfs_fs *fs, uint64_t *pos, uint64_t end, uint64_t minlen,
+			 uint64_t budget, struct hfs_extent *ext, int max);
+void hfs_alloc_trim_release(struct hfs_fs *fs, const struct hfs_extent *ext, int n);
+/* trim.c: FITRIM of raw range [start, start+len): *trimmed = bytes
+ * discarded.  0, -EINVAL (minlen over a big-block, start beyond the
+ * volume, len under a block), -EROFS, -EIO (shut down or a device
+ * failed), -EOPNOTSUPP (a device can discard nothing).  Takes fs->lock. */
+int  hfs_trim(struct hfs_fs *fs, uint64_t start, uint64_t len, uint64_t minlen,
+	      uint64_t *trimmed);
+/* dirty.c: size R and the kernel's dirty limit for the mount at mnt (its
+ * canonical path), lowering the bdi's max_bytes where allowed.  Takes
+ * fs->lock; called once after the mount, before any request is served. */
+void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt);
+/* R while an open may write through the page cache, else 0 (fs->lock). */
+uint64_t hfs_dirty_reserve(struct hfs_fs *fs);
+/* Bytes a new write may take: data space beyond hfs_dirty_reserve. */
+uint64_t hfs_dirty_room(struct hfs_fs *fs);
 /* mkfs: write an initial free map for a fresh volume, marking the RAW,
  * UNDO and FREEMAP regions as owned and allocated. Uses raid directly. */
 int  hfs_freemap_format(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh);

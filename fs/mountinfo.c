@@ -54,6 +54,16 @@ static int mount_devno(const char *point, const char *type, unsigned *maj, unsig
 	return found;
 }
 
+int hfs_mount_bdi(const char *canon, char *out, size_t cap)
+{
+	unsigned maj, min;
+	int ret = mount_devno(canon, "fuse.hfs", &maj, &min);
+
+	if (!ret)
+		snprintf(out, cap, "%u:%u", maj, min);
+	return ret;
+}
+
 int hfs_mount_set_readahead(const char *canon, unsigned kib)
 {
 	char path[128];

@@ -13,7 +13,7 @@
 #include "fs/dir.h"
 
 /* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count, writers; int err, soft; struct opened *next; };
+struct opened { uint64_t ino; unsigned count, writers, cached; int err, soft; struct opened *next; };
 #define OHASH 1024
 static struct opened *otab[OHASH];
 
@@ -63,6 +63,39 @@ int hfs_open_takesoft(uint64_t ino)
 	if (o)
 		o->soft = 0;
 	return err;
+}
+
+void hfs_open_cached(uint64_t ino, int delta)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o && (delta > 0 || o->cached))
+		o->cached += delta;
+}
+
+size_t hfs_open_soft_cached(int err, uint64_t **inos)
+{
+	size_t n = 0, cap = 0, i;
+	struct opened *o;
+
+	*inos = NULL;
+	for (i = 0; i < OHASH; i++)
+		for (o = otab[i]; o; o = o->next) {
+			if (!o->cached || o->soft)
+				continue;
+			o->soft = err;
+			if (n == cap) {
+				uint64_t *t = realloc(*inos, (cap ? cap * 2 : 16) * sizeof(*t));
+
+				if (!t)
+					continue;   /* set, not announced: the writer's next
+						     * writeback announces it (op_write) */
+				*inos = t;
+				cap = cap ? cap * 2 : 16;
+			}
+			(*inos)[n++] = o->ino;
+		}
+	return n;
 }
 
 int hfs_open_count(uint64_t ino)
