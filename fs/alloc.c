@@ -7,6 +7,10 @@
  * crash rolls allocations back together with the B-tree changes that
  * used them.  An in-memory copy of every entry makes searching cheap.
  *
+ * File data takes 64 KiB-aligned extents in LARGE big-blocks, 4 KiB
+ * granular ones in SMALL big-blocks, and 4 KiB pieces (hfs_alloc_piece,
+ * docs/FORMAT.md pieces records) from either when no extent fits.
+ *
  * Delayed reuse (crash rule 3): hfs_free clears the bits at once, but the
  * blocks go into a per-big-block "pending" bitmap that the allocator
  * treats as busy until the group commits (hfs_alloc_committed), so space
@@ -243,12 +247,37 @@ static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
 	return -1;
 }
 
+/* Mark blocks [run, run + k) of big-block bbi allocated to zone z. */
+static int claim(struct hfs_fs *fs, enum hfs_zone z, uint64_t bbi, unsigned run, unsigned k,
+		 uint64_t *zaddr)
+{
+	struct hfs_alloc *a = fs->alloc;
+	unsigned j;
+	int ret;
+
+	for (j = 0; j < k; j++)
+		setbit(a->bb[bbi].map, run + j);
+	a->bb[bbi].nfree -= k;
+	ret = fm_update(fs, bbi);
+	if (ret) {
+		for (j = 0; j < k; j++)
+			clrbit(a->bb[bbi].map, run + j);
+		a->bb[bbi].nfree += k;
+		return ret;
+	}
+	if (z != HFS_ZONE_LARGE || k == HFS_FBLOCK / HFS_BLKSIZE)
+		a->cursor[z] = bbi;
+	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
+	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
+	return 0;
+}
+
 int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 {
 	struct hfs_alloc *a = fs->alloc;
-	unsigned k = len / HFS_BLKSIZE, al, j;
+	unsigned k = len / HFS_BLKSIZE, al;
 	uint64_t i, bbi = UINT64_MAX;
-	int run = -1, ret;
+	int run = -1;
 
 	if (!len || len % HFS_BLKSIZE || len > HFS_FBLOCK ||
 	    (z != HFS_ZONE_BTREE && z != HFS_ZONE_SMALL && z != HFS_ZONE_LARGE))
@@ -294,20 +323,28 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 			 (unsigned long long)nf, (unsigned long long)pend);
 		return -ENOSPC;
 	}
-	for (j = 0; j < k; j++)
-		setbit(a->bb[bbi].map, (unsigned)run + j);
-	a->bb[bbi].nfree -= k;
-	ret = fm_update(fs, bbi);
-	if (ret) {
-		for (j = 0; j < k; j++)
-			clrbit(a->bb[bbi].map, (unsigned)run + j);
-		a->bb[bbi].nfree += k;
+	return claim(fs, z, bbi, (unsigned)run, k, zaddr);
+}
+
+int hfs_alloc_piece(struct hfs_fs *fs, uint64_t *zaddr)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i;
+	int run, ret = hfs_alloc(fs, HFS_ZONE_SMALL, HFS_BLKSIZE, zaddr);
+
+	if (ret != -ENOSPC)
 		return ret;
-	}
-	a->cursor[z] = bbi;
-	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
-	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
-	return 0;
+	/* the 4 KiB holes of LARGE big-blocks (punched pieces of their
+	 * extents): no 64 KiB extent fits there, a piece does */
+	if (a->cursor[0] < a->nbb && a->bb[a->cursor[0]].zone == HFS_ZONE_LARGE &&
+	    (run = find_run(&a->bb[a->cursor[0]], 1, 1)) >= 0)
+		return claim(fs, HFS_ZONE_LARGE, a->cursor[0], (unsigned)run, 1, zaddr);
+	for (i = 0; i < a->nbb; i++)
+		if (a->bb[i].zone == HFS_ZONE_LARGE && (run = find_run(&a->bb[i], 1, 1)) >= 0) {
+			a->cursor[0] = i;   /* zone 0 (FREE) never allocates: the piece cursor */
+			return claim(fs, HFS_ZONE_LARGE, i, (unsigned)run, 1, zaddr);
+		}
+	return -ENOSPC;
 }
 
 int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
@@ -339,8 +376,9 @@ uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs)
 	struct hfs_alloc *a = fs->alloc;
 	uint64_t i, btree = 0, free = hfs_alloc_free_blocks(fs);
 
-	/* LARGE big-blocks hold only aligned 64 KiB extents, so their free
-	 * space is whole slots; only the B-tree's free space is not for data */
+	/* LARGE big-blocks hold aligned 64 KiB extents and 4 KiB pieces
+	 * (hfs_alloc_piece), so every free block there is data space too;
+	 * only the B-tree's free space is not for data */
 	for (i = 0; i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_BTREE)
 			btree += a->bb[i].nfree;

@@ -236,6 +236,10 @@ uint64_t hfs_undo_headroom(const struct hfs_fs *fs);  /* bytes left this group *
 int  hfs_alloc_load(struct hfs_fs *fs);
 void hfs_alloc_unload(struct hfs_fs *fs);
 int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr);
+/* One 4 KiB block for a piece of a file block (FORMAT.md pieces records):
+ * SMALL space first (a fresh big-block becomes SMALL), then the 4 KiB holes
+ * of LARGE big-blocks.  0 or -ENOSPC/-errno. */
+int  hfs_alloc_piece(struct hfs_fs *fs, uint64_t *zaddr);
 int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
