@@ -128,6 +128,8 @@ void hfs_status_remove(struct hfs_fs *fs);
  *             scrub-pause   stop the running scrub after its step (cursor kept)
  *             remount ro|rw [noatime|relatime|strictatime]
  *                           commit and stop writing / write again
+ *             trim [MINLEN] FITRIM of the whole filesystem (runs of at least
+ *                           MINLEN bytes); body: { "trimmed": BYTES }
  *             replace OLD NEW [force]  rebuild onto device NEW in place of
  *                           component OLD (index or path), online; progress
  *                           in status "rebuild"; force: NEW may hold data

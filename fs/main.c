@@ -389,7 +389,7 @@ int main(int argc, char **argv)
 	const char *pos[MAXDEV + 1], *mnt;
 	char fuse_opts[2048] = "", fsname[300];
 	char *fargv[8];
-	int npos = 0, foreground = 0, i, ret, fargc = 0, wprot = 0;
+	int npos = 0, foreground = 0, i, ret, fargc = 0, wprot = 0, fellback = 0;
 	struct hfs_fs *fs;
 	struct stat st;
 	char devpath[PATH_MAX];
@@ -457,9 +457,10 @@ int main(int argc, char **argv)
 	 * image) is mounted read-only with a warning, as mount(8) retries a
 	 * kernel filesystem that refused to mount read-write (EACCES/EROFS);
 	 * mount(8) cannot do that for a helper, so the helper does. */
-	for (i = 0; i < npos && !o.readonly; i++)
-		if (raid_write_protected(pos[i]) == 1)
-			wprot = o.readonly = 1;
+	for (i = 0; i < npos && !wprot; i++)
+		wprot = raid_write_protected(pos[i]) == 1;
+	if (wprot && !o.readonly)
+		fellback = o.readonly = 1;
 	if (o.norecovery && !o.readonly) {
 		fprintf(stderr, "hfs: -o norecovery needs -o ro: a read-write mount always recovers\n");
 		return 1;
@@ -515,7 +516,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hfs: cannot open the filesystem: %s\n", strerror(-ret));
 		return 1;
 	}
-	if (wprot)
+	if (fellback)
 		fprintf(stderr, "hfs: %s: WARNING: source write-protected, mounted read-only\n", pos[0]);
 	if (!o.readonly && (ret = hfs_orphans_reap(fs)) != 0)
 		fprintf(stderr, "hfs: orphan cleanup failed: %s\n", strerror(-ret));
