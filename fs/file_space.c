@@ -281,14 +281,19 @@ static int seek_data_in(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, u
 
 	if (ret)
 		return ret;
-	end = fbo + r.len;
 	if (rec_pieces(&r)) {
-		unsigned q = NPIECE;
+		/* the record says which pieces hold data: no bytes to read */
+		unsigned q;
 
-		while (q && !r.paddr[q - 1])
-			q--;
-		end = fbo + q * HFS_BLKSIZE;   /* hole pieces read as zeros: skipped below */
+		for (q = (unsigned)((*pos - fbo) / HFS_BLKSIZE); q < NPIECE; q++)
+			if (r.paddr[q]) {
+				if (fbo + q * HFS_BLKSIZE > *pos)
+					*pos = fbo + q * HFS_BLKSIZE;
+				return 1;
+			}
+		return 0;
 	}
+	end = fbo + r.len;
 	if (!r.present || *pos >= end)
 		return 0;
 	buf = malloc(HFS_BLKSIZE);
