@@ -14,7 +14,8 @@
  *  (2) Flush order: UNDO and DATA (one batch), device flush, META, wait
  *      for direct writes, device flush, VOLUME (commit hook), device flush.
  *      DATA may go with UNDO by (1): it is copy-on-write space that no
- *      committed state references.
+ *      committed state references.  bc_flush_undo writes UNDO alone
+ *      (an fsync's REDO records) between flushes, also allowed by (1).
  *  (3) The undo hook runs before the first byte of a META buffer changes
  *      in a flush group (it sees the committed pre-image).
  *  (4) The CRC hook runs exactly once per flush group for each modified

@@ -7,10 +7,24 @@
  * crash rolls allocations back together with the B-tree changes that
  * used them.  An in-memory copy of every entry makes searching cheap.
  *
+ * File data takes 64 KiB-aligned extents in LARGE big-blocks, 4 KiB
+ * granular ones in SMALL big-blocks, and 4 KiB pieces (hfs_alloc_piece,
+ * docs/FORMAT.md pieces records) from either when no extent fits.
+ *
  * Delayed reuse (crash rule 3): hfs_free clears the bits at once, but the
  * blocks go into a per-big-block "pending" bitmap that the allocator
  * treats as busy until the group commits (hfs_alloc_committed), so space
  * the last committed state still references is never overwritten.
+ *
+ * Trim holds (FITRIM, trim.c): hfs_alloc_trim_hold picks free blocks that
+ * are neither allocated nor pending — free in the last committed state
+ * and untouched since, so no state a crash could return to references
+ * them — and marks them in a per-big-block "hold" bitmap that the
+ * allocator treats as busy, like pending blocks, until
+ * hfs_alloc_trim_release.  An allocation racing a trim therefore never
+ * gets a block whose discard is in flight (it takes another, or gets
+ * ENOSPC if the held batch was the last free space: a batch is bounded,
+ * see trim.c).  Holds survive commits (hfs_alloc_committed leaves them).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +36,8 @@ struct bbinfo {
 	uint32_t nfree;
 	uint8_t map[HFS_BLKS_PER_BB / 8];
 	uint8_t *pend;                 /* freed this group, or NULL */
+	uint8_t *hold;                 /* held by a trim (discard in flight), or NULL */
+	unsigned nheld;                /* bits set in hold */
 };
 
 struct hfs_alloc {
@@ -163,6 +179,8 @@ void hfs_alloc_unload(struct hfs_fs *fs)
 		return;
 	for (i = 0; i < a->npend; i++)
 		free(a->bb[a->pend_list[i]].pend);
+	for (i = 0; i < a->nbb; i++)
+		free(a->bb[i].hold);   /* none after the last trim returned */
 	free(a->pend_list);
 	free(a->bb);
 	free(a);
@@ -195,7 +213,7 @@ static int fm_update(struct hfs_fs *fs, uint64_t bbi)
 
 static int busy(const struct bbinfo *bi, unsigned j)
 {
-	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j));
+	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j)) || (bi->hold && bit(bi->hold, j));
 }
 
 int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
@@ -229,12 +247,37 @@ static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
 	return -1;
 }
 
+/* Mark blocks [run, run + k) of big-block bbi allocated to zone z. */
+static int claim(struct hfs_fs *fs, enum hfs_zone z, uint64_t bbi, unsigned run, unsigned k,
+		 uint64_t *zaddr)
+{
+	struct hfs_alloc *a = fs->alloc;
+	unsigned j;
+	int ret;
+
+	for (j = 0; j < k; j++)
+		setbit(a->bb[bbi].map, run + j);
+	a->bb[bbi].nfree -= k;
+	ret = fm_update(fs, bbi);
+	if (ret) {
+		for (j = 0; j < k; j++)
+			clrbit(a->bb[bbi].map, run + j);
+		a->bb[bbi].nfree += k;
+		return ret;
+	}
+	if (z != HFS_ZONE_LARGE || k == HFS_FBLOCK / HFS_BLKSIZE)
+		a->cursor[z] = bbi;
+	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
+	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
+	return 0;
+}
+
 int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 {
 	struct hfs_alloc *a = fs->alloc;
-	unsigned k = len / HFS_BLKSIZE, al, j;
+	unsigned k = len / HFS_BLKSIZE, al;
 	uint64_t i, bbi = UINT64_MAX;
-	int run = -1, ret;
+	int run = -1;
 
 	if (!len || len % HFS_BLKSIZE || len > HFS_FBLOCK ||
 	    (z != HFS_ZONE_BTREE && z != HFS_ZONE_SMALL && z != HFS_ZONE_LARGE))
@@ -280,20 +323,28 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 			 (unsigned long long)nf, (unsigned long long)pend);
 		return -ENOSPC;
 	}
-	for (j = 0; j < k; j++)
-		setbit(a->bb[bbi].map, (unsigned)run + j);
-	a->bb[bbi].nfree -= k;
-	ret = fm_update(fs, bbi);
-	if (ret) {
-		for (j = 0; j < k; j++)
-			clrbit(a->bb[bbi].map, (unsigned)run + j);
-		a->bb[bbi].nfree += k;
+	return claim(fs, z, bbi, (unsigned)run, k, zaddr);
+}
+
+int hfs_alloc_piece(struct hfs_fs *fs, uint64_t *zaddr)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t i;
+	int run, ret = hfs_alloc(fs, HFS_ZONE_SMALL, HFS_BLKSIZE, zaddr);
+
+	if (ret != -ENOSPC)
 		return ret;
-	}
-	a->cursor[z] = bbi;
-	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) - k);
-	*zaddr = hfs_zaddr(z, bbi * HFS_BIGBLOCK + (uint64_t)run * HFS_BLKSIZE);
-	return 0;
+	/* the 4 KiB holes of LARGE big-blocks (punched pieces of their
+	 * extents): no 64 KiB extent fits there, a piece does */
+	if (a->cursor[0] < a->nbb && a->bb[a->cursor[0]].zone == HFS_ZONE_LARGE &&
+	    (run = find_run(&a->bb[a->cursor[0]], 1, 1)) >= 0)
+		return claim(fs, HFS_ZONE_LARGE, a->cursor[0], (unsigned)run, 1, zaddr);
+	for (i = 0; i < a->nbb; i++)
+		if (a->bb[i].zone == HFS_ZONE_LARGE && (run = find_run(&a->bb[i], 1, 1)) >= 0) {
+			a->cursor[0] = i;   /* zone 0 (FREE) never allocates: the piece cursor */
+			return claim(fs, HFS_ZONE_LARGE, i, (unsigned)run, 1, zaddr);
+		}
+	return -ENOSPC;
 }
 
 int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
@@ -325,8 +376,9 @@ uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs)
 	struct hfs_alloc *a = fs->alloc;
 	uint64_t i, btree = 0, free = hfs_alloc_free_blocks(fs);
 
-	/* LARGE big-blocks hold only aligned 64 KiB extents, so their free
-	 * space is whole slots; only the B-tree's free space is not for data */
+	/* LARGE big-blocks hold aligned 64 KiB extents and 4 KiB pieces
+	 * (hfs_alloc_piece), so every free block there is data space too;
+	 * only the B-tree's free space is not for data */
 	for (i = 0; i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_BTREE)
 			btree += a->bb[i].nfree;
@@ -403,4 +455,130 @@ uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs)
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs)
 {
 	return hfs_le64(fs->vh.vh_free_blocks);
+}
+
+/* ---- trim holds (top comment) ------------------------------------------------ */
+
+/* Hold (on) or release (!on) blocks [j, j + k) of big-block bbi. */
+static int hold_run(struct hfs_alloc *a, uint64_t bbi, unsigned j, unsigned k, int on)
+{
+	struct bbinfo *bi = &a->bb[bbi];
+	unsigned i;
+
+	if (on && !bi->hold) {
+		bi->hold = calloc(1, HFS_BLKS_PER_BB / 8);
+		if (!bi->hold)
+			return -ENOMEM;
+	}
+	if (!bi->hold)
+		return 0;
+	for (i = j; i < j + k; i++) {
+		if (on)
+			setbit(bi->hold, i);
+		else
+			clrbit(bi->hold, i);
+	}
+	bi->nheld = on ? bi->nheld + k : bi->nheld - k;
+	if (!bi->nheld) {
+		free(bi->hold);
+		bi->hold = NULL;
+	}
+	return 0;
+}
+
+/* Hold or release extent [raw, raw+len), big-block by big-block.  A hold
+ * that runs out of memory releases what it held: 0 or -ENOMEM. */
+static int hold_extent(struct hfs_alloc *a, uint64_t raw, uint64_t len, int on)
+{
+	uint64_t p = raw, left = len;
+
+	while (left) {
+		uint64_t bbi = p / HFS_BIGBLOCK, in = p % HFS_BIGBLOCK;
+		uint64_t take = HFS_BIGBLOCK - in < left ? HFS_BIGBLOCK - in : left;
+
+		if (hold_run(a, bbi, (unsigned)(in / HFS_BLKSIZE), (unsigned)(take / HFS_BLKSIZE), on)) {
+			if (p > raw)
+				hold_extent(a, raw, p - raw, 0);
+			return -ENOMEM;
+		}
+		p += take;
+		left -= take;
+	}
+	return 0;
+}
+
+void hfs_alloc_trim_release(struct hfs_fs *fs, const struct hfs_extent *ext, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		hold_extent(fs->alloc, ext[i].raw, ext[i].len, 0);
+}
+
+int hfs_alloc_trim_hold(struct hfs_fs *fs, uint64_t *pos, uint64_t end, uint64_t minlen,
+			uint64_t budget, struct hfs_extent *ext, int max)
+{
+	struct hfs_alloc *a = fs->alloc;
+	uint64_t p = *pos, rs = 0, scanned = 0;
+	int n = 0, open = 0, ret = 0;
+
+	if (end > a->nbb * HFS_BIGBLOCK)
+		end = a->nbb * HFS_BIGBLOCK;
+	if (p % HFS_BLKSIZE || end % HFS_BLKSIZE || max < 1 || !budget)
+		return -EINVAL;
+	while (p < end) {
+		struct bbinfo *bi = &a->bb[p / HFS_BIGBLOCK];
+		uint64_t in = p % HFS_BIGBLOCK, bb_end = p - in + HFS_BIGBLOCK, step;
+		int fr;
+
+		if (bb_end > end)
+			bb_end = end;
+		/* a batch ends where no run is open once it scanned its budget */
+		if (!open && scanned >= budget)
+			break;
+		if (bi->nfree == 0) {
+			fr = 0, step = bb_end - p;   /* a full big-block: skip it whole */
+		} else if (in == 0 && bb_end - p == HFS_BIGBLOCK && bi->nfree == HFS_BLKS_PER_BB &&
+			   !bi->pend && !bi->hold) {
+			fr = 1, step = HFS_BIGBLOCK; /* all free and untouched */
+		} else {
+			fr = !busy(bi, (unsigned)(in / HFS_BLKSIZE)), step = HFS_BLKSIZE;
+		}
+		if (fr) {
+			if (!open)
+				rs = p, open = 1;
+			p += step;
+			scanned += step;
+			/* a run as long as the budget ends the batch: it is longer
+			 * than any minlen (trim.c caps minlen at a big-block) */
+			if (p - rs >= budget)
+				break;
+			continue;
+		}
+		if (open) {
+			open = 0;
+			if (p - rs >= minlen) {
+				ret = hold_extent(a, rs, p - rs, 1);
+				if (ret)
+					break;
+				ext[n++] = (struct hfs_extent){ rs, p - rs };
+				if (n == max)
+					break;   /* the next batch starts at this busy block */
+			}
+		}
+		p += step;
+		scanned += step;
+	}
+	/* the run open where the scan stopped (budget, end); n < max here */
+	if (!ret && open && p - rs >= minlen) {
+		ret = hold_extent(a, rs, p - rs, 1);
+		if (!ret)
+			ext[n++] = (struct hfs_extent){ rs, p - rs };
+	}
+	if (ret) {
+		hfs_alloc_trim_release(fs, ext, n);
+		return ret;
+	}
+	*pos = p;
+	return n;
 }

@@ -14,15 +14,19 @@
 int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r)
 {
 	struct hfs_key k = hfs_mkkey(ino, HFS_REC_DATA, fbo);
+	struct hfs_pieces_ondisk pc;
 	struct hfs_data_ondisk d;
 	size_t len;
-	int ret = hfs_bt_lookup(fs, &k, &d, sizeof(d), &len);
+	int ret = hfs_bt_lookup(fs, &k, &pc, sizeof(pc), &len);
 
 	memset(r, 0, sizeof(*r));
 	if (ret == -ENOENT)
 		return 0;
 	if (ret)
 		return ret;
+	if (len == sizeof(pc))
+		return pieces_decode(fs, ino, fbo, &pc, r);
+	memcpy(&d, &pc, sizeof(d));
 	r->addr = hfs_le64(d.d_addr);
 	r->len = hfs_le32(d.d_len);
 	r->crc = hfs_le32(d.d_crc);
@@ -180,8 +184,9 @@ int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
 /* Base records that can carry overlays: full blocks. */
 int ovl_capable(const struct rec *r)
 {
-	/* not unwritten ones: they are filled in place, whole (D7) */
-	return r->present && r->len == HFS_FBLOCK && !(r->flags & HFS_DATAF_ZERO);
+	/* not unwritten ones: they are filled in place, whole (D7); not
+	 * pieces: their pieces are changed one by one instead */
+	return r->present && r->len == HFS_FBLOCK && !(r->flags & (HFS_DATAF_ZERO | HFS_DATAF_PIECES));
 }
 
 /* Copy the overlays of o that intersect [lo, hi) of the block into blk
@@ -227,8 +232,11 @@ int ovl_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo)
 int block_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
 	struct ovl o;
-	int ret = rec_read(fs, ino, fbo, r, out);
+	int ret;
 
+	if (rec_pieces(r))
+		return pieces_read(fs, ino, fbo, r, out, 0, HFS_FBLOCK);
+	ret = rec_read(fs, ino, fbo, r, out);
 	if (ret || !ovl_capable(r))
 		return ret;
 	ret = ovl_get(fs, ino, fbo, &o);
@@ -255,7 +263,11 @@ void batch_done(void *priv, int err)
  * whole block 64 KiB of SMALL space. */
 int data_alloc(struct hfs_fs *fs, uint32_t *len, uint64_t *za)
 {
-	int ret = hfs_alloc(fs, *len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, *len, za);
+	int ret;
+
+	if (fs->opts.force_pieces)
+		return -ENOSPC;   /* testing (-o pieces): every block as pieces */
+	ret = hfs_alloc(fs, *len == HFS_FBLOCK ? HFS_ZONE_LARGE : HFS_ZONE_SMALL, *len, za);
 
 	if (ret != -ENOSPC)
 		return ret;
@@ -323,6 +335,9 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 	uint32_t want = len;
 	int ret = inplace ? 0 : data_alloc(fs, &len, &za);
 
+	if (ret == -ENOSPC)
+		/* no contiguous extent free: 4 KiB pieces wherever there is room */
+		return pieces_store(fs, ip, fbo, data, len, old);
 	if (ret)
 		return ret;
 	if (len != want) {
@@ -363,13 +378,7 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 	if (inplace)
 		return 0;   /* same extent, same length; no overlays (ovl_capable) */
 	ip->blocks += len / 512;
-	if (old->present) {
-		ip->blocks -= old->len / 512;
-		ret = hfs_free(fs, old->addr, old->len);
-		if (!ret && ovl_capable(old))
-			ret = ovl_drop(fs, ip, fbo);   /* the new bytes include them */
-	}
-	return ret;
+	return old->present ? rec_release(fs, ip, fbo, old) : 0;   /* the new bytes include its overlays */
 err_free:
 	free(pad);
 	if (!inplace)
@@ -406,13 +415,7 @@ int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const stru
 	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
 	int ret = hfs_bt_delete(fs, &k);
 
-	if (!ret)
-		ret = hfs_free(fs, r->addr, r->len);
-	if (!ret)
-		ip->blocks -= r->len / 512;
-	if (!ret && ovl_capable(r))
-		ret = ovl_drop(fs, ip, fbo);
-	return ret;
+	return ret ? ret : rec_release(fs, ip, fbo, r);
 }
 
 /* Wait for the n callbacks of a batch_wait. */

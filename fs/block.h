@@ -11,15 +11,20 @@
 #include <pthread.h>
 #include "fs/hfs_int.h"
 
-/* One DATA record as read from the tree (present = 0: a hole). */
+/* 4 KiB pieces of a file block */
+#define NPIECE (HFS_FBLOCK / HFS_BLKSIZE)
+
+/* One DATA record as read from the tree (present = 0: a hole).  A pieces
+ * record (flags HFS_DATAF_PIECES, pieces.c) has addr 0, len HFS_FBLOCK
+ * and its pieces in paddr/pcrc (paddr 0: a hole); other records leave
+ * those zero. */
 struct rec {
 	int present;
 	uint64_t addr;
 	uint32_t len, crc, flags;
+	uint64_t paddr[NPIECE];
+	uint32_t pcrc[NPIECE];
 };
-
-/* 4 KiB pieces of a file block */
-#define NPIECE (HFS_FBLOCK / HFS_BLKSIZE)
 
 /* The overlays of one block: r[p] is valid where bit p of mask is set. */
 struct ovl {
@@ -56,6 +61,42 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 		uint32_t len, const struct rec *old);
 int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo);
 int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);
+
+/* pieces records (pieces.c, docs/FORMAT.md §5): fs->lock held.  A block
+ * whose copy-on-write finds no contiguous extent, or that a punch of whole
+ * 4 KiB pieces frees in part, is stored as up to 16 pieces anywhere. */
+static inline int rec_pieces(const struct rec *r) { return r->present && (r->flags & HFS_DATAF_PIECES); }
+/* Bytes of space r itself holds (not its overlays). */
+uint32_t rec_bytes(const struct rec *r);
+/* Decode a pieces record's value into r (0 or -EUCLEAN). */
+int pieces_decode(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct hfs_pieces_ondisk *v,
+		  struct rec *r);
+/* Read the pieces of r that meet block bytes [lo, hi) into blk (a 64 KiB
+ * block buffer, block offsets), holes as zeros, each CRC verified (a bad
+ * copy healed from a good one, else -EIO). */
+int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		size_t lo, size_t hi);
+/* Free everything r references (its extent or pieces, and its overlays)
+ * and take it off ip->blocks; the record itself is the caller's. */
+int rec_release(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);
+/* Store data (a 4096-aligned 64 KiB block buffer; the first len bytes
+ * count) as fresh pieces over old: block_store's way when no extent fits. */
+int pieces_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
+		 uint32_t len, const struct rec *old);
+/* Write n bytes of src at block offset in (partial) into cur (a pieces
+ * block, or any record but an unwritten one, or none): the pieces it
+ * touches go to fresh space, the others stay (a record that is not pieces
+ * yet becomes pieces pointing into its extent and overlays). */
+int pieces_write(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *cur,
+		 size_t in, const uint8_t *src, size_t n);
+/* Punch block bytes [s, e) (not the whole block) of cur, a written record:
+ * a pieces block loses the pieces inside, any other block becomes pieces
+ * that keep pointing into its extent and overlays, less the punched ones,
+ * which are freed; pieces cut in part are rewritten to fresh space. */
+int pieces_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *cur,
+		 uint32_t s, uint32_t e);
+/* fallocate over a pieces block: its holes get zero-filled pieces. */
+int pieces_fill(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *cur);
 
 /* overlays (block.c) */
 int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o);

@@ -28,6 +28,12 @@
  * (D7), so a write into preallocated space needs no new space (xfstests
  * generic/274): the committed state can only hold that extent as
  * unwritten, so a crash before the commit still reads zeros there.
+ *
+ * Pieces records (pieces.c): a block that finds no contiguous extent in
+ * phase A, and a partial write into a block already stored as pieces, is
+ * written in phase C with fs->lock held ("locked"), piece by piece, into
+ * any free 4 KiB blocks.  Reads of a pieces block read its pieces in
+ * phase A.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +140,18 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		if (!b->r.present || in >= b->r.len || (b->r.flags & HFS_DATAF_ZERO)) {
 			memset(out + b->at, 0, n);   /* a hole, or unwritten */
 			b->r.present = 0;
+			continue;
+		}
+		if (rec_pieces(&b->r)) {
+			/* 4 KiB pieces (pieces.c): the ones this read covers,
+			 * now, each verified (direct reads for LARGE ones) */
+			if (posix_memalign((void **)&b->scratch, 4096, HFS_FBLOCK)) {
+				ret = -ENOMEM;
+				break;
+			}
+			b->dst = b->scratch;
+			b->err = pieces_read(fs, ip->ino, fbo, &b->r, b->dst, in, in + n);
+			b->r.present = 2;
 			continue;
 		}
 		if (ovl_capable(&b->r)) {
@@ -286,6 +304,8 @@ struct wblk {
 	int partial, old_ready, err;
 	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
+	int locked;          /* stored in phase C with fs->lock held (pieces: a
+			      * pieces block, or no contiguous extent free) */
 	uint32_t ovmask;     /* overlays merged into data in phase A (D4 checks them) */
 	uint64_t ovaddr[NPIECE];
 };
@@ -344,19 +364,25 @@ static int ovl_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	return ret;
 }
 
-/* The old, fully locked way for one partial block: read, merge, store.
- * Used when a block changed between phases A and C (D4). */
+/* The old, fully locked way for one block: read, merge, store.  Used when
+ * a block changed between phases A and C (D4), for pieces blocks, and
+ * when phase A found no contiguous extent (block_store stores pieces). */
 static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, size_t in,
-				const uint8_t *src, size_t n, uint8_t *scratch)
+				const uint8_t *src, size_t n, uint8_t *scratch, int no_extent)
 {
+	int whole = in == 0 && n == HFS_FBLOCK;
 	struct rec r;
 	uint32_t keep;
 	int ret = rec_get(fs, ip->ino, fbo, &r);
 
 	if (ret)
 		return ret;
+	/* only the pieces it touches: into a pieces block, and when no
+	 * extent is free (the other pieces need no new space then) */
+	if (!whole && (rec_pieces(&r) || (no_extent && !(r.present && (r.flags & HFS_DATAF_ZERO)))))
+		return pieces_write(fs, ip, fbo, &r, in, src, n);
 	memset(scratch, 0, HFS_FBLOCK);
-	if (r.present && (ret = block_read(fs, ip->ino, fbo, &r, scratch)) != 0)
+	if (r.present && !whole && (ret = block_read(fs, ip->ino, fbo, &r, scratch)) != 0)
 		return ret;
 	memcpy(scratch + in, src, n);
 	keep = (uint32_t)((in + n + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE);
@@ -421,14 +447,8 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 	if (b->inplace)
 		return 0;   /* the same extent and length: i_blocks unchanged */
 	ip->blocks += b->len / 512;
-	if (cur.present) {
-		ip->blocks -= cur.len / 512;
-		ret = hfs_free(fs, cur.addr, cur.len);
-		/* a whole block replaces its overlays; a merge included them */
-		if (!ret && ovl_capable(&cur))
-			ret = ovl_drop(fs, ip, b->fbo);
-	}
-	return ret;
+	/* a whole block replaces its overlays (or pieces); a merge included them */
+	return rec_release(fs, ip, b->fbo, &cur);
 }
 
 /* One batch of up to BATCH_MAX consecutive blocks of [off+done, off+len).
@@ -477,6 +497,12 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			done += n;
 			continue;
 		}
+		if (b->partial && rec_pieces(&b->old)) {
+			b->locked = 1;   /* the pieces it touches, in phase C */
+			nb++;
+			done += n;
+			continue;
+		}
 		if (b->partial && b->old.present && (b->old.flags & HFS_DATAF_ZERO)) {
 			/* unwritten, claimed by another writer: copy on write,
 			 * merging with zeros (its bytes are not data) */
@@ -497,6 +523,14 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				b->ovl = 1;
 				b->len = (uint32_t)n;
 				ret = hfs_alloc(fs, HFS_ZONE_SMALL, b->len, &b->za);
+				if (ret == -ENOSPC) {
+					/* no run of n free: pieces in phase C */
+					b->ovl = 0;
+					b->len = 0;
+					b->za = 0;
+					b->locked = 2;
+					ret = 0;
+				}
 				if (ret)
 					break;
 				nb++;
@@ -530,6 +564,13 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			}
 		}
 		ret = data_alloc(fs, &b->len, &b->za);   /* may make a part block whole */
+		if (ret == -ENOSPC) {
+			/* no contiguous extent free: 4 KiB pieces, in phase C */
+			b->len = 0;
+			b->za = 0;
+			b->locked = 2;
+			ret = 0;
+		}
 		if (ret)
 			break;
 		nb++;
@@ -544,7 +585,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 
-		if (!b->partial || !b->old.present || b->old_ready || b->ovl)
+		if (!b->partial || !b->old.present || b->old_ready || b->ovl || b->locked)
 			continue;
 		rio[i].w = &rw;
 		rio[i].err = &b->err;
@@ -562,6 +603,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 
+		if (b->locked)
+			continue;   /* all of it in phase C */
 		if (b->ovl) {
 			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
 			continue;
@@ -636,13 +679,15 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				b->za = 0;   /* the record's extent: never freed here */
 		}
 		if (!r) {
-			r = wblk_commit(fs, ip, b);
+			r = b->locked ? 1 : wblk_commit(fs, ip, b);
 			if (r == 1) {
-				/* (D4): the block changed since phase A; redo it locked */
+				/* (D4): the block changed since phase A; redo it
+				 * locked.  And blocks phase A left to this */
 				uint8_t *scratch;
 
 				r = posix_memalign((void **)&scratch, 4096, HFS_FBLOCK) ? -ENOMEM :
-				    write_partial_locked(fs, ip, b->fbo, b->in, src + b->at, b->n, scratch);
+				    write_partial_locked(fs, ip, b->fbo, b->in, src + b->at, b->n, scratch,
+							 b->locked == 2);
 				if (r != -ENOMEM)
 					free(scratch);
 			}

@@ -24,6 +24,8 @@ static int block_zero_tail(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo
 		return block_drop(fs, ip, fbo, &r);
 	if (r.flags & HFS_DATAF_ZERO)
 		return 0;   /* unwritten: its tail reads as zeros already */
+	if (rec_pieces(&r))
+		return pieces_punch(fs, ip, fbo, &r, from, HFS_FBLOCK);   /* frees the pieces past it */
 	if (posix_memalign((void **)&scratch, 4096, HFS_FBLOCK))
 		return -ENOMEM;
 	ret = block_read(fs, ip->ino, fbo, &r, scratch);
@@ -126,7 +128,15 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 	return 0;
 }
 
-/* Punch [off, end): whole blocks go, partial ones are rewritten with zeros. */
+/* Does block range [s, e) cover a whole 4 KiB piece? */
+static int whole_piece(uint64_t s, uint64_t e)
+{
+	return (e - e % HFS_BLKSIZE) > (s + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE;
+}
+
+/* Punch [off, end): whole blocks go; whole 4 KiB pieces inside a block
+ * are freed (the block becomes a pieces record, pieces.c); the rest of a
+ * partial block is rewritten with zeros. */
 static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uint64_t end)
 {
 	uint64_t fbo;
@@ -163,6 +173,11 @@ static int file_punch(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, uin
 			return ret;
 		if (r.present && s == fbo && (e == fbo + HFS_FBLOCK || e >= fbo + r.len)) {
 			ret = block_drop(fs, ip, fbo, &r);
+		} else if (r.present && s - fbo < r.len && !(r.flags & HFS_DATAF_ZERO) &&
+			   (rec_pieces(&r) || whole_piece(s - fbo, min_u64(e - fbo, r.len)))) {
+			/* whole 4 KiB pieces: freed, the block kept as pieces */
+			ret = pieces_punch(fs, ip, fbo, &r, (uint32_t)(s - fbo),
+					   (uint32_t)min_u64(e - fbo, r.len));
 		} else if (r.present && s - fbo < r.len && !(r.flags & HFS_DATAF_ZERO)) {
 			/* (an unwritten block reads as zeros already) */
 			uint8_t *scratch;
@@ -226,6 +241,12 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 			ret = rec_get(fs, ip->ino, fbo, &r);
 		if (ret)
 			break;
+		if (rec_pieces(&r)) {
+			ret = pieces_fill(fs, ip, fbo, &r);   /* its holes need space too */
+			if (ret)
+				break;
+			continue;
+		}
 		if (r.present)
 			continue;
 		ret = block_prealloc(fs, ip, fbo);
@@ -261,6 +282,13 @@ static int seek_data_in(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, u
 	if (ret)
 		return ret;
 	end = fbo + r.len;
+	if (rec_pieces(&r)) {
+		unsigned q = NPIECE;
+
+		while (q && !r.paddr[q - 1])
+			q--;
+		end = fbo + q * HFS_BLKSIZE;   /* hole pieces read as zeros: skipped below */
+	}
 	if (!r.present || *pos >= end)
 		return 0;
 	buf = malloc(HFS_BLKSIZE);
@@ -319,6 +347,19 @@ int hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whe
 			ret = rec_get(fs, ip->ino, fbo, &r);
 			if (ret)
 				return ret;
+			if (rec_pieces(&r)) {
+				unsigned q;
+
+				/* the first hole piece that ends past off */
+				for (q = 0; q < NPIECE; q++)
+					if (!r.paddr[q] && fbo + (q + 1) * HFS_BLKSIZE > off) {
+						uint64_t h = fbo + q * HFS_BLKSIZE;
+
+						*out = h < off ? off : h >= ip->size ? ip->size : h;
+						return 0;
+					}
+				continue;
+			}
 			if (!r.present || r.len < HFS_FBLOCK) {
 				uint64_t h = r.present ? fbo + r.len : fbo;
 

@@ -20,6 +20,7 @@
 #include "fs/dir.h"
 #include "fs/fuse_int.h"
 #include "fs/shutdown.h"
+#include "fs/trim.h"
 
 /* The session, for notifications (set once before the loop runs). */
 struct fuse_session *hfs_session;
@@ -462,6 +463,10 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 
 	if (cmd == HFS_IOC_SHUTDOWN) {
 		hfs_ioctl_shutdown(req, arg);
+		return;
+	}
+	if (cmd == HFS_IOC_FITRIM) {
+		hfs_ioctl_trim(req, in_buf, in_bufsz, out_bufsz);
 		return;
 	}
 	if (flags & FUSE_IOCTL_COMPAT) {

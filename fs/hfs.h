@@ -40,6 +40,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   cache_size=N[KMG]     bufcache memory limit (default 256M)
  *   flush_interval=SEC    periodic flush cycle (default 5)
  *   nodirect              never open components O_DIRECT (testing)
+ *   pieces                testing: store every copy-on-write block as 4 KiB
+ *                         pieces, as when free space is too fragmented for a
+ *                         64 KiB extent (the crash tool's `pieces` workload)
  *   write_log=FILE        test device: log every completed write and flush
  *                         (raid_wlog_replay rebuilds crash images from it)
  *   noatime|relatime|strictatime  when reads and listings move atime
@@ -60,6 +63,8 @@ struct hfs_mount_opts {
 	int      nodiratime;        /* directories keep their atime */
 	int      no_writeback;      /* no kernel writeback cache: every write(2)
 				     * reaches the daemon before it returns (crash tests) */
+	int      force_pieces;      /* "pieces": never a contiguous extent for a
+				     * copy-on-write block (testing) */
 	int      redo_off;          /* -o noredo: every fsync commits (no REDO records) */
 };
 enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };

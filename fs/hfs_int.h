@@ -225,6 +225,10 @@ uint64_t hfs_undo_headroom(const struct hfs_fs *fs);  /* bytes left this group *
 int  hfs_alloc_load(struct hfs_fs *fs);
 void hfs_alloc_unload(struct hfs_fs *fs);
 int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr);
+/* One 4 KiB block for a piece of a file block (FORMAT.md pieces records):
+ * SMALL space first (a fresh big-block becomes SMALL), then the 4 KiB holes
+ * of LARGE big-blocks.  0 or -ENOSPC/-errno. */
+int  hfs_alloc_piece(struct hfs_fs *fs, uint64_t *zaddr);
 int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
@@ -244,6 +248,25 @@ uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
  * sized to the kernel's dirty limit.  statfs f_bavail and creates leave it
  * out; data writes leave hfs_dirty_reserve(). */
 uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs);
+/* FITRIM (trim.c, alloc.c "trim holds").  hfs_alloc_trim_hold scans raw
+ * range [*pos, end) (4 KiB aligned) for runs of blocks free in the last
+ * committed state and untouched since (not allocated, not pending, not
+ * held by another trim), holds each run of at least minlen bytes (the
+ * allocator then treats it as busy) and returns it in ext[] (at most max):
+ * count, -EINVAL, -ENOMEM (nothing held).  It stops after about budget
+ * bytes scanned where no run is open, or when a run reaches budget bytes;
+ * *pos = where the next batch starts.  hfs_alloc_trim_release gives held
+ * extents back.  Both with fs->lock held; the discards run without it. */
+struct hfs_extent { uint64_t raw, len; };
+int  hfs_alloc_trim_hold(struct hfs_fs *fs, uint64_t *pos, uint64_t end, uint64_t minlen,
+			 uint64_t budget, struct hfs_extent *ext, int max);
+void hfs_alloc_trim_release(struct hfs_fs *fs, const struct hfs_extent *ext, int n);
+/* trim.c: FITRIM of raw range [start, start+len): *trimmed = bytes
+ * discarded.  0, -EINVAL (minlen over a big-block, start beyond the
+ * volume, len under a block), -EROFS, -EIO (shut down or a device
+ * failed), -EOPNOTSUPP (a device can discard nothing).  Takes fs->lock. */
+int  hfs_trim(struct hfs_fs *fs, uint64_t start, uint64_t len, uint64_t minlen,
+	      uint64_t *trimmed);
 /* dirty.c: size R and the kernel's dirty limit for the mount at mnt (its
  * canonical path), lowering the bdi's max_bytes where allowed.  Takes
  * fs->lock; called once after the mount, before any request is served. */

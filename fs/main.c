@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
 		"options (-o): ro, degraded, engine=uring|pool, cache_size=N[KMG],\n"
 		"  flush_interval=SEC, nodirect, nowriteback, noredo (every fsync commits),\n"
-		"  write_log=FILE, fault=FILE\n"
+		"  pieces, write_log=FILE, fault=FILE\n"
 		"  (test devices), noatime|relatime|strictatime, nodiratime|diratime,\n"
 		"  and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
@@ -81,6 +81,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->raid.allow_degraded = 1;
 		} else if (!strcmp(tok, "nowriteback")) {
 			o->no_writeback = 1;
+		} else if (!strcmp(tok, "pieces")) {
+			o->force_pieces = 1;
 		} else if (!strcmp(tok, "noredo")) {
 			o->redo_off = 1;
 		} else if (!strcmp(tok, "nodirect")) {

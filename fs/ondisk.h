@@ -28,9 +28,10 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 5      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
-				  * 4: unwritten DATA records, 5: REDO records) */
+#define HFS_VERSION_MINOR 6      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
+				  * 4: unwritten DATA records, 5: REDO records, 6: pieces DATA records) */
 #define HFS_MINOR_REDO    5      /* volumes made with this minor or later take REDO records */
+#define HFS_MINOR_PIECES  6      /* the first minor that may hold pieces DATA records */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -256,15 +257,37 @@ static inline uint64_t hfs_xval_key(uint64_t xkey, unsigned gen, unsigned chunk)
 { return (xkey >> 32) << 32 | (xkey & 0x7ffffffu) << 5 | (uint64_t)gen << 4 | chunk; }
 #define HFS_SYMLINK_MAX  4095u
 
-#define HFS_DATAF_ZERO 0x1          /* unwritten (fallocated) extent, reads as zeros */
+#define HFS_DATAF_ZERO   0x1        /* unwritten (fallocated) extent, reads as zeros */
+#define HFS_DATAF_PIECES 0x2        /* minor 6: the block is stored as 4 KiB pieces
+				     * (struct hfs_pieces_ondisk), not one extent */
 struct hfs_data_ondisk {
-	uint64_t d_addr;            /*  0 zaddr (zone SMALL or LARGE) */
-	uint32_t d_len;             /*  8 bytes stored, multiple of HFS_BLKSIZE, <= HFS_FBLOCK */
-	uint32_t d_crc;             /* 12 crc32 of the d_len stored bytes */
+	uint64_t d_addr;            /*  0 zaddr (zone SMALL or LARGE); PIECES: 0 */
+	uint32_t d_len;             /*  8 bytes stored, multiple of HFS_BLKSIZE, <= HFS_FBLOCK;
+				     *    PIECES: HFS_FBLOCK */
+	uint32_t d_crc;             /* 12 crc32 of the d_len stored bytes; PIECES: 0 */
 	uint32_t d_flags;           /* 16 HFS_DATAF_* */
 	uint32_t d_pad;             /* 20 */
 };
 _Static_assert(sizeof(struct hfs_data_ondisk) == 24, "data size");
+
+/* A DATA record with HFS_DATAF_PIECES (minor 6): file block b is stored as
+ * HFS_NPIECE pieces of HFS_BLKSIZE bytes; piece p holds the block's bytes
+ * [p * 4096, p * 4096 + 4096) in its own 4 KiB-aligned block of a SMALL or
+ * LARGE big-block, or is a hole (p_addr 0: reads as zeros).  Written when
+ * no contiguous extent is free (fragmented free space) and by a punch of
+ * whole pieces inside a block, which frees the punched 4 KiB blocks. */
+#define HFS_NPIECE (HFS_FBLOCK / HFS_BLKSIZE)    /* 16 */
+struct hfs_piece_ondisk {
+	uint64_t p_addr;            /*  0 zaddr (SMALL or LARGE, HFS_BLKSIZE aligned), 0 = hole */
+	uint32_t p_crc;             /*  8 crc32 of the piece's HFS_BLKSIZE bytes (0 for a hole) */
+	uint32_t p_pad;             /* 12 */
+};
+_Static_assert(sizeof(struct hfs_piece_ondisk) == 16, "piece size");
+struct hfs_pieces_ondisk {
+	struct hfs_data_ondisk pc_hdr;                  /*  0 d_flags = HFS_DATAF_PIECES */
+	struct hfs_piece_ondisk pc_piece[HFS_NPIECE];   /* 24 */
+};
+_Static_assert(sizeof(struct hfs_pieces_ondisk) == 280, "pieces size");
 
 /* ---- free map ------------------------------------------------------------
  * A sequence of HFS_BUFSIZE blocks at vh_freemap_base.  Block n has the

@@ -174,6 +174,30 @@ static int rec_cb(void *priv, const struct hfs_key *k, const void *val, size_t l
 		sc->sc_stop_key = *k;   /* resume here next step */
 		return 2;
 	}
+	if (k->type == HFS_REC_DATA && len == sizeof(struct hfs_pieces_ondisk)) {
+		/* a block stored as 4 KiB pieces: each is a block of its own */
+		struct hfs_pieces_ondisk pc;
+		unsigned p;
+		int ret = 0;
+
+		memcpy(&pc, val, sizeof(pc));
+		if (hfs_le32(pc.pc_hdr.d_flags) != HFS_DATAF_PIECES)
+			return HFS_CORRUPT("DATA record of inode %llu at %llu: bad pieces record",
+					   (unsigned long long)k->obj, (unsigned long long)k->key);
+		for (p = 0; p < HFS_NPIECE && !ret; p++) {
+			addr = hfs_le64(pc.pc_piece[p].p_addr);
+			if (!addr)
+				continue;   /* a hole */
+			if (hfs_raw(addr) % HFS_BLKSIZE ||
+			    (hfs_zone_of(addr) != HFS_ZONE_SMALL && hfs_zone_of(addr) != HFS_ZONE_LARGE) ||
+			    hfs_raw(addr) + HFS_BLKSIZE > hfs_le64(fs->vh.vh_size))
+				return HFS_CORRUPT("DATA record of inode %llu at %llu: invalid piece %u",
+						   (unsigned long long)k->obj, (unsigned long long)k->key, p);
+			ret = scrub_block(fs, BLK_DATA, hfs_raw(addr), HFS_BLKSIZE,
+					  hfs_le32(pc.pc_piece[p].p_crc));
+		}
+		return ret;
+	}
 	if (len != sizeof(d))
 		return HFS_CORRUPT("DATA record of inode %llu at %llu: %zu bytes",
 				   (unsigned long long)k->obj, (unsigned long long)k->key, len);

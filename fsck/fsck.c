@@ -7,7 +7,7 @@
  *   2. UNDO: replayed (default) or overlaid in memory (-n);
  *   3. the B-tree: every node's magic, CRC, self-address, level, key order
  *      and fences; every record's size; every address's zone;
- *   4. data: every extent's CRC on every copy;
+ *   4. data: every extent's and piece's CRC on every copy;
  *   5. namespace: dirents to existing inodes of the right type, link
  *      counts, directory parents, unreachable inodes, inode counters;
  *   6. free map: owners, bitmaps and counts against the references.
@@ -51,7 +51,7 @@ struct fsck {
 	size_t ndents, capdents;
 	uint64_t *orphans;
 	size_t norphans, caporphans;
-	uint64_t nnodes, nrecs, ndata;
+	uint64_t nnodes, nrecs, ndata, npieces;
 	/* full DATA blocks of inode bobj seen so far (in key order), so that
 	 * each DATAOVL record (after them in key order) is checked to lie on one */
 	uint64_t bobj, *bfbo;
@@ -262,6 +262,17 @@ out:
 	free(d);
 }
 
+/* Does copy c (or the only copy) of the 4 KiB-multiple range hold crc? */
+static int data_crc_ok(struct fsck *f, int c, uint64_t raw, uint8_t *buf, uint32_t len, uint32_t crc,
+		       int *skip)
+{
+	int copies = raid_ncopies(f->rs);
+	int ret = copies > 1 ? raid_read_copy(f->rs, c, raw, buf, len) : raid_read(f->rs, raw, buf, len);
+
+	*skip = ret == -EIO && copies > 1;   /* a failed/missing leg: reported by assembly */
+	return *skip || (!ret && (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, len) == crc);
+}
+
 /* A DATA record (ovl 0) or a DATAOVL record (ovl 1: one 4 KiB SMALL piece
  * on a full DATA block of the same inode). */
 static void check_data(struct fsck *f, const struct key *k, const struct hfs_data_ondisk *dd, int ovl)
@@ -307,21 +318,76 @@ static void check_data(struct fsck *f, const struct key *k, const struct hfs_dat
 				(unsigned long long)k->obj, (unsigned long long)k->key);
 	}
 	ref(f, raw, len, "a data extent");
+	if (hfs_le32(dd->d_flags) & ~HFS_DATAF_ZERO)
+		problem(f, "inode %llu: %s record at offset %llu has flags 0x%x", (unsigned long long)k->obj,
+			ovl ? "overlay" : "data", (unsigned long long)k->key, hfs_le32(dd->d_flags));
 	if (hfs_le32(dd->d_flags) & HFS_DATAF_ZERO)
 		return;   /* unwritten (fallocated): no bytes to check, reads as zeros */
 	if (posix_memalign((void **)&buf, 4096, len))
 		return;
 	for (c = 0; c < copies; c++) {
-		int ret = copies > 1 ? raid_read_copy(f->rs, c, raw, buf, len) : raid_read(f->rs, raw, buf, len);
+		int skip;
 
-		if (ret == -EIO && copies > 1)
-			continue;   /* a failed/missing leg: reported by assembly */
-		if (ret || (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, len) != crc)
+		if (!data_crc_ok(f, c, raw, buf, len, crc, &skip))
 			problem(f, "inode %llu offset %llu: data CRC mismatch%s%s", (unsigned long long)k->obj,
 				(unsigned long long)k->key, copies > 1 ? " on copy " : "",
 				copies > 1 ? (c ? "1+" : "0") : "");
 	}
 	free(buf);
+}
+
+/* A pieces DATA record (minor 5): 16 pieces of 4 KiB, each a 4 KiB-aligned
+ * block of SMALL or LARGE space or a hole.  Returns the bytes it holds. */
+static uint64_t check_pieces(struct fsck *f, const struct key *k, const struct hfs_pieces_ondisk *pc)
+{
+	uint8_t *buf;
+	uint64_t bytes = 0;
+	unsigned p;
+	int c, copies = raid_ncopies(f->rs), skip;
+
+	f->ndata++;
+	if (hfs_le16(f->vh.vh_minor) < HFS_MINOR_PIECES)
+		problem(f, "inode %llu: pieces record at offset %llu on a volume of minor version %u",
+			(unsigned long long)k->obj, (unsigned long long)k->key, hfs_le16(f->vh.vh_minor));
+	if (k->key % HFS_FBLOCK || pc->pc_hdr.d_addr || hfs_le32(pc->pc_hdr.d_len) != HFS_FBLOCK ||
+	    pc->pc_hdr.d_crc || hfs_le32(pc->pc_hdr.d_flags) != HFS_DATAF_PIECES || pc->pc_hdr.d_pad) {
+		problem(f, "inode %llu: invalid pieces record at offset %llu", (unsigned long long)k->obj,
+			(unsigned long long)k->key);
+		return 0;
+	}
+	if (posix_memalign((void **)&buf, 4096, HFS_BLKSIZE))
+		return 0;
+	for (p = 0; p < HFS_NPIECE; p++) {
+		const struct hfs_piece_ondisk *e = &pc->pc_piece[p];
+		uint64_t a = hfs_le64(e->p_addr), raw = hfs_raw(a);
+		enum hfs_zone z = hfs_zone_of(a);
+
+		if (!a) {
+			if (e->p_crc || e->p_pad)
+				problem(f, "inode %llu: hole piece %u at offset %llu is not zero",
+					(unsigned long long)k->obj, p, (unsigned long long)k->key);
+			continue;
+		}
+		if ((z != HFS_ZONE_SMALL && z != HFS_ZONE_LARGE) || raw % HFS_BLKSIZE || e->p_pad ||
+		    raw + HFS_BLKSIZE > hfs_le64(f->vh.vh_size)) {
+			problem(f, "inode %llu: invalid piece %u at offset %llu", (unsigned long long)k->obj,
+				p, (unsigned long long)k->key);
+			continue;
+		}
+		bytes += HFS_BLKSIZE;
+		f->npieces++;
+		ref(f, raw, HFS_BLKSIZE, "a data piece");
+		for (c = 0; c < copies; c++)
+			if (!data_crc_ok(f, c, raw, buf, HFS_BLKSIZE, hfs_le32(e->p_crc), &skip))
+				problem(f, "inode %llu offset %llu: data CRC mismatch%s%s",
+					(unsigned long long)k->obj, (unsigned long long)k->key + p * HFS_BLKSIZE,
+					copies > 1 ? " on copy " : "", copies > 1 ? (c ? "1+" : "0") : "");
+	}
+	free(buf);
+	if (!bytes)
+		problem(f, "inode %llu: pieces record at offset %llu holds no piece",
+			(unsigned long long)k->obj, (unsigned long long)k->key);
+	return bytes;
 }
 
 static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, unsigned len,
@@ -393,7 +459,15 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 	}
 	case HFS_REC_DATA:
 	case HFS_REC_DATAOVL:
-		if (len != sizeof(struct hfs_data_ondisk))
+		if (k->type == HFS_REC_DATA && len == sizeof(struct hfs_pieces_ondisk)) {
+			struct inode_info *ii = find_ino(f, k->obj);
+			uint64_t bytes = check_pieces(f, k, (const void *)v);
+
+			if (!ii)
+				problem(f, "data record of missing inode %llu", (unsigned long long)k->obj);
+			else
+				ii->data_bytes += bytes;
+		} else if (len != sizeof(struct hfs_data_ondisk))
 			problem(f, "inode %llu: data record of %u bytes", (unsigned long long)k->obj, len);
 		else {
 			struct inode_info *ii = find_ino(f, k->obj);
@@ -754,10 +828,11 @@ int main(int argc, char **argv)
 		}
 	}
 	raid_flush(f.rs);
-	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents, "
+	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents, %llu data pieces, "
 	       "%llu of %llu blocks free; %d problem%s, %d fixed\n",
 	       argv[optind], f.nino, (unsigned long long)f.nnodes, (unsigned long long)f.nrecs,
-	       (unsigned long long)f.ndata, (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
+	       (unsigned long long)f.ndata, (unsigned long long)f.npieces,
+	       (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
 	       (unsigned long long)f.nblocks, f.problems, f.problems == 1 ? "" : "s", f.fixed);
 	raid_close(f.rs);
 	for (c = 0; c < 1024; c++)

@@ -102,7 +102,7 @@ void raid_dag_edge(struct raid_node *a, struct raid_node *b)
 static int is_io(const struct raid_node *n)
 {
 	return n->n_type == RN_READ || n->n_type == RN_WRITE ||
-	       n->n_type == RN_FLUSH || n->n_type == RN_FUNC;
+	       n->n_type == RN_FLUSH || n->n_type == RN_FUNC || n->n_type == RN_DISCARD;
 }
 
 /* Resolve n (already GOOD/BAD/SKIPPED) towards its successors; collect
@@ -177,7 +177,8 @@ static void eng_done(struct raid_eng_req *r, long res)
 	struct raid_comp *c = &n->n_dag->d_set->comp[n->n_comp];
 
 	atomic_fetch_sub(&c->c_inflight, 1);
-	if (err)
+	/* a device without discard support has no error: it cannot discard */
+	if (err && !(n->n_type == RN_DISCARD && err == -EOPNOTSUPP))
 		atomic_fetch_add(n->n_type == RN_READ ? &c->c_read_errs : &c->c_write_errs, 1);
 	else if (n->n_type == RN_WRITE)
 		raid_wlog_write(n->n_dag->d_set, n->n_comp, n->n_off, r->er_buf, n->n_len);
@@ -214,6 +215,7 @@ static void fire_one(struct raid_node *n)
 	case RN_READ:
 	case RN_WRITE:
 	case RN_FLUSH:
+	case RN_DISCARD:
 		break;
 	default:
 		abort();
@@ -224,9 +226,11 @@ static void fire_one(struct raid_node *n)
 	atomic_fetch_add(&s->comp[n->n_comp].c_inflight, 1);
 	r->er_fd = s->comp[n->n_comp].c_fd;
 	r->er_op = n->n_type == RN_READ ? RAID_EOP_READ :
-		   n->n_type == RN_WRITE ? RAID_EOP_WRITE : RAID_EOP_FSYNC;
+		   n->n_type == RN_WRITE ? RAID_EOP_WRITE :
+		   n->n_type == RN_DISCARD ? RAID_EOP_DISCARD : RAID_EOP_FSYNC;
+	r->er_blkdev = s->comp[n->n_comp].c_blkdev;
 	r->er_off = n->n_off;
-	r->er_buf = n->n_bounce ? n->n_bounce : n->n_buf;
+	r->er_buf = n->n_bounce ? n->n_bounce : n->n_buf;   /* NULL for a discard */
 	r->er_len = n->n_len;
 	if (n->n_bounce && n->n_type == RN_WRITE)
 		memcpy(n->n_bounce, n->n_buf, n->n_len);

@@ -39,7 +39,8 @@
 /* Capacity of raid_dag_new(); builders size their DAG with raid_dag_new_n. */
 #define RAID_DAG_MAX_NODES 40
 
-enum raid_node_type { RN_NIL = 0, RN_COMMIT, RN_TERM, RN_READ, RN_WRITE, RN_FLUSH, RN_FUNC };
+enum raid_node_type { RN_NIL = 0, RN_COMMIT, RN_TERM, RN_READ, RN_WRITE, RN_FLUSH, RN_FUNC,
+		      RN_DISCARD };
 enum raid_node_state { RNS_WAIT = 0, RNS_FIRED, RNS_GOOD, RNS_BAD, RNS_SKIPPED, RNS_UNDONE };
 
 struct raid_dag;

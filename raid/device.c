@@ -86,6 +86,7 @@ int raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct)
 			goto err_errno;
 		c->c_size = sz;
 		c->c_sector = (uint32_t)ss;
+		c->c_blkdev = 1;
 	} else if (S_ISREG(st.st_mode)) {
 		c->c_size = (uint64_t)st.st_size;
 		c->c_sector = 512;

@@ -14,7 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum raid_eop { RAID_EOP_READ = 1, RAID_EOP_WRITE = 2, RAID_EOP_FSYNC = 3 };
+/* DISCARD: er_len bytes at er_off are no longer needed (er_buf unused):
+ * ioctl(BLKDISCARD) when er_blkdev, else fallocate(PUNCH_HOLE|KEEP_SIZE);
+ * res 0 or -errno (-EOPNOTSUPP when the file or device supports neither).
+ * The io_uring engine hands discards to a worker-pool engine of its own
+ * (BLKDISCARD is a blocking ioctl io_uring 2.3 cannot issue). */
+enum raid_eop { RAID_EOP_READ = 1, RAID_EOP_WRITE = 2, RAID_EOP_FSYNC = 3, RAID_EOP_DISCARD = 4 };
 
 struct raid_eng_req {
 	int      er_fd;
@@ -22,6 +27,7 @@ struct raid_eng_req {
 	uint64_t er_off;
 	void    *er_buf;
 	size_t   er_len;
+	int      er_blkdev;         /* DISCARD: er_fd is a block device */
 	size_t   er_done_bytes;     /* engine private: progress on short I/O */
 	void   (*er_done)(struct raid_eng_req *r, long res);
 	void    *er_priv;
@@ -39,5 +45,7 @@ struct raid_engine {
 
 int raid_engine_uring_create(unsigned depth, struct raid_engine **out);
 int raid_engine_pool_create(unsigned workers, struct raid_engine **out);
+/* The discard system call of one request (engine_pool.c): 0 or -errno. */
+long raid_engine_discard(const struct raid_eng_req *r);
 
 #endif

@@ -7,11 +7,14 @@
  * order.  Workers are created on demand and exit after an idle timeout.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <linux/fs.h>
 #include "raid/engine.h"
 
 #define POOL_IDLE_SEC 10
@@ -37,8 +40,30 @@ struct pool_engine {
 	struct pool_queue *q;
 };
 
+long raid_engine_discard(const struct raid_eng_req *r)
+{
+	int ret;
+
+	if (r->er_blkdev) {
+		uint64_t range[2] = { r->er_off, r->er_len };
+
+		ret = ioctl(r->er_fd, BLKDISCARD, range);
+	} else {
+		ret = fallocate(r->er_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)r->er_off, (off_t)r->er_len);
+	}
+	if (ret == 0)
+		return 0;
+	/* what "this file or device cannot discard" looks like: ENOTTY from
+	 * a device without the ioctl, ENOSYS/EOPNOTSUPP from a filesystem
+	 * without hole punching */
+	return errno == ENOTTY || errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
+}
+
 static long pool_do(struct raid_eng_req *r)
 {
+	if (r->er_op == RAID_EOP_DISCARD)
+		return raid_engine_discard(r);
 	while (r->er_done_bytes < r->er_len || r->er_op == RAID_EOP_FSYNC) {
 		char *p = (char *)r->er_buf + r->er_done_bytes;
 		size_t len = r->er_len - r->er_done_bytes;

@@ -6,6 +6,9 @@
  * reaps CQEs and runs callbacks; a short transfer is resubmitted for the
  * remainder from that thread.  Shutdown: a NOP carrying a NULL user_data
  * after every request has completed.
+ * Discards go to a worker-pool engine of its own (created with the ring):
+ * BLKDISCARD is an ioctl, which this liburing cannot queue, and a
+ * blocking call on the reaper thread would stall every completion.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@ struct uring_engine {
 	pthread_mutex_t sq_lock;
 	pthread_t reaper;
 	atomic_long inflight;
+	struct raid_engine *aux;     /* discards (worker pool) */
 };
 
 static void uring_prep(struct io_uring_sqe *sqe, struct raid_eng_req *r)
@@ -60,8 +64,21 @@ static int uring_queue(struct uring_engine *u, struct raid_eng_req **reqs, int n
 static int uring_submit(struct raid_engine *e, struct raid_eng_req **reqs, int n)
 {
 	struct uring_engine *u = (struct uring_engine *)e;
-	int done = 0, ret;
+	int done = 0, ret, i;
 
+	for (i = 0; i < n; i++)
+		if (reqs[i]->er_op == RAID_EOP_DISCARD)
+			break;
+	if (i < n) {
+		/* a batch with a discard: one at a time, each to its engine */
+		for (i = 0; i < n; i++) {
+			ret = reqs[i]->er_op == RAID_EOP_DISCARD ?
+			      u->aux->ops->submit(u->aux, &reqs[i], 1) : uring_submit(e, &reqs[i], 1);
+			if (ret < 0)
+				return ret;
+		}
+		return 0;
+	}
 	atomic_fetch_add(&u->inflight, n);
 	pthread_mutex_lock(&u->sq_lock);
 	while (done < n) {
@@ -122,6 +139,7 @@ static void uring_destroy(struct raid_engine *e)
 	struct uring_engine *u = (struct uring_engine *)e;
 	struct io_uring_sqe *sqe;
 
+	u->aux->ops->destroy(u->aux);   /* waits for its discards */
 	while (atomic_load(&u->inflight) > 0)
 		sched_yield();
 	pthread_mutex_lock(&u->sq_lock);
@@ -153,10 +171,17 @@ int raid_engine_uring_create(unsigned depth, struct raid_engine **out)
 		free(u);
 		return ret;
 	}
+	ret = raid_engine_pool_create(2, &u->aux);
+	if (ret) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return ret;
+	}
 	pthread_mutex_init(&u->sq_lock, NULL);
 	u->e.ops = &uring_ops;
 	ret = -pthread_create(&u->reaper, NULL, uring_reaper, u);
 	if (ret) {
+		u->aux->ops->destroy(u->aux);
 		io_uring_queue_exit(&u->ring);
 		free(u);
 		return ret;

@@ -5,7 +5,7 @@
  *
  * Rules file: one rule a line, "key=value" words; '#' starts a comment.
  *   comp=N|*        component position (required)
- *   op=read|write|flush|any          (default any)
+ *   op=read|write|flush|discard|any  (default any)
  *   action=fail|delay|corrupt|vanish (required)
  *   off=A-B         device byte range [A, B) the request must overlap
  *                   (K/M/G suffixes; flushes have no range and never match)
@@ -14,7 +14,7 @@
  *   prob=P          inject with probability P (0 < P <= 1) ...
  *   seed=S          ... from a xorshift64 PRNG seeded with S (default 1)
  *   ms=N            delay: milliseconds (required for delay, only there)
- *   err=EIO|ENODEV|ENOSPC|ETIMEDOUT|N   fail: the error (default EIO)
+ *   err=EIO|ENODEV|ENOSPC|ETIMEDOUT|EROFS|ENXIO|EOPNOTSUPP|N   fail: the error (default EIO)
  * vanish: the device is gone — every request (and label write) fails with
  * -ENODEV; it takes no op/off/skip/count/prob.  corrupt flips bytes in the
  * request's sectors: on a read in the caller's buffer after the read (the
@@ -49,7 +49,7 @@
 /* ---- types ------------------------------------------------------------- */
 
 enum fault_action { FA_FAIL = 1, FA_DELAY, FA_CORRUPT, FA_VANISH };
-enum fault_op { FO_ANY = 0, FO_READ, FO_WRITE, FO_FLUSH };
+enum fault_op { FO_ANY = 0, FO_READ, FO_WRITE, FO_FLUSH, FO_DISCARD };
 
 struct fault_rule {
 	int r_comp;                 /* -1 = every component */
@@ -139,6 +139,7 @@ static int parse_u64(const char *v, uint64_t *out, int suffix)
 static const struct { const char *name; int err; } err_names[] = {
 	{ "EIO", EIO }, { "ENODEV", ENODEV }, { "ENOSPC", ENOSPC },
 	{ "ETIMEDOUT", ETIMEDOUT }, { "EROFS", EROFS }, { "ENXIO", ENXIO },
+	{ "EOPNOTSUPP", EOPNOTSUPP },
 };
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -167,9 +168,10 @@ static int parse_word(const char *path, int lineno, char *w, struct fault_rule *
 	} else if (!strcmp(w, "op")) {
 		*seen |= 2;
 		r->r_op = !strcmp(v, "read") ? FO_READ : !strcmp(v, "write") ? FO_WRITE :
-			  !strcmp(v, "flush") ? FO_FLUSH : !strcmp(v, "any") ? FO_ANY : -1;
+			  !strcmp(v, "flush") ? FO_FLUSH : !strcmp(v, "discard") ? FO_DISCARD :
+			  !strcmp(v, "any") ? FO_ANY : -1;
 		if ((int)r->r_op < 0)
-			BAD("op=%s: not read, write, flush or any", v);
+			BAD("op=%s: not read, write, flush, discard or any", v);
 	} else if (!strcmp(w, "action")) {
 		r->r_action = !strcmp(v, "fail") ? FA_FAIL : !strcmp(v, "delay") ? FA_DELAY :
 			      !strcmp(v, "corrupt") ? FA_CORRUPT : !strcmp(v, "vanish") ? FA_VANISH : 0;
@@ -249,7 +251,7 @@ static int parse_line(const char *path, int lineno, char *line, struct fault_rul
 		BAD("ms= is only for action=delay");
 	if (r->r_action != FA_FAIL && (seen & 32))
 		BAD("err= is only for action=fail");
-	if (r->r_action == FA_CORRUPT && r->r_op == FO_FLUSH)
+	if (r->r_action == FA_CORRUPT && (r->r_op == FO_FLUSH || r->r_op == FO_DISCARD))
 		BAD("action=corrupt needs op=read, write or any");
 	if (r->r_action == FA_VANISH && (seen & (2 | 4 | 8)))
 		BAD("action=vanish takes only comp= (the whole device is gone)");
@@ -543,7 +545,8 @@ void raid_fault_close(struct raid_set *s)
 int raid_fault_filter(struct raid_set *s, struct raid_node *n)
 {
 	struct raid_fault *f = s->fault;
-	enum fault_op op = n->n_type == RN_READ ? FO_READ : n->n_type == RN_WRITE ? FO_WRITE : FO_FLUSH;
+	enum fault_op op = n->n_type == RN_READ ? FO_READ : n->n_type == RN_WRITE ? FO_WRITE :
+			   n->n_type == RN_DISCARD ? FO_DISCARD : FO_FLUSH;
 	struct fault_rule *r = NULL;
 	int i, ret = 0;
 	unsigned ms = 0;
@@ -558,7 +561,7 @@ int raid_fault_filter(struct raid_set *s, struct raid_node *n)
 			break;
 		if (r->r_op != FO_ANY && r->r_op != op)
 			continue;
-		if (r->r_action == FA_CORRUPT && op == FO_FLUSH)
+		if (r->r_action == FA_CORRUPT && (op == FO_FLUSH || op == FO_DISCARD))
 			continue;
 		if (r->r_hi && (op == FO_FLUSH || n->n_off + n->n_len <= r->r_lo || n->n_off >= r->r_hi))
 			continue;

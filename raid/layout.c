@@ -476,22 +476,26 @@ static int mirrored_resync(struct raid_set *s, int src, int dst, uint64_t coff, 
 static const struct raid_layout_ops single_ops = {
 	.name = "single", .redundant = 0,
 	.build_read = striped_read, .build_write = striped_write, .build_flush = striped_flush,
+	.build_discard = raid_build_discard,
 };
 static const struct raid_layout_ops stripe_ops = {
 	.name = "stripe", .redundant = 0,
 	.build_read = striped_read, .build_write = striped_write, .build_flush = striped_flush,
+	.build_discard = raid_build_discard,
 };
 static const struct raid_layout_ops mirror_ops = {
 	.name = "mirror", .redundant = 1,
 	.build_read = mirrored_read, .build_read_degraded = mirrored_read_degraded,
 	.build_write = mirrored_write, .build_write_degraded = mirrored_write_degraded,
 	.build_flush = mirrored_flush, .build_resync = mirrored_resync,
+	.build_discard = raid_build_discard,
 };
 static const struct raid_layout_ops raid10_ops = {
 	.name = "raid10", .redundant = 1,
 	.build_read = mirrored_read, .build_read_degraded = mirrored_read_degraded,
 	.build_write = mirrored_write, .build_write_degraded = mirrored_write_degraded,
 	.build_flush = mirrored_flush, .build_resync = mirrored_resync,
+	.build_discard = raid_build_discard,
 };
 
 const struct raid_layout_ops *raid_layout_ops_of(enum raid_layout l)

@@ -126,3 +126,29 @@ void raid_map_span(const struct raid_geom *g, uint64_t off, size_t len, uint64_t
 	*lo = row0 * g->g_su;
 	*hi = (row1 + 1) * g->g_su;
 }
+
+int raid_map_col_range(const struct raid_geom *g, uint64_t off, uint64_t len, int col,
+		       uint64_t *lo, uint64_t *hi)
+{
+	uint64_t n = (uint64_t)g->g_ncols, su = g->g_su, u0, u1, uf, ul;
+
+	if (!len || col < 0 || col >= g->g_ncols)
+		return 0;
+	if (g->g_ncols == 1) {
+		*lo = off;
+		*hi = off + len;
+		return 1;
+	}
+	u0 = off / su;
+	u1 = (off + len - 1) / su;
+	/* the first and last stripe units of [u0, u1] in column col; the
+	 * units between them are col's units of consecutive rows, which lie
+	 * back to back in the column */
+	uf = u0 + ((uint64_t)col + n - u0 % n) % n;
+	if (uf > u1)
+		return 0;
+	ul = u1 - (u1 % n + n - (uint64_t)col) % n;
+	*lo = uf / n * su + (uf == u0 ? off % su : 0);
+	*hi = ul / n * su + (ul == u1 ? (off + len - 1) % su + 1 : su);
+	return 1;
+}

@@ -122,7 +122,7 @@ const char *raid_engine_name(const struct raid_set *s); /* "io_uring" | "pool" *
 
 /* ---- asynchronous requests ---------------------------------------- */
 
-enum raid_op { RAID_OP_READ = 1, RAID_OP_WRITE = 2, RAID_OP_FLUSH = 3 };
+enum raid_op { RAID_OP_READ = 1, RAID_OP_WRITE = 2, RAID_OP_FLUSH = 3, RAID_OP_DISCARD = 4 };
 
 struct raid_io;
 typedef void (*raid_done_fn)(struct raid_io *io, int err);
@@ -131,6 +131,7 @@ typedef void (*raid_done_fn)(struct raid_io *io, int err);
  * One logical request.  The caller owns the struct and the memory until
  * io_done runs; io_done is the last touch the layer makes.
  * err: 0, -EIO (no copy could serve/accept it), -ERANGE, -EINVAL.
+ * DISCARD: io_buf is unused (NULL), io_len may exceed 1 GiB; see raid_discard.
  */
 struct raid_io {
 	enum raid_op io_op;
@@ -230,6 +231,22 @@ int raid_replace(struct raid_set *s, int comp, const char *path, int force, int 
 uint64_t raid_bitmap_dirty(struct raid_set *s);
 /* Durability barrier on every healthy component (fdatasync). */
 int raid_flush(struct raid_set *s);
+/* ---- discard (raid/discard.c) ----------------------------------------------
+ * raid_discard(s, off, len): tell every writable component holding
+ * [off, off+len) that its bytes are no longer needed: BLKDISCARD on a block
+ * device, fallocate(PUNCH_HOLE | KEEP_SIZE) on an image file (which then
+ * reads as zeros and gives its space back to the host).  Every leg of a
+ * mirror, and on a stripe the one contiguous range of each column the
+ * request covers.  Afterwards the range reads as undefined bytes (zeros on
+ * image files); the caller must not care what it holds.  A discard failure
+ * never fails a leg (no data is lost by a discard that did not happen) and
+ * is not recorded in the dirty-region bitmap or the write log (free space
+ * of no committed state).  Returns 0, -EOPNOTSUPP (a component supports
+ * neither; the others may have discarded their part), -EIO (a component
+ * failed it, or a column has no writable leg), -EROFS, -EINVAL
+ * (misaligned, len 0), -ERANGE.  Blocks; no lock of the caller's that a
+ * completion needs. */
+int raid_discard(struct raid_set *s, uint64_t off, uint64_t len);
 
 /* ---- write-log test device (like dm-log-writes) ------------------------
  * With raid_opts.write_log set, every write that completes on a component

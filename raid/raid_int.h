@@ -97,6 +97,15 @@ uint64_t raid_geom_size(const struct raid_geom *g);
 int raid_map_count(const struct raid_geom *g, uint64_t off, size_t len);
 /* Split into seg[] (at most max): count, -ERANGE, -E2BIG. */
 int raid_map(const struct raid_geom *g, uint64_t off, size_t len, struct raid_seg *seg, int max);
+/* The part of logical [off, off+len) that column col holds is one
+ * contiguous column range (whole rows in the middle, a tail of the first
+ * stripe unit and a head of the last): 1 and [*lo, *hi), or 0 when the
+ * request does not touch col.  No bounds check. */
+int raid_map_col_range(const struct raid_geom *g, uint64_t off, uint64_t len, int col,
+		       uint64_t *lo, uint64_t *hi);
+/* discard.c: the discard DAG, the same for every layout */
+struct raid_dag;
+int raid_build_discard(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
 /* Column range [*lo, *hi) containing every segment of the request. */
 void raid_map_span(const struct raid_geom *g, uint64_t off, size_t len, uint64_t *lo,
 		   uint64_t *hi);
@@ -140,6 +149,7 @@ struct raid_comp {
 	uint64_t c_size;            /* device bytes */
 	uint32_t c_sector;
 	int      c_direct;          /* opened O_DIRECT */
+	int      c_blkdev;          /* a block device (discard: BLKDISCARD, else punch) */
 	_Atomic int c_state;        /* enum raid_comp_state */
 	atomic_uint_fast64_t c_read_errs, c_write_errs, c_crc_errs, c_inflight;
 	atomic_uint_fast64_t c_repaired;    /* bad copies rewritten on this leg */
@@ -259,6 +269,8 @@ struct raid_layout_ops {
 	 * are durable (bitmap node) before the writes start */
 	int (*build_write_degraded)(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
 	int (*build_flush)(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
+	/* discard every writable leg's part of the request (raid/discard.c) */
+	int (*build_discard)(struct raid_set *s, struct raid_io *io, struct raid_dag **out);
 	/* copy [coff, coff+len) of a column from component src to dst through buf */
 	int (*build_resync)(struct raid_set *s, int src, int dst, uint64_t coff, void *buf,
 			    size_t len, struct raid_dag **out);

@@ -584,6 +584,9 @@ static int build(struct raid_set *s, struct raid_io *io, unsigned exclude, struc
 	case RAID_OP_FLUSH:
 		ret = ops->build_flush(s, io, &d);
 		break;
+	case RAID_OP_DISCARD:
+		ret = ops->build_discard ? ops->build_discard(s, io, &d) : -EOPNOTSUPP;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -602,17 +605,17 @@ static int check_io(struct raid_set *s, const struct raid_io *io)
 		return -EINVAL;
 	if (io->io_op == RAID_OP_FLUSH)
 		return 0;
-	if (io->io_op != RAID_OP_READ && io->io_op != RAID_OP_WRITE)
+	if (io->io_op != RAID_OP_READ && io->io_op != RAID_OP_WRITE && io->io_op != RAID_OP_DISCARD)
 		return -EINVAL;
 	if ((io->io_off % RAID_SECTOR) || (io->io_len % RAID_SECTOR) || !io->io_len ||
-	    !io->io_buf || io->io_len > (1u << 30))
+	    (io->io_op != RAID_OP_DISCARD && (!io->io_buf || io->io_len > (1u << 30))))
 		return -EINVAL;
 	if (io->io_off > s->size || io->io_len > s->size - io->io_off) {
 		RAID_ERR("request [%llu, +%zu) beyond the set's %llu bytes",
 			 (unsigned long long)io->io_off, io->io_len, (unsigned long long)s->size);
 		return -ERANGE;
 	}
-	if (io->io_op == RAID_OP_WRITE && s->readonly)
+	if ((io->io_op == RAID_OP_WRITE || io->io_op == RAID_OP_DISCARD) && s->readonly)
 		return -EROFS;
 	return 0;
 }
@@ -736,6 +739,13 @@ out:
 int raid_flush(struct raid_set *s)
 {
 	return sync_io(s, RAID_OP_FLUSH, -1, 0, NULL, 0);
+}
+
+int raid_discard(struct raid_set *s, uint64_t off, uint64_t len)
+{
+	if (len > SIZE_MAX)
+		return -EINVAL;
+	return sync_io(s, RAID_OP_DISCARD, -1, off, NULL, (size_t)len);
 }
 
 /* ---- status --------------------------------------------------------------------- */

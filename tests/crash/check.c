@@ -197,8 +197,9 @@ int ct_mount(struct ctx *c, const char *img, const char *mnt, const char *log, i
 	/* nowriteback: each write(2) is one request the daemon has seen when it
 	 * returns; nodirect: images are page-cache files; no timed flushes (the
 	 * kill test wants them: then every second) */
-	snprintf(opts, sizeof(opts), "nowriteback,nodirect,flush_interval=%d%s%s",
-		 killmode ? 1 : 3600, log ? ",write_log=" : "", log ? log : "");
+	snprintf(opts, sizeof(opts), "nowriteback,nodirect,flush_interval=%d%s%s%s%s",
+		 killmode ? 1 : 3600, log ? ",write_log=" : "", log ? log : "",
+		 c->mopts ? "," : "", c->mopts ? c->mopts : "");
 	snprintf(err, sizeof(err), "%s.err", mnt);
 	if (mounted(mnt))
 		umount2(mnt, MNT_DETACH);   /* ours, left by an interrupted run */

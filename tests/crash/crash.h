@@ -17,6 +17,7 @@ struct ctx {
 	int live, verbose;
 	long states;              /* crash states checked */
 	double t_build, t_fsck, t_mount, t_walk, t_umount;   /* seconds spent */
+	const char *mopts;        /* extra -o options for ct_mount (the workload's), or NULL */
 };
 
 struct workload {
@@ -26,6 +27,7 @@ struct workload {
 	int min_forced;           /* flush cycles the workload must force before its first fsync */
 	int kill;                 /* also used by --kill */
 	int max_random;           /* cap on random crash points (slow checks), 0 = none */
+	const char *mount_opts;   /* extra -o options of the recording mount, or NULL */
 };
 extern const struct workload workloads[];
 

@@ -200,7 +200,10 @@ static int one_workload(struct ctx *c, const struct workload *wl, uint64_t seed)
 	snprintf(mnt, sizeof(mnt), "%s/m", wdir);
 	if (ct_mkdirs(mnt) || ct_mkfs(c, base, wl->mkfs_undo) || ct_copy_path(base, work))
 		return -EIO;
-	if (ct_mount(c, work, mnt, log, 0, &pid))
+	c->mopts = wl->mount_opts;   /* the recording mount only: checks mount plainly */
+	ret = ct_mount(c, work, mnt, log, 0, &pid);
+	c->mopts = NULL;
+	if (ret)
 		return -EIO;
 	if (wl_init(&wk, mnt, log, seed))
 		return -ENOMEM;
@@ -330,7 +333,10 @@ static int one_kill(struct ctx *c, const struct workload *wl, uint64_t seed)
 	snprintf(mnt, sizeof(mnt), "%s/m", wdir);
 	if (ct_mkdirs(mnt) || ct_mkfs(c, work, wl->mkfs_undo))
 		return -EIO;
-	if (ct_mount(c, work, mnt, NULL, 1, &k.pid))
+	c->mopts = wl->mount_opts;
+	ret = ct_mount(c, work, mnt, NULL, 1, &k.pid);
+	c->mopts = NULL;
+	if (ret)
 		return -EIO;
 	if (wl_init(&wk, mnt, NULL, seed))
 		return -ENOMEM;

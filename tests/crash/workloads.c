@@ -530,33 +530,79 @@ static void wl_redo_wrap(struct wl *w)
 	w_write(w, "f", (wl_rand(w) % 512) * 4096, 4096, 0);
 }
 
+/* 4 KiB punches inside full blocks: each converts its block to a pieces
+ * record that keeps pointing into the old extent (and its overlays) and
+ * frees the punched 4 KiB blocks (FORMAT.md pieces records) */
+static void wl_punch_pieces(struct wl *w)
+{
+	w_file(w, "f", 6 * BLK, BLK, W_DIRECT);
+	w_write(w, "f", 2 * BLK + 8192, 4096, 0);          /* an overlay */
+	w_fsync(w, "f");
+	w_punch(w, "f", 4096, 8192);                       /* two pieces of block 0 */
+	w_punch(w, "f", 2 * BLK + 4096, 12288);            /* over the overlay */
+	w_fdatasync(w, "f");
+	w_punch(w, "f", 0, 4096);                          /* a pieces block again */
+	w_punch(w, "f", 3 * BLK + 60 * K, 8192);           /* across two blocks */
+	w_write(w, "f", 12288, 100, 0);                    /* into a pieces block */
+	w_write(w, "f", 2 * BLK + 4096, 4096, 0);          /* into its hole */
+	w_fsync(w, "f");
+	w_truncate(w, "f", 3 * BLK + 6000);                /* into a pieces block */
+	w_write(w, "f", 2 * BLK, BLK, 0);                  /* whole block over pieces */
+	w_fsync(w, "f");
+}
+
+/* every copy-on-write block stored as 4 KiB pieces (mount option pieces,
+ * as on fragmented free space): writes, overwrites, punches, truncates */
+static void wl_pieces(struct wl *w)
+{
+	w_file(w, "f", 6 * BLK, BLK, 0);
+	w_fsync(w, "f");
+	w_write(w, "f", BLK + 4096, 8192, 0);              /* whole pieces of a pieces block */
+	w_write(w, "f", 2 * BLK + 1000, 3000, 0);          /* part of a piece */
+	w_punch(w, "f", 3 * BLK + 8192, 12288);
+	w_fdatasync(w, "f");
+	w_write(w, "f", 4 * BLK, BLK, W_DIRECT);           /* a whole block */
+	w_write(w, "f", 3 * BLK + 8192, 4096, 0);          /* into a punched hole */
+	w_truncate(w, "f", 5 * BLK + 5000);                /* into a pieces block */
+	w_write(w, "g", 0, 3 * BLK + 777, 0);
+	w_fsync(w, "g");
+	w_punch(w, "g", 4096, 2 * BLK);                    /* pieces and a whole block */
+	w_write(w, "g", 6 * BLK + 300, 5000, 0);           /* past a hole */
+	w_fsync(w, "g");
+	w_unlink(w, "f");
+	w_fsync_dir(w, "");
+}
+
 const struct workload workloads[] = {
-	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0 },
-	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0 },
-	{ "overwrite_small", "small overwrites in a 300 KiB file", wl_overwrite_small, NULL, 0, 0, 0 },
-	{ "overlay", "4 KiB overwrites of 64 KiB blocks, merge, truncate, punch", wl_overlay, NULL, 0, 0, 0 },
-	{ "direct_large", "64 KiB-aligned O_DIRECT writes and overwrites", wl_direct_large, NULL, 0, 1, 0 },
-	{ "large_buffered", "aligned large buffered writes mixed with small", wl_large_buffered, NULL, 0, 0, 0 },
-	{ "truncate", "truncate down, up, unaligned, to zero", wl_truncate, NULL, 0, 0, 0 },
-	{ "punch", "punch holes: whole, partial, past the end", wl_punch, NULL, 0, 0, 0 },
-	{ "replace", "write temp, fsync, rename over the target", wl_replace, NULL, 0, 1, 0 },
-	{ "rename_over", "rename over existing targets across directories", wl_rename_over, NULL, 0, 0, 0 },
-	{ "rename_dirs", "rename directory trees, over an empty directory", wl_rename_dirs, NULL, 0, 0, 0 },
-	{ "links", "hard links, unlink one name, write through a link", wl_links, NULL, 0, 0, 0 },
-	{ "tree", "directory tree built and partly removed", wl_tree, NULL, 0, 1, 0 },
-	{ "symlinks", "symlinks created, renamed over, removed", wl_symlinks, NULL, 0, 0, 0 },
-	{ "xattrs", "xattrs set, replaced, removed, 4000-byte values", wl_xattrs, NULL, 0, 0, 0 },
-	{ "many_files", "150 entries in a directory, half removed", wl_many_files, NULL, 0, 1, 0 },
-	{ "undo_full", "8 MiB UNDO FIFO filled by metadata, no fsync", wl_undo_full, "8M", 1, 0, 40 },
-	{ "fsync_dir", "only directories fsync'd", wl_fsync_dir, NULL, 0, 0, 0 },
-	{ "sparse", "sparse file: far writes, holes, truncate", wl_sparse, NULL, 0, 0, 0 },
-	{ "recreate", "one name recreated as file and directory, chmod", wl_recreate, NULL, 0, 0, 0 },
-	{ "mixed", "60 random operations on six names", wl_mixed, NULL, 0, 1, 0 },
-	{ "write_heavy", "four large files grown in turns", wl_write_heavy, NULL, 0, 1, 0 },
-	{ "orphan", "an unlinked open file written and fsync'd", wl_orphan, NULL, 0, 0, 0 },
-	{ "big_truncate", "60 MiB file truncated to 100 KiB", wl_big_truncate, NULL, 0, 0, 40 },
-	{ "big_punch", "58 MiB punched out of a 60 MiB file", wl_big_punch, NULL, 0, 0, 40 },
-	{ "redo", "fsync'd 4 KiB overwrites and appends (REDO records), unlogged ops between", wl_redo, NULL, 0, 1, 0 },
-	{ "redo_wrap", "REDO records of 60-128 KiB writes around an 8 MiB FIFO", wl_redo_wrap, "8M", 0, 1, 40 },
-	{ NULL, NULL, NULL, NULL, 0, 0, 0 },
+	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0, NULL },
+	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0, NULL },
+	{ "overwrite_small", "small overwrites in a 300 KiB file", wl_overwrite_small, NULL, 0, 0, 0, NULL },
+	{ "overlay", "4 KiB overwrites of 64 KiB blocks, merge, truncate, punch", wl_overlay, NULL, 0, 0, 0, NULL },
+	{ "direct_large", "64 KiB-aligned O_DIRECT writes and overwrites", wl_direct_large, NULL, 0, 1, 0, NULL },
+	{ "large_buffered", "aligned large buffered writes mixed with small", wl_large_buffered, NULL, 0, 0, 0, NULL },
+	{ "truncate", "truncate down, up, unaligned, to zero", wl_truncate, NULL, 0, 0, 0, NULL },
+	{ "punch", "punch holes: whole, partial, past the end", wl_punch, NULL, 0, 0, 0, NULL },
+	{ "replace", "write temp, fsync, rename over the target", wl_replace, NULL, 0, 1, 0, NULL },
+	{ "rename_over", "rename over existing targets across directories", wl_rename_over, NULL, 0, 0, 0, NULL },
+	{ "rename_dirs", "rename directory trees, over an empty directory", wl_rename_dirs, NULL, 0, 0, 0, NULL },
+	{ "links", "hard links, unlink one name, write through a link", wl_links, NULL, 0, 0, 0, NULL },
+	{ "tree", "directory tree built and partly removed", wl_tree, NULL, 0, 1, 0, NULL },
+	{ "symlinks", "symlinks created, renamed over, removed", wl_symlinks, NULL, 0, 0, 0, NULL },
+	{ "xattrs", "xattrs set, replaced, removed, 4000-byte values", wl_xattrs, NULL, 0, 0, 0, NULL },
+	{ "many_files", "150 entries in a directory, half removed", wl_many_files, NULL, 0, 1, 0, NULL },
+	{ "undo_full", "8 MiB UNDO FIFO filled by metadata, no fsync", wl_undo_full, "8M", 1, 0, 40, NULL },
+	{ "fsync_dir", "only directories fsync'd", wl_fsync_dir, NULL, 0, 0, 0, NULL },
+	{ "sparse", "sparse file: far writes, holes, truncate", wl_sparse, NULL, 0, 0, 0, NULL },
+	{ "recreate", "one name recreated as file and directory, chmod", wl_recreate, NULL, 0, 0, 0, NULL },
+	{ "mixed", "60 random operations on six names", wl_mixed, NULL, 0, 1, 0, NULL },
+	{ "write_heavy", "four large files grown in turns", wl_write_heavy, NULL, 0, 1, 0, NULL },
+	{ "orphan", "an unlinked open file written and fsync'd", wl_orphan, NULL, 0, 0, 0, NULL },
+	{ "big_truncate", "60 MiB file truncated to 100 KiB", wl_big_truncate, NULL, 0, 0, 40, NULL },
+	{ "big_punch", "58 MiB punched out of a 60 MiB file", wl_big_punch, NULL, 0, 0, 40, NULL },
+	{ "redo", "fsync'd 4 KiB overwrites and appends (REDO records), unlogged ops between", wl_redo, NULL, 0, 1, 0, NULL },
+	{ "redo_wrap", "REDO records of 60-128 KiB writes around an 8 MiB FIFO", wl_redo_wrap, "8M", 0, 1, 40, NULL },
+	{ "punch_pieces", "4 KiB punches inside blocks: pieces records", wl_punch_pieces, NULL, 0, 0, 0, NULL },
+	{ "pieces", "every block stored as 4 KiB pieces (-o pieces)", wl_pieces, NULL, 0, 1, 0,
+	  "pieces" },
+	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL },
 };

@@ -2,13 +2,17 @@
  * test_file.c — file data: the CRC every block carries, and data sections
  * (reads and writes that drop fs->lock around device I/O, section.c (D1)-(D6)):
  * concurrent whole-block and partial writes, readers and flushes must give
- * exactly the bytes a serial execution would, also after a remount.
+ * exactly the bytes a serial execution would, also after a remount; and
+ * blocks stored as 4 KiB pieces (pieces.c): punches that free pieces,
+ * the same concurrency with every block in pieces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +40,15 @@ static int teardown(void **st)
 	return 0;
 }
 
+static int PIECES;                 /* mount with -o pieces: every block as 4 KiB pieces */
+
 static struct hfs_fs *mount1(void)
 {
 	const char *p[1] = { img };
+	struct hfs_mount_opts o = { .force_pieces = PIECES };
 	struct hfs_fs *fs;
 
-	assert_int_equal(hfs_open(p, 1, NULL, &fs), 0);
+	assert_int_equal(hfs_open(p, 1, &o, &fs), 0);
 	return fs;
 }
 
@@ -233,6 +240,13 @@ static void check_final(struct hfs_fs *fs, uint64_t ino)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	assert_int_equal(ip.size, len);
+	if (PIECES) {
+		/* pieces blocks carry no overlays; every piece is written */
+		assert_int_equal(novl, 0);
+		assert_int_equal(ip.blocks, (uint64_t)(NBLK + NTHR) * (HFS_FBLOCK / 512));
+		free(buf);
+		return;
+	}
 	/* every block has one 64 KiB record, plus the 4 KiB overlays the page
 	 * writes left on it (fs/file.c), each counted once */
 	if (NTHR <= HFS_OVL_MAX)
@@ -257,6 +271,89 @@ static void test_concurrent_merges(void **st)
 {
 	NTHR = NTHR_MAX;
 	concurrent();
+}
+
+/* The same with every block stored as 4 KiB pieces (pieces.c): page
+ * writes rewrite their pieces with fs->lock held, racing readers, whole
+ * block writes and flushes. */
+static void test_concurrent_pieces(void **st)
+{
+	NTHR = 4;
+	PIECES = 1;
+	concurrent();
+	PIECES = 0;
+}
+
+/* A file of 4 whole blocks; punches of whole pieces inside blocks free
+ * exactly those 4 KiB blocks, the rest reads as before, the holes as
+ * zeros, SEEK_HOLE/SEEK_DATA see them, and a remount agrees. */
+static void test_punch_pieces(void **st)
+{
+	size_t len = 4 * HFS_FBLOCK, i;
+	uint8_t *want = malloc(len), *got = malloc(len);
+	struct hfs_fs *fs = mount1();
+	struct hfs_inode ip;
+	uint64_t free0, out;
+	int round;
+
+	assert_non_null(want);
+	assert_non_null(got);
+	for (i = 0; i < len; i++)
+		want[i] = (uint8_t)(i * 7 + (i >> 12) + 1);
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(do_write(fs, ip.ino, want, len, 0), 0);
+	assert_int_equal(do_write(fs, ip.ino, want + 8192, 4096, 8192), 0);   /* an overlay on block 0 */
+	pthread_mutex_lock(&fs->lock);
+	free0 = hfs_alloc_free_blocks(fs);
+	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
+	/* block 0: pieces 1-2 (2 over the overlay, which is freed too); block
+	 * 1: pieces 15 and, of block 2, 0 (one punch); block 3: 4 KiB inside
+	 * piece 3 and 4 (cut in part: rewritten) plus whole pieces 4-5 */
+	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192), 0);
+	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					    HFS_FBLOCK + 15 * 4096, 8192), 0);
+	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					    3 * HFS_FBLOCK + 3 * 4096 + 100, 3 * 4096 - 100), 0);
+	/* freed: 2 + 1 (the overlay) + 1 + 1 + 2, and piece 3 of block 3
+	 * moves (its old block freed, a new one taken) */
+	assert_int_equal(hfs_alloc_free_blocks(fs), free0 + 7);
+	assert_int_equal(ip.blocks, (uint64_t)(64 - 2 - 1 - 1 - 2) * 8);
+	assert_int_equal(hfs_inode_store(fs, &ip), 0);
+	assert_int_equal(hfs_file_seek(fs, &ip, 0, SEEK_HOLE, &out), 0);
+	assert_int_equal(out, 4096);
+	assert_int_equal(hfs_file_seek(fs, &ip, 4096, SEEK_DATA, &out), 0);
+	assert_int_equal(out, 3 * 4096);
+	assert_int_equal(hfs_file_seek(fs, &ip, HFS_FBLOCK, SEEK_HOLE, &out), 0);
+	assert_int_equal(out, HFS_FBLOCK + 15 * 4096);
+	pthread_mutex_unlock(&fs->lock);
+	memset(want + 4096, 0, 8192);
+	memset(want + HFS_FBLOCK + 15 * 4096, 0, 8192);
+	memset(want + 3 * HFS_FBLOCK + 3 * 4096 + 100, 0, 3 * 4096 - 100);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(do_read(fs, ip.ino, got, len, 0), (ssize_t)len);
+		for (i = 0; i < len; i++)
+			if (got[i] != want[i])
+				fail_msg("round %d byte %zu: 0x%02x, want 0x%02x", round, i, got[i], want[i]);
+		assert_int_equal(hfs_close(fs), 0);
+		fs = mount1();
+	}
+	/* a truncate into a pieces block frees its pieces past the size */
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
+	assert_int_equal(hfs_file_truncate(fs, &ip, 3 * HFS_FBLOCK + 8 * 4096), 0);
+	assert_int_equal(ip.blocks, (uint64_t)(64 - 2 - 1 - 1 - 2 - 8) * 8);
+	assert_int_equal(hfs_inode_store(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(hfs_close(fs), 0);
+	free(want);
+	free(got);
 }
 
 static void concurrent(void)
@@ -320,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_crc32_is_zlib),
 		cmocka_unit_test_setup_teardown(test_concurrent_sections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_merges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_pieces, setup, teardown),
 	};
 
 	tu_seed(0);
