@@ -75,6 +75,12 @@ struct bc_hooks {
 	/* Every bc_modify of a META buffer, before it changes, on the caller's
 	 * thread (fs/ learns which operations changed metadata).  May be NULL. */
 	void (*modify)(void *priv, struct bc_buf *b);
+	/* Optional, before a META buffer is read from disk: 1 = the hook filled
+	 * b->b_data itself (taken as it is: no read, no verify), 0 = read it
+	 * from disk, -errno = the get fails.  A read-only mount that skips
+	 * recovery (-o norecovery) serves the UNDO pre-images of an interrupted
+	 * flush this way, in memory only. */
+	int  (*load)(void *priv, struct bc_buf *b);
 };
 
 struct bc_opts {
