@@ -1,0 +1,19 @@
+build2/fs/fuse_ops.o: fs/fuse_ops.c /usr/include/fuse3/fuse_lowlevel.h \
+ /usr/include/fuse3/fuse_common.h /usr/include/fuse3/libfuse_config.h \
+ /usr/include/fuse3/fuse_opt.h /usr/include/fuse3/fuse_log.h fs/dir.h \
+ fs/hfs_int.h fs/hfs.h raid/raid.h fs/ondisk.h bufcache/bufcache.h \
+ fs/fuse_int.h fs/shutdown.h fs/trim.h
+/usr/include/fuse3/fuse_lowlevel.h:
+/usr/include/fuse3/fuse_common.h:
+/usr/include/fuse3/libfuse_config.h:
+/usr/include/fuse3/fuse_opt.h:
+/usr/include/fuse3/fuse_log.h:
+fs/dir.h:
+fs/hfs_int.h:
+fs/hfs.h:
+raid/raid.h:
+fs/ondisk.h:
+bufcache/bufcache.h:
+fs/fuse_int.h:
+fs/shutdown.h:
+fs/trim.h:

@@ -1,0 +1,1 @@
+build2/helpers/dirstress: tests/mount/helpers/dirstress.c

@@ -1,0 +1,1 @@
+build2/helpers/fhandle: tests/mount/helpers/fhandle.c

@@ -1,0 +1,1 @@
+build2/helpers/mmapfill: tests/mount/helpers/mmapfill.c
