@@ -1,7 +1,0 @@
-build2/fs/btree.o: fs/btree.c fs/hfs_int.h fs/hfs.h raid/raid.h \
- fs/ondisk.h bufcache/bufcache.h
-fs/hfs_int.h:
-fs/hfs.h:
-raid/raid.h:
-fs/ondisk.h:
-bufcache/bufcache.h:

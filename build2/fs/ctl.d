@@ -1,7 +1,0 @@
-build2/fs/ctl.o: fs/ctl.c fs/hfs_int.h fs/hfs.h raid/raid.h fs/ondisk.h \
- bufcache/bufcache.h
-fs/hfs_int.h:
-fs/hfs.h:
-raid/raid.h:
-fs/ondisk.h:
-bufcache/bufcache.h:

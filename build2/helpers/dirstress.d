@@ -1,1 +1,0 @@
-build2/helpers/dirstress: tests/mount/helpers/dirstress.c

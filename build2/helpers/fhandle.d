@@ -1,1 +1,0 @@
-build2/helpers/fhandle: tests/mount/helpers/fhandle.c

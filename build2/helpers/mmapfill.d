@@ -1,1 +1,0 @@
-build2/helpers/mmapfill: tests/mount/helpers/mmapfill.c

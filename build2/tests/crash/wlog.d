@@ -1,2 +1,0 @@
-build2/tests/crash/wlog.o: tests/crash/wlog.c raid/raid.h
-raid/raid.h:
