@@ -223,6 +223,11 @@ static int load(struct bc *c, struct bcb *b)
 	struct verify_ctx x = { c, b };
 	int ret, healed = 0;
 
+	if (b->pub.b_type == BC_META && c->hooks.load) {
+		ret = c->hooks.load(c->hooks.priv, &b->pub);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
 	if (b->pub.b_type != BC_META || !c->hooks.verify)
 		return raid_read(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE);
 	ret = raid_read_verified(c->rs, b->pub.b_off, b->pub.b_data, BC_BUFSIZE, verify_copy, &x,

@@ -14,7 +14,8 @@
  *  (2) Flush order: UNDO and DATA (one batch), device flush, META, wait
  *      for direct writes, device flush, VOLUME (commit hook), device flush.
  *      DATA may go with UNDO by (1): it is copy-on-write space that no
- *      committed state references.
+ *      committed state references.  bc_flush_undo writes UNDO alone
+ *      (an fsync's REDO records) between flushes, also allowed by (1).
  *  (3) The undo hook runs before the first byte of a META buffer changes
  *      in a flush group (it sees the committed pre-image).
  *  (4) The CRC hook runs exactly once per flush group for each modified
@@ -74,6 +75,12 @@ struct bc_hooks {
 	/* Every bc_modify of a META buffer, before it changes, on the caller's
 	 * thread (fs/ learns which operations changed metadata).  May be NULL. */
 	void (*modify)(void *priv, struct bc_buf *b);
+	/* Optional, before a META buffer is read from disk: 1 = the hook filled
+	 * b->b_data itself (taken as it is: no read, no verify), 0 = read it
+	 * from disk, -errno = the get fails.  A read-only mount that skips
+	 * recovery (-o norecovery) serves the UNDO pre-images of an interrupted
+	 * flush this way, in memory only. */
+	int  (*load)(void *priv, struct bc_buf *b);
 };
 
 struct bc_opts {

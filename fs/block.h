@@ -76,6 +76,14 @@ int pieces_decode(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct hf
  * copy healed from a good one, else -EIO). */
 int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
 		size_t lo, size_t hi);
+/* The same for some pieces only: PIECES_SMALL those in SMALL big-blocks
+ * (and the holes), which need fs->lock (the DATA buffers); PIECES_LARGE
+ * those in LARGE ones (direct reads), which a data section may read
+ * without it (D1 keeps their space from reuse; healing needs no lock). */
+#define PIECES_SMALL 1u
+#define PIECES_LARGE 2u
+int pieces_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		     size_t lo, size_t hi, unsigned which);
 /* Free everything r references (its extent or pieces, and its overlays)
  * and take it off ip->blocks; the record itself is the caller's. */
 int rec_release(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);

@@ -110,6 +110,26 @@ static void handle(struct hfs_fs *fs, char *req, FILE *f)
 			reply_err(f, ret, NULL);
 		else
 			fprintf(f, "ok\n");
+	} else if (!strcmp(verb, "trim")) {
+		char *ml = strtok_r(NULL, " ", &save), *end = ml;
+		unsigned long long minlen = ml ? strtoull(ml, &end, 10) : 0;
+		uint64_t trimmed = 0;
+
+		if ((ml && (end == ml || *end)) || strtok_r(NULL, " ", &save)) {
+			reply_err(f, -EINVAL, "usage: trim [MINLEN]");
+			return;
+		}
+		ret = hfs_trim(fs, 0, UINT64_MAX, minlen, &trimmed);
+		if (ret == -EROFS)
+			reply_err(f, ret, "the filesystem is read-only");
+		else if (ret == -EINVAL)
+			reply_err(f, ret, "minlen is over a big-block (8 MiB)");
+		else if (ret == -EOPNOTSUPP)
+			reply_err(f, ret, "a device of the set can discard nothing");
+		else if (ret)
+			reply_err(f, ret, NULL);
+		else
+			fprintf(f, "{ \"trimmed\": %llu }\nok\n", (unsigned long long)trimmed);
 	} else if (!strcmp(verb, "replace")) {
 		char *old = strtok_r(NULL, " ", &save), *new = strtok_r(NULL, " ", &save);
 		char *opt = strtok_r(NULL, " ", &save);

@@ -77,6 +77,7 @@ struct rblk {
 	int overr;           /* reading those overlays failed */
 	size_t at, in, n;    /* copy n bytes from dst + in to out + at */
 	size_t run;          /* blocks read with this one's I/O (at a run's head) */
+	int pieces_b;        /* a pieces block: its LARGE pieces are read in phase B */
 	int err;
 };
 
@@ -143,15 +144,17 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			continue;
 		}
 		if (rec_pieces(&b->r)) {
-			/* 4 KiB pieces (pieces.c): the ones this read covers,
-			 * now, each verified (direct reads for LARGE ones) */
+			/* 4 KiB pieces (pieces.c) this read covers, each
+			 * verified: those in SMALL space now (the cache), those
+			 * in LARGE space in phase B (direct reads) */
 			if (posix_memalign((void **)&b->scratch, 4096, HFS_FBLOCK)) {
 				ret = -ENOMEM;
 				break;
 			}
 			b->dst = b->scratch;
-			b->err = pieces_read(fs, ip->ino, fbo, &b->r, b->dst, in, in + n);
+			b->err = pieces_read_part(fs, ip->ino, fbo, &b->r, b->dst, in, in + n, PIECES_SMALL);
 			b->r.present = 2;
+			b->pieces_b = 1;
 			continue;
 		}
 		if (ovl_capable(&b->r)) {
@@ -243,6 +246,13 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	}
 	for (i = 0, good = 0; i < nb; i++) {
 		struct rblk *b = &bl[i];
+
+		if (b->pieces_b && !b->err) {
+			uint64_t fbo = (off + b->at) - (off + b->at) % HFS_FBLOCK;
+
+			b->err = pieces_read_part(fs, ip->ino, fbo, &b->r, b->dst, b->in, b->in + b->n,
+						  PIECES_LARGE);
+		}
 
 		if (b->r.present == 1) {
 			uint64_t fbo = (off + b->at) - (off + b->at) % HFS_FBLOCK;

@@ -35,6 +35,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
 /* Mount options understood by the hfs daemon (-o, comma separated), parsed
  * in fs/main.c; everything else is passed to libfuse:
  *   ro                    read-only
+ *   norecovery            with ro: do not recover (no UNDO replay on disk,
+ *                         nothing written): the last commit as it is, an
+ *                         interrupted flush rolled back in memory only
  *   degraded              assemble a mirror with a leg missing
  *   engine=uring|pool     force an I/O engine (default: io_uring, else pool)
  *   cache_size=N[KMG]     bufcache memory limit (default 256M)
@@ -66,11 +69,18 @@ struct hfs_mount_opts {
 	int      force_pieces;      /* "pieces": never a contiguous extent for a
 				     * copy-on-write block (testing) */
 	int      redo_off;          /* -o noredo: every fsync commits (no REDO records) */
+	int      norecovery;        /* with readonly: no recovery, nothing written;
+				     * an interrupted flush is rolled back in memory */
 };
 enum { HFS_ATIME_RELATIME = 0, HFS_ATIME_NOATIME = 1, HFS_ATIME_STRICT = 2 };
 
 /* Assemble the set, select the newest valid header, replay UNDO back to
- * it, open the cache, load the allocator.  Logs to stderr why it refuses. */
+ * it, open the cache, load the allocator.  Logs to stderr why it refuses.
+ * Read-only (o->readonly): a filesystem that needs recovery (an interrupted
+ * flush, or not unmounted cleanly: HFS_VOLF_MOUNTED) is recovered on disk
+ * when its devices are writable; on a write-protected device the open
+ * fails with -EROFS and prints nothing (the caller says why), unless
+ * o->norecovery.  -EINVAL: norecovery without readonly. */
 /* A daemon: informational log lines (recovery, reclaimed orphans) go to
  * syslog (opened by the caller), not to the mount command's terminal. */
 extern int hfs_log_info_to_syslog;
@@ -118,6 +128,8 @@ void hfs_status_remove(struct hfs_fs *fs);
  *             scrub-pause   stop the running scrub after its step (cursor kept)
  *             remount ro|rw [noatime|relatime|strictatime]
  *                           commit and stop writing / write again
+ *             trim [MINLEN] FITRIM of the whole filesystem (runs of at least
+ *                           MINLEN bytes); body: { "trimmed": BYTES }
  *             replace OLD NEW [force]  rebuild onto device NEW in place of
  *                           component OLD (index or path), online; progress
  *                           in status "rebuild"; force: NEW may hold data

@@ -131,6 +131,8 @@ struct hfs_fs {
 	char mountpoint[4096];
 	uint64_t status_ns;                /* last publish */
 
+	struct hfs_norec *norec;           /* norecovery.c: pre-images served in
+					    * memory (-o ro,norecovery), or NULL */
 	struct hfs_scrub *scrub;           /* scrub.c */
 	struct hfs_rebuild *rebuild;       /* rebuild.c */
 	struct hfs_ctl *ctl;               /* ctl.c: the hfsctl control socket */
@@ -164,6 +166,15 @@ int  hfs_flusher_start(struct hfs_fs *fs);  /* volume.c; once (no-op if running)
 int  hfs_remount(struct hfs_fs *fs, int ro, int atime);
 int  hfs_replace(struct hfs_fs *fs, const char *old, const char *new, int force);
 void hfs_rebuild_json(struct hfs_fs *fs, FILE *f);
+
+/* norecovery.c (-o ro,norecovery; top comment there): load collects the
+ * UNDO pre-images of an interrupted flush into fs->norec (*nrec records; no
+ * table when 0); the bufcache load hook then serves them for their META
+ * buffers.  0, -ENOMEM, -EUCLEAN, -EIO. */
+struct hfs_norec;
+int  hfs_norec_load(struct hfs_fs *fs, int *nrec);
+void hfs_norec_free(struct hfs_fs *fs);
+int  hfs_norec_hook(void *priv, struct bc_buf *b);
 
 /* status.c */
 int  hfs_status_publish(struct hfs_fs *fs);   /* fs->lock held */

@@ -28,9 +28,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
-		"options (-o): ro, degraded, engine=uring|pool, cache_size=N[KMG],\n"
-		"  flush_interval=SEC, nodirect, nowriteback, noredo (every fsync commits),\n"
-		"  pieces, write_log=FILE, fault=FILE\n"
+		"options (-o): ro, norecovery (with ro), degraded, engine=uring|pool,\n"
+		"  cache_size=N[KMG], flush_interval=SEC, nodirect, nowriteback,\n"
+		"  noredo (every fsync commits), pieces, write_log=FILE, fault=FILE\n"
 		"  (test devices), noatime|relatime|strictatime, nodiratime|diratime,\n"
 		"  and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
@@ -73,6 +73,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->atime = HFS_ATIME_NOATIME;   /* and on to the kernel mount, below */
 		if (!strcmp(tok, "ro")) {
 			o->readonly = 1;
+		} else if (!strcmp(tok, "norecovery")) {
+			o->norecovery = 1;
 		} else if (!strcmp(tok, "relatime") || !strcmp(tok, "strictatime")) {
 			o->atime = tok[0] == 'r' ? HFS_ATIME_RELATIME : HFS_ATIME_STRICT;
 		} else if (!strcmp(tok, "nodiratime") || !strcmp(tok, "diratime")) {
@@ -387,7 +389,7 @@ int main(int argc, char **argv)
 	const char *pos[MAXDEV + 1], *mnt;
 	char fuse_opts[2048] = "", fsname[300];
 	char *fargv[8];
-	int npos = 0, foreground = 0, i, ret, fargc = 0;
+	int npos = 0, foreground = 0, i, ret, fargc = 0, wprot = 0, fellback = 0;
 	struct hfs_fs *fs;
 	struct stat st;
 	char devpath[PATH_MAX];
@@ -451,6 +453,18 @@ int main(int argc, char **argv)
 	ret = share_mount(pos[0], mnt, mflags);
 	if (ret <= 0)
 		return -ret;
+	/* A write-protected device (blockdev --setro, losetup -r, a read-only
+	 * image) is mounted read-only with a warning, as mount(8) retries a
+	 * kernel filesystem that refused to mount read-write (EACCES/EROFS);
+	 * mount(8) cannot do that for a helper, so the helper does. */
+	for (i = 0; i < npos && !wprot; i++)
+		wprot = raid_write_protected(pos[i]) == 1;
+	if (wprot && !o.readonly)
+		fellback = o.readonly = 1;
+	if (o.norecovery && !o.readonly) {
+		fprintf(stderr, "hfs: -o norecovery needs -o ro: a read-write mount always recovers\n");
+		return 1;
+	}
 	snprintf(fsname, sizeof(fsname), "fsname=%s,subtype=hfs", pos[0]);
 	if (strlen(fuse_opts) + strlen(fsname) + 2 < sizeof(fuse_opts)) {
 		strcat(fuse_opts, ",");
@@ -490,10 +504,20 @@ int main(int argc, char **argv)
 		hfs_log_info_to_syslog = 1;
 	}
 	ret = hfs_open(pos, npos, &o, &fs);
+	if (ret == -EROFS && o.readonly) {
+		/* one line, worded like mount(8)'s for a kernel filesystem */
+		fprintf(stderr, "mount: %s: cannot mount %s read-only: it was not unmounted cleanly "
+			"and its recovery must write, which the %s refuses (-o norecovery mounts "
+			"the last commit without recovery)\n", mnt, pos[0],
+			wprot ? "device" : "set (a leg missing or not optimal, or a device)");
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, "hfs: cannot open the filesystem: %s\n", strerror(-ret));
 		return 1;
 	}
+	if (fellback)
+		fprintf(stderr, "hfs: %s: WARNING: source write-protected, mounted read-only\n", pos[0]);
 	if (!o.readonly && (ret = hfs_orphans_reap(fs)) != 0)
 		fprintf(stderr, "hfs: orphan cleanup failed: %s\n", strerror(-ret));
 	if (hfs_status_start(fs, mnt) != 0)

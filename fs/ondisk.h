@@ -69,7 +69,11 @@ static inline uint64_t hfs_le64(uint64_t v) { return le64toh(v); }
 #define HFS_HDR_SIZE    4096u
 #define HFS_LABEL_MAX   64
 
-#define HFS_VOLF_MOUNTED  0x1    /* set while mounted read-write (not a commit requirement) */
+/* vh_flags bit 0: in every commit of a read-write mount; cleared by the
+ * final commit of a clean unmount or of a remount read-only.  Set at
+ * mount: the filesystem was not unmounted cleanly (crash, shutdown,
+ * critical error) and needs recovery, which writes (docs/DESIGN.md). */
+#define HFS_VOLF_MOUNTED  0x1
 
 struct hfs_volhdr_ondisk {
 	uint64_t vh_magic;          /*   0 */

@@ -114,26 +114,55 @@ static struct rec piece_rec(const struct rec *r, unsigned p)
 
 /* ---- I/O --------------------------------------------------------------------------- */
 
+int pieces_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		     size_t lo, size_t hi, unsigned which)
+{
+	unsigned p, q, end = (unsigned)((hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE);
+	int ret, rret;
+
+	if (end > NPIECE)
+		end = NPIECE;
+	for (p = (unsigned)(lo / HFS_BLKSIZE); p < end; p = q) {
+		uint64_t raw = hfs_raw(r->paddr[p]);
+		int large = hfs_zone_of(r->paddr[p]) == HFS_ZONE_LARGE;
+
+		q = p + 1;
+		if (!r->paddr[p]) {
+			if (which & PIECES_SMALL)
+				memset(blk + p * HFS_BLKSIZE, 0, HFS_BLKSIZE);
+			continue;
+		}
+		if (!(which & (large ? PIECES_LARGE : PIECES_SMALL)))
+			continue;
+		/* pieces next to each other on disk (those a punch kept of an
+		 * extent) are read with one I/O: direct for LARGE, the cache
+		 * for SMALL (P3); then each piece's CRC */
+		while (q < end && r->paddr[q] == r->paddr[p] + (uint64_t)(q - p) * HFS_BLKSIZE &&
+		       (raw + (uint64_t)(q - p) * HFS_BLKSIZE) % HFS_BIGBLOCK)
+			q++;
+		if (large)
+			rret = bc_direct_read(fs->bc, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE, -1);
+		else
+			rret = small_read(fs, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE);
+		for (; p < q; p++) {
+			struct rec pr;
+
+			if (!rret && crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE) == r->pcrc[p])
+				continue;
+			/* unreadable or bad: this piece alone, every copy (healed) */
+			pr = piece_rec(r, p);
+			ret = rec_heal(fs, ino, fbo + p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
 int pieces_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
 		size_t lo, size_t hi)
 {
-	unsigned p;
-	int ret;
-
-	for (p = (unsigned)(lo / HFS_BLKSIZE); p < NPIECE && p * HFS_BLKSIZE < hi; p++) {
-		struct rec pr;
-
-		if (!r->paddr[p]) {
-			memset(blk + p * HFS_BLKSIZE, 0, HFS_BLKSIZE);
-			continue;
-		}
-		pr = piece_rec(r, p);
-		/* rec_read: direct for LARGE, the cache for SMALL (P3) */
-		ret = rec_read(fs, ino, fbo + p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return pieces_read_part(fs, ino, fbo, r, blk, lo, hi, PIECES_SMALL | PIECES_LARGE);
 }
 
 /* Write one piece's 4096 bytes (4096-aligned buf) at za (P3). */

@@ -45,8 +45,8 @@
 
 struct hfs_redo_rec {
 	struct hfs_redo_rec *next;
-	uint32_t len;
-	uint8_t payload[];   /* struct hfs_redo_ondisk, inode, data */
+	uint64_t len;
+	uint8_t payload[];   /* struct hfs_redo_ondisk, inode, data (8-aligned) */
 };
 
 static __thread int redo_thread_logged;
@@ -176,7 +176,7 @@ int hfs_fsync_locked(struct hfs_fs *fs)
 	    fifo / 2)
 		return hfs_flush_locked(fs);
 	for (r = fs->redo_list; r; r = r->next) {
-		ret = hfs_undo_append_redo(fs, r->payload, r->len);
+		ret = hfs_undo_append_redo(fs, r->payload, (uint32_t)r->len);
 		if (ret) {
 			/* the records appended so far are harmless: the commit
 			 * makes them obsolete */

@@ -49,9 +49,13 @@ int hfs_remount(struct hfs_fs *fs, int ro, int atime)
 		hfs_rebuild_stop(fs);
 		pthread_mutex_lock(&fs->lock);
 		if (!fs->readonly) {
+			/* read-only from here: clean, as after an unmount */
+			fs->vh.vh_flags = hfs_tole32(hfs_le32(fs->vh.vh_flags) & ~HFS_VOLF_MOUNTED);
 			ret = hfs_flush_locked(fs);
 			if (!ret)
 				fs->readonly = true;
+			else
+				fs->vh.vh_flags = hfs_tole32(hfs_le32(fs->vh.vh_flags) | HFS_VOLF_MOUNTED);
 		}
 		hfs_status_publish(fs);
 		pthread_mutex_unlock(&fs->lock);
@@ -59,11 +63,15 @@ int hfs_remount(struct hfs_fs *fs, int ro, int atime)
 	}
 	if (bc_readonly(fs->bc))
 		return -EROFS;       /* critical write error: the last commit stays */
+	if (fs->opts.norecovery)
+		return -EINVAL;      /* its view is not on disk: writing would mix them */
 	pthread_mutex_lock(&fs->lock);
 	if (fs->opts.readonly) {
 		/* started -o ro: the devices become writable in place (a mount
 		 * -o ro found no UNDO to replay, so none is pending now) */
 		ret = raid_make_writable(fs->rs);
+		if (ret == -EROFS)
+			ret = -EACCES;   /* a write-protected device, not a write error */
 		if (!ret)
 			ret = hfs_flusher_start(fs);
 		if (ret) {
@@ -74,6 +82,7 @@ int hfs_remount(struct hfs_fs *fs, int ro, int atime)
 		fs->opts.raid.readonly = 0;
 	}
 	fs->readonly = false;
+	fs->vh.vh_flags = hfs_tole32(hfs_le32(fs->vh.vh_flags) | HFS_VOLF_MOUNTED);
 	hfs_status_publish(fs);
 	pthread_mutex_unlock(&fs->lock);
 	ret = hfs_orphans_reap(fs);   /* a read-only mount could not reap them */
@@ -178,6 +187,9 @@ int hfs_remount_main(const char *mnt, const char *opts)
 				ret == -EBUSY ? "another process holds one of its devices" : ret == -EROFS ? "a critical write error made it "
 				"read-only; unmount, check (fsck.hfs) and mount it again" :
 				ret == -EIO ? "it was shut down; unmount and mount it again" :
+				ret == -EACCES ? "cannot remount it read-write: the device is write-protected" :
+				ret == -EINVAL ? "it was mounted -o norecovery (an interrupted flush is rolled "
+				"back in memory only); unmount it and mount it read-write, which recovers" :
 				*err ? err : strerror(-ret));
 			return 32;
 		}

@@ -23,22 +23,23 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include "fs/hfs_int.h"
 
 #define REC_SIZE(len) (((uint64_t)sizeof(struct hfs_undo_ondisk) + (len) + HFS_UNDO_ALIGN - 1) & \
 		       ~((uint64_t)HFS_UNDO_ALIGN - 1))
 
+/* hfs_crc32 (ISA-L): zlib's values, several times faster (every record of
+ * a group: 16 KiB pre-images, REDO data) */
 static uint32_t undo_crc(const struct hfs_undo_ondisk *h, const void *payload, uint32_t len)
 {
 	struct hfs_undo_ondisk t = *h;
-	uLong c;
+	uint32_t c;
 
 	t.u_crc = 0;
-	c = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&t, sizeof(t));
+	c = hfs_crc32(0, &t, sizeof(t));
 	if (len)
-		c = crc32(c, payload, len);
-	return (uint32_t)c;
+		c = hfs_crc32(c, payload, len);
+	return c;
 }
 
 uint64_t hfs_undo_headroom(const struct hfs_fs *fs)

@@ -312,29 +312,57 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->flush_cv, NULL);
 	pthread_cond_init(&fs->data_cv, NULL);
+	if (o->norecovery && !o->readonly) {
+		free(fs);
+		return -EINVAL;   /* a read-write mount always recovers */
+	}
 	fs->opts = *o;
 	fs->opts.raid.readonly = o->readonly;
 	memset(&redo, 0, sizeof(redo));
 	ret = raid_open(paths, n, &fs->opts.raid, &fs->rs);
 	if (ret)
 		goto err_free;
-	if (o->readonly) {
+	if (o->readonly && o->norecovery) {
+		/* the last commit as it is: an interrupted flush is rolled back
+		 * in memory only (norecovery.c), nothing is written */
+		ret = hfs_read_header(fs->rs, &fs->vh);
+		if (ret >= 0) {
+			int nr = 0, r = hfs_norec_load(fs, &nr);
+
+			if (r)
+				ret = r;
+			else if (nr)
+				HFS_INFO("norecovery: %d UNDO records of an interrupted flush applied "
+					 "in memory only; the devices keep them", nr);
+		}
+	} else if (o->readonly) {
 		ret = hfs_read_header(fs->rs, &fs->vh);
 		/* A read-only mount of an interrupted flush still recovers, on
 		 * disk, as xfs and ext4 replay their logs on a writable device:
 		 * the set becomes writable for it (all legs present and
-		 * optimal; the mount stays read-only above the set). */
+		 * optimal; the mount stays read-only above the set).  A
+		 * filesystem not unmounted cleanly with nothing to replay
+		 * needs no write now (its orphans wait for a read-write
+		 * mount), but on a write-protected device it is refused like
+		 * the replay: recovery could not finish there, and ext4 and
+		 * xfs refuse it too (-o norecovery is the explicit way). */
 		if (ret >= 0 && hfs_undo_pending(fs->rs, &fs->vh)) {
 			ret = raid_make_writable(fs->rs);
 			if (ret) {
-				HFS_ERR("the volume needs UNDO recovery and %s; mount it read-write "
-					"once (or run fsck.hfs)", ret == -EUCLEAN ? "a leg is missing or "
-					"not optimal" : "its devices cannot be written");
+				if (ret != -EROFS)
+					HFS_ERR("the volume needs UNDO recovery and a leg is missing or "
+						"not optimal; mount it read-write once (or run fsck.hfs)");
 				ret = -EROFS;
 			} else {
 				fs->opts.raid.readonly = 0;
 				ret = hfs_recover_redo(fs->rs, &fs->vh, &nrec, &redo);
 			}
+		} else if (ret >= 0 && (hfs_le32(fs->vh.vh_flags) & HFS_VOLF_MOUNTED)) {
+			int i;
+
+			for (i = 0; i < n; i++)
+				if (raid_write_protected(paths[i]) == 1)
+					ret = -EROFS;
 		}
 	} else {
 		ret = hfs_recover_redo(fs->rs, &fs->vh, &nrec, &redo);
@@ -365,7 +393,8 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	bo.mem_limit = o->cache_size;
 	bo.first_seq = hfs_le64(fs->vh.vh_seq) + 1;
 	hooks = (struct bc_hooks){ fs, hfs_undo_hook, hfs_meta_crc, hfs_meta_verify,
-				   commit_hook, committed_hook, hfs_redo_modify_hook };
+				   commit_hook, committed_hook, hfs_redo_modify_hook,
+				   fs->norec ? hfs_norec_hook : NULL };
 	ret = bc_open(fs->rs, &bo, &hooks, &fs->bc);
 	if (ret)
 		goto err_raid;
@@ -373,6 +402,8 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	if (ret)
 		goto err_bc;
 	fs->readonly = o->readonly;
+	if (!fs->readonly)   /* reaches the disk with the first commit */
+		fs->vh.vh_flags = hfs_tole32(hfs_le32(fs->vh.vh_flags) | HFS_VOLF_MOUNTED);
 	ret = hfs_scrub_init(fs);
 	if (ret)
 		goto err_alloc;
@@ -413,6 +444,7 @@ err_bc:
 	bc_close(fs->bc);
 err_raid:
 	raid_close(fs->rs);
+	hfs_norec_free(fs);
 err_free:
 	hfs_redo_set_free(&redo);
 	free(fs);
@@ -432,9 +464,15 @@ int hfs_close(struct hfs_fs *fs)
 		pthread_mutex_unlock(&fs->lock);
 		pthread_join(fs->flusher, NULL);
 	}
-	if (!fs->readonly)
+	if (!fs->readonly) {
+		/* a clean unmount: the final commit says so */
+		pthread_mutex_lock(&fs->lock);
+		fs->vh.vh_flags = hfs_tole32(hfs_le32(fs->vh.vh_flags) & ~HFS_VOLF_MOUNTED);
+		pthread_mutex_unlock(&fs->lock);
 		ret = hfs_sync(fs);
+	}
 	bc_close(fs->bc);
+	hfs_norec_free(fs);
 	hfs_alloc_unload(fs);
 	hfs_redo_fini(fs);
 	raid_close(fs->rs);

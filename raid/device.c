@@ -26,6 +26,27 @@ void raid_log(const char *level, const char *file, int line, const char *fmt, ..
 	fprintf(stderr, "hfs: %s: %s:%d: %s\n", level, file, line, msg);
 }
 
+int raid_write_protected(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ro = 0, ret;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		ret = -errno;
+	} else if (S_ISBLK(st.st_mode)) {
+		/* blockdev --setro, losetup -r: opening for writing still
+		 * works, only writes fail (EPERM), so ask the device */
+		ret = ioctl(fd, BLKROGET, &ro) != 0 ? -errno : ro != 0;
+	} else {
+		/* an image on a read-only filesystem, or one we may not write */
+		ret = access(path, W_OK) == 0 ? 0 : errno == EROFS || errno == EACCES ? 1 : -errno;
+	}
+	close(fd);
+	return ret;
+}
+
 /* O_DIRECT can open fine yet fail on the first I/O (some filesystems):
  * probe with one aligned read of the first sector. */
 static int direct_works(int fd)
@@ -80,10 +101,15 @@ int raid_dev_open(struct raid_comp *c, const char *path, int rw, int no_direct)
 		goto err_errno;
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t sz;
-		int ss;
+		int ss, ro = 0;
 
-		if (ioctl(fd, BLKGETSIZE64, &sz) != 0 || ioctl(fd, BLKSSZGET, &ss) != 0)
+		if (ioctl(fd, BLKGETSIZE64, &sz) != 0 || ioctl(fd, BLKSSZGET, &ss) != 0 ||
+		    ioctl(fd, BLKROGET, &ro) != 0)
 			goto err_errno;
+		if (rw && ro) {
+			close(fd);   /* write-protected: every write would fail */
+			return -EROFS;
+		}
 		c->c_size = sz;
 		c->c_sector = (uint32_t)ss;
 		c->c_blkdev = 1;
@@ -119,6 +145,8 @@ int raid_dev_upgrade(struct raid_comp *c)
 
 	if (c->c_fd < 0)
 		return -ENODEV;
+	if (raid_write_protected(c->c_path) == 1)
+		return -EROFS;
 	if ((fcntl(c->c_fd, F_GETFL) & O_ACCMODE) == O_RDWR)
 		return flock(c->c_fd, LOCK_EX | LOCK_NB) ? -EBUSY : 0;
 	fd = open(c->c_path, O_RDWR | O_CLOEXEC | (c->c_direct ? O_DIRECT : 0));

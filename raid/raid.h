@@ -349,6 +349,12 @@ int raid_status(struct raid_set *s, struct raid_comp_status *st, int max);
  * missing or not optimal (a writable assembly would have changed the
  * labels: mount again), -EBUSY when another process holds a component. */
 int raid_make_writable(struct raid_set *s);
+/* 1 when the device at path refuses writes (a block device set read-only:
+ * blockdev --setro, losetup -r; an image on a read-only filesystem or one
+ * the caller may not write), 0 when writable, -errno when it cannot be
+ * opened.  Opening such a device for a writable set fails with -EROFS, and
+ * so does raid_make_writable. */
+int raid_write_protected(const char *path);
 const char *raid_comp_state_name(enum raid_comp_state st);
 const char *raid_layout_name(enum raid_layout l);
 int raid_layout_parse(const char *name, enum raid_layout *out);

@@ -6,6 +6,7 @@
  *   hfsctl status DEV... [--json]
  *   hfsctl scrub [-w] [-s] [-p] MOUNTPOINT
  *   hfsctl replace [-w] [-f] MOUNTPOINT OLD NEW
+ *   hfsctl trim [-m MINLEN] MOUNTPOINT
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +27,9 @@ static void usage(FILE *f)
 		   "           -s show the scrub's state, -p pause it (resume with scrub)\n"
 		   "       hfsctl replace [-w] [-f] MOUNTPOINT OLD NEW\n"
 		   "           rebuild onto device NEW in place of OLD (path or index) online;\n"
-		   "           -w wait and show progress, -f NEW may hold data\n");
+		   "           -w wait and show progress, -f NEW may hold data\n"
+		   "       hfsctl trim [-m MINLEN] MOUNTPOINT\n"
+		   "           discard the free space (as fstrim), runs of at least MINLEN bytes\n");
 }
 
 /* Alive and not a zombie (a killed daemon may wait unreaped). */
@@ -244,6 +247,43 @@ static char *wait_job(const char *mnt, const char *job)
 	}
 }
 
+static int cmd_trim(int argc, char **argv)
+{
+	const char *mnt = NULL, *minlen = "0", *p;
+	char *body = NULL, req[64], *end;
+	size_t len = 0;
+	FILE *m;
+	int i, ret;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-m") && i + 1 < argc) {
+			minlen = argv[++i];
+		} else if (argv[i][0] == '-' || mnt) {
+			usage(stderr);
+			return 2;
+		} else {
+			mnt = argv[i];
+		}
+	}
+	strtoull(minlen, &end, 10);
+	if (!mnt || end == minlen || *end || strlen(minlen) > 20) {
+		usage(stderr);
+		return 2;
+	}
+	snprintf(req, sizeof(req), "trim %s", minlen);
+	m = open_memstream(&body, &len);
+	ret = m ? request(mnt, req, m) : -ENOMEM;
+	if (m)
+		fclose(m);
+	p = body ? strstr(body, "\"trimmed\": ") : NULL;
+	if (!ret && p)
+		printf("%s: %llu bytes trimmed\n", mnt, strtoull(p + strlen("\"trimmed\": "), NULL, 10));
+	else if (!ret)
+		fprintf(stderr, "hfsctl: %s: the daemon sent no count\n", mnt);
+	free(body);
+	return !ret && p ? 0 : 1;
+}
+
 static int cmd_scrub(int argc, char **argv)
 {
 	int wait = 0, show = 0, pause = 0, json = 0, i, ret;
@@ -432,6 +472,8 @@ int main(int argc, char **argv)
 		return cmd_scrub(argc, argv);
 	if (!strcmp(argv[1], "replace"))
 		return cmd_replace(argc, argv);
+	if (!strcmp(argv[1], "trim"))
+		return cmd_trim(argc, argv);
 	if (!strcmp(argv[1], "stats")) {
 		fprintf(stderr, "hfsctl: stats is not implemented yet\n");
 		return 2;

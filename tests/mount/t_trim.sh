@@ -72,10 +72,18 @@ check "2: two halves trim what the whole does ($ra + $rb = $rall)" \
 r=$(trim $((size - 4096)) $ALL 0)
 check "2: the last block alone ($r)" test "${r%% *}" = OK -a "$(bytes_of "$r")" -le 4096
 check "2: a user may not trim: EPERM" test "$(trim 0 $ALL 0 65534)" = EPERM
+out=$("$B/hfsctl" trim "$m"); r=$(trim 0 $ALL 0)
+check "2: hfsctl trim trims what FITRIM does ($out; $r)" test "$out" = "$m: $(bytes_of "$r") bytes trimmed"
+out=$("$B/hfsctl" trim -m $((8 * MiB + 4096)) "$m" 2>&1); rc=$?
+check "2: hfsctl trim -m over a big-block fails ($rc: $out)" test "$rc" = 1 -a \
+	"$out" = "hfsctl: $m: minlen is over a big-block (8 MiB)"
 check "2: unmount" hfs_umount "$m" "$a"
 check "2: fsck.hfs -n clean after the trims" "$B/fsck.hfs" -n "$a"
 check "2: mount -o ro" hfs_mount "$m" "$a" -o ro
 check "2: read-only: EROFS" test "$(trim 0 $ALL 0)" = EROFS
+out=$("$B/hfsctl" trim "$m" 2>&1); rc=$?
+check "2: hfsctl trim of a read-only mount fails ($rc: $out)" test "$rc" = 1 -a \
+	"$out" = "hfsctl: $m: the filesystem is read-only"
 check "2: files intact after the remount" test "$(cd "$m" && md5sum f1 f2)" = "$sums"
 check "2: unmount (ro)" hfs_umount "$m" "$a"
 

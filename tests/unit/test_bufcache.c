@@ -108,7 +108,7 @@ static void trace(void *p, enum bc_type t, uint64_t off)
 
 static struct bc_hooks hooks_of(struct env *e)
 {
-	struct bc_hooks h = { e, h_undo, h_crc, h_verify, h_commit, h_committed, NULL };
+	struct bc_hooks h = { e, h_undo, h_crc, h_verify, h_commit, h_committed, NULL, NULL };
 	return h;
 }
 

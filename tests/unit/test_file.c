@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "fs/block.h"
 #include "fs/hfs_int.h"
 #include "tests/unit/helpers.h"
 
@@ -356,6 +357,164 @@ static void test_punch_pieces(void **st)
 	free(got);
 }
 
+/* The header's minor version, read from the image (set: rewrite it). */
+static unsigned img_minor(int set)
+{
+	const char *p[1] = { img };
+	struct raid_opts o = { 0 };
+	struct hfs_volhdr_ondisk vh;
+	struct raid_set *rs;
+
+	assert_int_equal(raid_open(p, 1, &o, &rs), 0);
+	assert_true(hfs_read_header(rs, &vh) >= 0);
+	if (set) {
+		vh.vh_minor = hfs_tole16((uint16_t)set);
+		assert_int_equal(hfs_write_header_raw(rs, &vh), 0);
+	}
+	raid_close(rs);
+	return hfs_le16(vh.vh_minor);
+}
+
+/* A volume of minor 4 (before REDO and pieces records) mounts and keeps
+ * its minor until the first pieces record, whose commit raises it to
+ * HFS_MINOR_PIECES (FORMAT.md §3). */
+static void test_old_minor(void **st)
+{
+	uint8_t *buf = malloc(2 * HFS_FBLOCK), *got = malloc(2 * HFS_FBLOCK);
+	struct hfs_inode ip;
+	struct hfs_fs *fs;
+	size_t i;
+
+	assert_non_null(buf);
+	assert_non_null(got);
+	assert_int_equal(img_minor(0), HFS_VERSION_MINOR);
+	img_minor(4);
+	fs = mount1();
+	for (i = 0; i < 2 * HFS_FBLOCK; i++)
+		buf[i] = (uint8_t)(i % 251 + 1);
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(do_write(fs, ip.ino, buf, 2 * HFS_FBLOCK, 0), 0);
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(img_minor(0), 4);   /* nothing of minor 6 written */
+	fs = mount1();
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
+	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					    HFS_FBLOCK + 4096, 4096), 0);
+	assert_int_equal(hfs_inode_store(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(img_minor(0), HFS_MINOR_PIECES);
+	memset(buf + HFS_FBLOCK + 4096, 0, 4096);
+	fs = mount1();
+	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_FBLOCK, 0), (ssize_t)(2 * HFS_FBLOCK));
+	assert_memory_equal(got, buf, 2 * HFS_FBLOCK);
+	assert_int_equal(hfs_close(fs), 0);
+	free(buf);
+	free(got);
+}
+
+/* ---- pieces on a mirror: per-piece CRC, self-healing ------------------------------ */
+
+static char mimg[2][256];
+
+static int setup_mirror(void **st)
+{
+	const char *p[2] = { mimg[0], mimg[1] };
+	struct hfs_format_params fp = { .quiet = 1 };
+
+	if (tu_mkimage(mimg[0], sizeof(mimg[0]), 256ull << 20) ||
+	    tu_mkimage(mimg[1], sizeof(mimg[1]), 256ull << 20) || hfs_format(p, 2, &fp, NULL))
+		return -1;
+	return 0;
+}
+
+static int teardown_mirror(void **st)
+{
+	tu_rmimage(mimg[0]);
+	tu_rmimage(mimg[1]);
+	return 0;
+}
+
+/* A block converted to pieces by a punch; piece 2 then rotted on both
+ * legs, piece 6 on leg 1 and piece 7 on leg 0.  A read of pieces 6-7 (one
+ * I/O from one leg) verifies each piece's CRC, returns the good bytes and
+ * rewrites the bad copy it met; a read of piece 2 is -EIO. */
+static void test_pieces_heal(void **st)
+{
+	const char *p[2] = { mimg[0], mimg[1] };
+	uint8_t *want = malloc(HFS_FBLOCK), *got = NULL, *c = NULL;
+	struct bc_stats bs;
+	struct hfs_inode ip;
+	struct hfs_fs *fs;
+	struct rec r;
+	size_t i;
+	int k, healed;
+
+	assert_non_null(want);
+	assert_int_equal(posix_memalign((void **)&got, 4096, HFS_FBLOCK), 0);
+	assert_int_equal(posix_memalign((void **)&c, 4096, HFS_BLKSIZE), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	for (i = 0; i < HFS_FBLOCK; i++)
+		want[i] = (uint8_t)(i * 13 + (i >> 12) + 3);
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(do_write(fs, ip.ino, want, HFS_FBLOCK, 0), 0);
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
+	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0);
+	assert_int_equal(hfs_inode_store(fs, &ip), 0);
+	assert_int_equal(rec_get(fs, ip.ino, 0, &r), 0);
+	pthread_mutex_unlock(&fs->lock);
+	memset(want + 4096, 0, 4096);
+	assert_true(rec_pieces(&r));
+	assert_int_equal(r.paddr[1], 0);
+	assert_int_equal(hfs_sync(fs), 0);   /* everything on both legs */
+	/* rot: flip a byte of a copy */
+	{
+		struct { int piece, copy; } rot[] = { { 2, 0 }, { 2, 1 }, { 6, 1 }, { 7, 0 } };
+
+		for (k = 0; k < 4; k++) {
+			uint64_t raw = hfs_raw(r.paddr[rot[k].piece]);
+
+			assert_int_equal(raid_read_copy(fs->rs, rot[k].copy, raw, c, HFS_BLKSIZE), 0);
+			c[100] ^= 0x20;
+			assert_int_equal(raid_write_copy(fs->rs, rot[k].copy, raw, c, HFS_BLKSIZE), 0);
+		}
+	}
+	bc_get_stats(fs->bc, &bs);
+	healed = (int)bs.repaired;
+	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 6 * HFS_BLKSIZE), (ssize_t)(2 * HFS_BLKSIZE));
+	assert_memory_equal(got, want + 6 * HFS_BLKSIZE, 2 * HFS_BLKSIZE);
+	bc_get_stats(fs->bc, &bs);
+	assert_int_equal((int)bs.repaired, healed + 1);   /* the one bad copy the read met */
+	for (k = 0, healed = 0; k < 2; k++) {
+		/* piece 6 on leg 1 or piece 7 on leg 0 is good again */
+		assert_int_equal(raid_read_copy(fs->rs, 1 - k, hfs_raw(r.paddr[6 + k]), c, HFS_BLKSIZE), 0);
+		healed += !memcmp(c, want + (6 + k) * HFS_BLKSIZE, HFS_BLKSIZE);
+	}
+	assert_int_equal(healed, 1);
+	assert_int_equal(do_read(fs, ip.ino, got, HFS_BLKSIZE, 2 * HFS_BLKSIZE), -EIO);
+	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 0), (ssize_t)(2 * HFS_BLKSIZE));
+	assert_memory_equal(got, want, 2 * HFS_BLKSIZE);   /* piece 0 and the hole */
+	assert_int_equal(hfs_close(fs), 0);
+	free(want);
+	free(got);
+	free(c);
+}
+
 static void concurrent(void)
 {
 	struct hfs_fs *fs = mount1();
@@ -419,6 +578,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_merges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_minor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pieces_heal, setup_mirror, teardown_mirror),
 	};
 
 	tu_seed(0);
