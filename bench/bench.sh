@@ -13,6 +13,7 @@
 #   BENCH_FSYNC=1000   append+fsync pairs of the latency phase
 #   BENCH_DIR=/var/tmp where the image files go
 #   BENCH_OUT=FILE     also write the raw results (fs metric value) there
+#   BENCH_HFS_OPTS=..  mount options for hfs (e.g. noredo: fsync always commits)
 #   BENCH_PHASES="..." only these phases (default all: seqw seqr randw randr
 #                      meta small fsync); randw/randr lay their file out
 #                      themselves when seqw did not run

@@ -126,7 +126,7 @@ seq_read() {
 hfs_up() {
 	local cg=$1 mnt=$2; shift 2
 	mkdir -p "$mnt"
-	cg_run "$cg" "$B/hfs" "$@" "$mnt" || return 1
+	cg_run "$cg" "$B/hfs" "$@" "$mnt" ${BENCH_HFS_OPTS:+-o "$BENCH_HFS_OPTS"} || return 1
 	timeout 10 stat "$mnt" >/dev/null
 }
 # hfs_down MNT DEV: unmount and wait until the daemon let go of DEV

@@ -338,11 +338,14 @@ _Static_assert(sizeof(struct hfs_undo_ondisk) == 64, "undo size");
  * operation (hfs_inode_ondisk), then r_len data bytes (HFS_REDO_WRITE).
  * u_target is 0; u_len = 32 + 128 + r_len (any length up to HFS_REDO_MAXLEN). */
 enum hfs_redo_op { HFS_REDO_WRITE = 1, HFS_REDO_ATTR = 2 };
+/* A recovery replays the records up to the last one with this flag: whole
+ * fsyncs (the kernel may split one write(2) into several requests) */
+#define HFS_REDO_END 0x1
 #define HFS_REDO_MAXDATA (128u << 10)
 #define HFS_REDO_MAXLEN  (32u + 128u + HFS_REDO_MAXDATA)
 struct hfs_redo_ondisk {
 	uint16_t r_op;              /*  0 enum hfs_redo_op */
-	uint16_t r_pad;             /*  2 */
+	uint16_t r_flags;           /*  2 HFS_REDO_END: the last record of an fsync */
 	uint32_t r_len;             /*  4 data bytes (WRITE), else 0 */
 	uint64_t r_ino;             /*  8 */
 	uint64_t r_off;             /* 16 file offset of the data (WRITE), else 0 */

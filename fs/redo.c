@@ -29,6 +29,11 @@
  *  (R4) REDO records cover at most half the FIFO (with the group's
  *       pre-images before them), so a replay always has room for its own
  *       group while the records it replays are held (U6, undo.c).
+ *  (R5) The last record an fsync appends carries HFS_REDO_END, and a
+ *       recovery replays records only up to the last such one: the state
+ *       of a returned fsync or of one whose records all landed, never part
+ *       of one (the kernel splits a write(2) at page boundaries into
+ *       several requests, and half of it is no state the caller had).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -176,6 +181,8 @@ int hfs_fsync_locked(struct hfs_fs *fs)
 	    fifo / 2)
 		return hfs_flush_locked(fs);
 	for (r = fs->redo_list; r; r = r->next) {
+		if (!r->next)   /* (R5) */
+			((struct hfs_redo_ondisk *)r->payload)->r_flags = hfs_tole16(HFS_REDO_END);
 		ret = hfs_undo_append_redo(fs, r->payload, (uint32_t)r->len);
 		if (ret) {
 			/* the records appended so far are harmless: the commit

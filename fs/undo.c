@@ -211,7 +211,7 @@ static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, uint64_
 	uint64_t seen = 0;
 	struct undo_rec *recs = NULL;
 	uint8_t *scratch, *payload;
-	int n = 0, cap = 0, ret = 0, i;
+	int n = 0, cap = 0, ret = 0, i, nall = 0, base0 = set ? set->n : 0;
 
 	*nredo = 0;
 	if (posix_memalign((void **)&scratch, 4096, HFS_REDO_MAXLEN + 3 * 4096 + 8192))
@@ -258,10 +258,14 @@ static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, uint64_
 		if (undo_crc(&h, payload, len) != hfs_le32(h.u_crc))
 			break;   /* torn record: the META it protects was never written */
 		if (type == HFS_UNDO_REDO) {
-			(*nredo)++;
-			*redo_end = (pos + size) % fifo;
+			/* replayed up to the last record of an fsync (R5) */
+			nall++;
 			if (set && (ret = redo_keep(set, payload, len)) != 0)
 				goto out;
+			if (hfs_le16(((const struct hfs_redo_ondisk *)payload)->r_flags) & HFS_REDO_END) {
+				*nredo = nall;
+				*redo_end = (pos + size) % fifo;
+			}
 		} else if (stop == UINT64_MAX) {
 			/* (a REDO region's pre-images were applied by the recovery
 			 * that named it) */
@@ -302,6 +306,11 @@ static int scan(struct raid_set *rs, const struct hfs_volhdr_ondisk *vh, uint64_
 		ret = HFS_CORRUPT("REDO records end at FIFO offset %llu, the header says %llu",
 				  (unsigned long long)pos, (unsigned long long)stop);
 		goto out;
+	}
+	/* records after the last fsync's end are not replayed (R5) */
+	while (set && set->n > base0 + *nredo) {
+		set->n--;
+		free(set->r[set->n].p);
 	}
 	for (i = 0; fn && i < n && !ret; i++)
 		ret = fn(priv, recs[i].target, recs[i].data, recs[i].len);
