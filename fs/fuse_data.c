@@ -195,8 +195,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	struct timespec mt = { 0 }, ct = { 0 };
 	uint64_t room = UINT64_MAX;
 	ssize_t n;
-	int ret, loaded, soft, stale = 0, retried = 0;
-	uint64_t *others = NULL;
+	int ret, loaded, soft, full, stale = 0, retried = 0;
+	uint64_t *others = NULL, before;
 	size_t nothers = 0, i;
 
 	pthread_mutex_lock(&fs->lock);
@@ -204,6 +204,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	 * durable with a REDO record instead of a commit */
 	hfs_redo_op(1);
 	ret = hfs_op_begin(fs);
+	before = hfs_alloc_data_blocks(fs);
 	if (!ret && !fi->writepage && hfs_writeback) {
 		/* a new write may not take the writeback reserve (kept only
 		 * when the kernel caches writes).  Before the inode is loaded:
@@ -294,11 +295,16 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	/* cached writes reached the reserve: the writer's next write(2) gets
 	 * ENOSPC, while what the cache holds still fits; and so does every
 	 * other writer through the cache, or each would go on filling the
-	 * cache until its own writeback came (8 writers overran the reserve) */
-	soft = fi->writepage && n > 0 && hfs_writeback && hfs_dirty_room(fs) == 0;
+	 * cache until its own writeback came (8 writers overran the reserve).
+	 * Only when space was taken (or could not be): a writeback into
+	 * fallocated blocks, or one that replaced as much as it took, is a
+	 * write a full volume still holds, and must not fail the next one. */
+	full = fi->writepage && hfs_writeback && hfs_dirty_room(fs) == 0 &&
+	       (n <= 0 || (size_t)n < size || hfs_alloc_data_blocks(fs) < before);
+	soft = full && n > 0;
 	if (soft)
 		hfs_open_setsoft(ino, -ENOSPC);
-	if (fi->writepage && hfs_writeback && hfs_dirty_room(fs) == 0)
+	if (full)
 		nothers = hfs_open_soft_cached(-ENOSPC, &others);
 	/* chattr +S (such files are opened direct_io): durable on return */
 	if (n > 0 && !fi->writepage && (ip.flags & HFS_IFL_SYNC)) {

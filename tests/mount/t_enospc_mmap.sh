@@ -26,6 +26,7 @@ out=$("$MF" "$m/map1" 8M); rc=$?
 check "shared writable mmap of 8 MiB on the nearly full filesystem: ok ($out)" test "$rc" = 0
 out=$("$MF" -f "$m/map2" 4M); rc=$?
 check "the same into fallocated space: ok ($out)" test "$rc" = 0
+check "fallocate 8 MiB for later" fallocate -l 8M "$m/prealloc"
 
 # a write-only open near full is direct: ENOSPC from write(2), nothing
 # accepted that is not stored (nothing is open through the cache, so the
@@ -49,6 +50,17 @@ try:
 except OSError as e:
     sys.exit(0 if e.errno == errno.ENOSPC else 1)
 " "$m/later"
+# ... but a read-write writer into fallocated blocks goes on: its
+# writebacks take no space, so they set no error for its next write(2)
+check "8 MiB of 64 KiB write(2)s (fsync every 1 MiB) into fallocated blocks on the full filesystem" python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for i in range(128):
+    os.pwrite(fd, bytes([i + 1]) * 65536, i * 65536)
+    if i % 16 == 15:
+        os.fsync(fd)
+os.close(fd)
+" "$m/prealloc"
 # ... and stores through a mapping fail at msync, not silently
 out=$("$MF" "$m/map1" 8M); rc=$?
 check "rewriting the mapped 8 MiB on the full filesystem: msync ENOSPC ($out)" \
@@ -66,6 +78,11 @@ check "fsck clean" "$B/fsck.hfs" -n "$img"
 check "mount again" hfs_mount "$m" "$img"
 out=$("$MF" -c "$m/map2" 4M)
 check "the first mapping's data is intact ($out)" test "$out" = ok
+check "the writes into fallocated blocks are intact" python3 -c "
+import sys
+d = open(sys.argv[1], 'rb').read()
+sys.exit(0 if d == b''.join(bytes([i + 1]) * 65536 for i in range(128)) else 1)
+" "$m/prealloc"
 check "fill is whole" test "$(stat -c %s "$m/fill")" = $((nfill << 20))
 check "fill2 is as long as before the remount" test "$(stat -c %s "$m/fill2")" = "$fill2sz"
 check "rm the fills" rm "$m/fill" "$m/fill2" "$m/map1"
