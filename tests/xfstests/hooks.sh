@@ -28,27 +28,11 @@ _hfs_mkfs() { # _hfs_mkfs DEV [mkfs.hfs options]
 
 _hfs_is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
 
-# The check after a test unmounts; a FUSE mount can stay busy for a moment
-# after the test's processes exited: their AIO requests and releases still
-# in the daemon hold file references until it replies (a kernel filesystem
-# completes them before exit).  So retry for up to 10 s before failing.
-_hfs_umount_settled() { # _hfs_umount_settled MNT
-	local i
-	for i in $(seq 1 20); do
-		$UMOUNT_PROG "$1" 2>/dev/null && return 0
-		_hfs_is_mounted "$1" || return 0
-		_hfs_log "_check_hfs_filesystem: $1 busy, retrying the unmount ($i)"
-		[ "$i" = 1 ] && [ -n "${seqres:-}" ] && fuser -vm "$1" >> "$seqres.full" 2>&1
-		sleep 0.5
-	done
-	$UMOUNT_PROG "$1"
-}
-
 _hfs_check() { # _hfs_check DEV MNT test|scratch
 	local dev=$1 mnt=$2 which=$3 mounted="" out rc
 	if _hfs_is_mounted "$mnt"; then
 		mounted=1
-		_hfs_umount_settled "$mnt" || { echo "_check_hfs_filesystem: cannot unmount $mnt"; return 1; }
+		$UMOUNT_PROG "$mnt" || { echo "_check_hfs_filesystem: cannot unmount $mnt"; return 1; }
 	fi
 	out=$("$HFS_FSCK" -n "$dev" 2>&1); rc=$?
 	if [ $rc -ne 0 ]; then
