@@ -24,7 +24,17 @@ for a in "$@"; do
 		fi
 	done < /proc/mounts
 done
-umount "$@" || exit
+# EBUSY right after the last close of a file of the mount is transient under
+# FUSE (the kernel sends the RELEASE of a closed file asynchronously and
+# holds the file until it is answered; tests/lib.sh hfs_umount retries too):
+# retry "target is busy" for up to 5 s, then report what umount(8) said
+for i in $(seq 0 50); do
+	err=$(umount "$@" 2>&1) && { [ -z "$err" ] || printf '%s\n' "$err" >&2; break; }
+	rc=$?
+	case $err in *"target is busy"*) [ "$i" -lt 50 ] && { sleep 0.1; continue; } ;; esac
+	printf '%s\n' "$err" >&2
+	exit "$rc"
+done
 # alive PID: running (a zombie waiting for PID 1 to reap it is done)
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [[ $st != Z* ]]; }
 # released DEV PID: the daemon let go of DEV, or another mount of the same
