@@ -281,19 +281,23 @@ static int seek_data_in(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, u
 
 	if (ret)
 		return ret;
-	if (rec_pieces(&r)) {
-		/* the record says which pieces hold data: no bytes to read */
-		unsigned q;
-
-		for (q = (unsigned)((*pos - fbo) / HFS_BLKSIZE); q < NPIECE; q++)
-			if (r.paddr[q]) {
-				if (fbo + q * HFS_BLKSIZE > *pos)
-					*pos = fbo + q * HFS_BLKSIZE;
-				return 1;
-			}
-		return 0;
-	}
 	end = fbo + r.len;
+	if (r.present && rec_pieces(&r)) {
+		unsigned q = NPIECE, f;
+
+		while (q && !r.paddr[q - 1])
+			q--;
+		end = fbo + q * HFS_BLKSIZE;
+		/* *pos must not stay in a hole piece, which SEEK_HOLE reports as
+		 * a hole: that pair sent cp into an endless loop (generic/251) */
+		for (f = (unsigned)((*pos - fbo) / HFS_BLKSIZE); f < q && !r.paddr[f]; f++)
+			;
+		if (f >= q)
+			return 0;
+		if (fbo + f * HFS_BLKSIZE > *pos)
+			*pos = fbo + f * HFS_BLKSIZE;
+		p = *pos - *pos % HFS_BLKSIZE;
+	}
 	if (!r.present || *pos >= end)
 		return 0;
 	buf = malloc(HFS_BLKSIZE);

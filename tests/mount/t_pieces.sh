@@ -11,6 +11,10 @@
 #     since a 64 KiB block needed one contiguous extent); it reads back
 #     intact after a remount; fsck is clean; removing everything gives the
 #     space back, statfs and fsck agreeing.
+# (c) SEEK_DATA and SEEK_HOLE agree on pieces blocks whose pieces hold
+#     zeros: an offset SEEK_DATA returns is not one SEEK_HOLE calls a hole
+#     (cp -a looped for ever between the two on such a tail block in
+#     xfstests generic/251), and a cp-style walk of the file ends.
 . "$(dirname "$0")/../lib.sh"
 m=$T/m
 
@@ -76,6 +80,34 @@ elif cmd == "verify":         # verify FILE SEED BYTES HOLES: content, holes (of
         bad = next(i for i in range(min(len(got), len(want))) if got[i] != want[i]) \
             if len(got) == len(want) else -1
         sys.exit("content differs (length %d/%d, first difference at %d)" % (len(got), len(want), bad))
+elif cmd == "seekcheck":      # seekcheck FILE: SEEK_DATA/SEEK_HOLE consistent, a walk ends
+    fd = os.open(sys.argv[2], os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    for o in range(0, size, 4096):
+        try:
+            d = os.lseek(fd, o, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            continue
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        if not (o <= d < h <= size):
+            sys.exit("from %d: SEEK_DATA %d, SEEK_HOLE from it %d (size %d)" % (o, d, h, size))
+    pos, steps, copied = 0, 0, bytearray(size)
+    while pos < size and steps < 10000:
+        try:
+            d = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            break
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        copied[d:h] = os.pread(fd, h - d, d)
+        pos, steps = h, steps + 1
+    if steps >= 10000:
+        sys.exit("the SEEK_DATA/SEEK_HOLE walk does not end")
+    if bytes(copied) != os.pread(fd, size, 0):
+        sys.exit("the data regions do not hold the file's bytes")
 PY
 tool() { python3 "$T/tool.py" "$@"; }
 
@@ -166,4 +198,22 @@ read -r bnodes bfree bpieces < <(fsck_counts "$img")
 check "b: fsck clean after removing everything, no pieces left" test "$bpieces" = 0
 check "b: statfs and fsck agree on free space ($sf = $bfree)" test "$sf" = "$bfree"
 check "b: free space back to that of the empty filesystem ($bfree = $bfree0)" test "$bfree" = "$bfree0"
+
+# (c) zeros written as data, then pieces punched out of them
+img=$(mkimg c.img)
+check "c: mkfs" "$B/mkfs.hfs" -q "$img"
+check "c: mount" hfs_mount "$m" "$img"
+zeropunch() { # zeropunch FILE SIZE OFF:LEN...
+	local f=$1 size=$2 h; shift 2
+	python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT|os.O_TRUNC, 0o644); os.write(fd, bytes(int(sys.argv[2]))); os.fsync(fd)' "$f" "$size" || return
+	for h in "$@"; do fallocate -p -o "${h%:*}" -l "${h#*:}" "$f" || return; done
+}
+# a tail block like generic/251's: its first piece a hole, zeros after it
+check "c: tail block, first piece punched" zeropunch "$m/tail" $((65536 + 49881)) 65536:4096
+check "c: tail block: seeks agree" tool seekcheck "$m/tail"
+check "c: holes and zeros inside blocks" zeropunch "$m/mid" $((3 * 65536)) 0:4096 8192:8192 \
+	$((65536 + 61440)):4096 $((131072 + 4096)):4096
+check "c: inside blocks: seeks agree" tool seekcheck "$m/mid"
+check "c: umount" hfs_umount "$m" "$img"
+check "c: fsck clean" "$B/fsck.hfs" -n "$img"
 finish
