@@ -287,7 +287,11 @@ void w_rename(struct wl *w, const char *from, const char *to)
 	if (rename(full(w, from, b1), full(w, to, b2)) != 0 && !gone(w))
 		return wfail(w, "rename %s %s: %s", from, to, strerror(errno));
 	victim = model_lookup(&w->m, to);
-	if (victim >= 0 && victim != model_lookup(&w->m, from)) {
+	if (victim >= 0 && victim == model_lookup(&w->m, from)) {
+		record(w, "rename");   /* two links of one inode: POSIX says nothing happens */
+		return;
+	}
+	if (victim >= 0) {
 		touch(w, victim, to);
 		del_name(w, to);   /* replaced (a file, or an empty directory) */
 	}
