@@ -1,4 +1,8 @@
 /* helpers.c — see helpers.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,52 @@ int tu_mkimage(char *path, size_t cap, uint64_t size)
 void tu_rmimage(const char *path)
 {
 	unlink(path);
+}
+
+int tu_legs_setup(void **st, uint64_t size, const char *tag)
+{
+	struct tu_legs *f = calloc(1, sizeof(*f));
+	int i, fd;
+
+	if (!f)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (tu_mkimage(f->img[i], sizeof(f->img[i]), size))
+			return -1;
+		f->p[i] = f->img[i];
+	}
+	snprintf(f->rules, sizeof(f->rules), "%s/hfs-%s-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", tag);
+	fd = mkstemp(f->rules);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	*st = f;
+	return 0;
+}
+
+int tu_legs_teardown(void **st)
+{
+	struct tu_legs *f = *st;
+
+	tu_rmimage(f->img[0]);
+	tu_rmimage(f->img[1]);
+	unlink(f->rules);
+	free(f);
+	return 0;
+}
+
+void tu_legs_rules(struct tu_legs *f, const char *text)
+{
+	char tmp[300];
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", f->rules);
+	fp = fopen(tmp, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(rename(tmp, f->rules), 0);
 }
 
 static uint64_t tu_state;

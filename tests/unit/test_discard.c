@@ -25,51 +25,8 @@
 #define IMG_SIZE (80ull << 20)
 static enum raid_engine_kind engine;
 
-struct fixture {
-	char img[2][256];
-	const char *p[2];
-	char rules[256];
-};
-
-static int setup(void **st)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	int i, fd;
-
-	for (i = 0; i < 2; i++) {
-		if (tu_mkimage(f->img[i], sizeof(f->img[i]), IMG_SIZE))
-			return -1;
-		f->p[i] = f->img[i];
-	}
-	snprintf(f->rules, sizeof(f->rules), "%s/hfs-discard-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	fd = mkstemp(f->rules);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	*st = f;
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	struct fixture *f = *st;
-
-	tu_rmimage(f->img[0]);
-	tu_rmimage(f->img[1]);
-	unlink(f->rules);
-	free(f);
-	return 0;
-}
-
-static void rules(struct fixture *f, const char *text)
-{
-	FILE *r = fopen(f->rules, "w");
-
-	assert_non_null(r);
-	fputs(text, r);
-	fclose(r);
-}
+static int setup(void **st) { return tu_legs_setup(st, IMG_SIZE, "discard"); }
+static int teardown(void **st) { return tu_legs_teardown(st); }
 
 static uint64_t blocks_of(const char *img)
 {
@@ -142,7 +99,7 @@ static void test_col_range(void **st)
 
 static void test_mirror_discard(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR, .force = 1 };
 	struct raid_opts o = { .engine = engine };
 	struct raid_set *s;
@@ -189,7 +146,7 @@ static void test_mirror_discard(void **st)
 
 static void test_stripe_discard(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_create_params cp = { .layout = RAID_LAYOUT_STRIPE, .stripe_unit = 65536,
 					  .force = 1 };
 	struct raid_opts o = { .engine = engine };
@@ -231,7 +188,7 @@ static void test_stripe_discard(void **st)
 
 static void test_discard_errors(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR, .force = 1 };
 	struct raid_opts o = { .engine = engine, .fault = f->rules };
 	struct raid_comp_status cs[2];
@@ -241,7 +198,7 @@ static void test_discard_errors(void **st)
 	int k;
 
 	assert_int_equal(raid_create(f->p, 2, &cp), 0);
-	rules(f, "");
+	tu_legs_rules(f, "");
 	assert_int_equal(raid_open(f->p, 2, &o, &s), 0);
 	assert_int_equal(raid_discard(s, 512, 4096), -EINVAL);
 	assert_int_equal(raid_discard(s, 0, 100), -EINVAL);
@@ -252,12 +209,12 @@ static void test_discard_errors(void **st)
 	assert_int_equal(raid_write(s, 0, w, 1u << 20), 0);
 	assert_int_equal(raid_flush(s), 0);
 	before0 = blocks_of(f->img[0]);
-	rules(f, "comp=1 op=discard action=fail err=EOPNOTSUPP\n");
+	tu_legs_rules(f, "comp=1 op=discard action=fail err=EOPNOTSUPP\n");
 	assert_int_equal(raid_fault_reload(s), 0);
 	assert_int_equal(raid_discard(s, 0, 1u << 20), -EOPNOTSUPP);
 	assert_int_equal(before0 - blocks_of(f->img[0]), 1u << 20);
 	/* a leg failing a discard with EIO loses nothing: not marked failed */
-	rules(f, "comp=0 op=discard action=fail\n");
+	tu_legs_rules(f, "comp=0 op=discard action=fail\n");
 	assert_int_equal(raid_fault_reload(s), 0);
 	assert_int_equal(raid_discard(s, 0, 1u << 20), -EIO);
 	assert_int_equal(raid_status(s, cs, 2), 2);
@@ -266,7 +223,7 @@ static void test_discard_errors(void **st)
 	assert_int_equal(cs[1].write_errs, 0);   /* EOPNOTSUPP is no device error */
 	assert_int_equal(cs[0].write_errs, 1);
 	/* writes still go to both legs */
-	rules(f, "");
+	tu_legs_rules(f, "");
 	assert_int_equal(raid_fault_reload(s), 0);
 	assert_int_equal(raid_write(s, 0, w, 1u << 20), 0);
 	assert_string_equal(raid_set_state(s), "optimal");

@@ -24,65 +24,17 @@
 #define DOFF     RAID_DATA_OFF      /* device offset of logical 0 */
 static enum raid_engine_kind engine;
 
-struct fixture {
-	char img[2][256];
-	char rules[256];
-	const char *p[2];
-};
+static int setup(void **st) { return tu_legs_setup(st, IMG_SIZE, "fault"); }
+static int teardown(void **st) { return tu_legs_teardown(st); }
 
-static int setup(void **st)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	int i, fd;
-
-	for (i = 0; i < 2; i++) {
-		if (tu_mkimage(f->img[i], sizeof(f->img[i]), IMG_SIZE))
-			return -1;
-		f->p[i] = f->img[i];
-	}
-	snprintf(f->rules, sizeof(f->rules), "%s/hfs-fault-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	fd = mkstemp(f->rules);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	*st = f;
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	struct fixture *f = *st;
-
-	tu_rmimage(f->img[0]);
-	tu_rmimage(f->img[1]);
-	unlink(f->rules);
-	free(f);
-	return 0;
-}
-
-/* Replace the rules file (new inode, so the 50 ms check sees a change even
- * within one mtime tick). */
-static void rules(struct fixture *f, const char *text)
-{
-	char tmp[300];
-	FILE *fp;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", f->rules);
-	fp = fopen(tmp, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(rename(tmp, f->rules), 0);
-}
-
-static struct raid_set *open_set(struct fixture *f, enum raid_layout l, const char *text)
+static struct raid_set *open_set(struct tu_legs *f, enum raid_layout l, const char *text)
 {
 	struct raid_create_params cp = { .layout = l, .force = 1 };
 	struct raid_opts o = { .engine = engine, .fault = f->rules };
 	struct raid_set *s = NULL;
 	int n = l == RAID_LAYOUT_SINGLE ? 1 : 2;
 
-	rules(f, text);
+	tu_legs_rules(f, text);
 	assert_int_equal(raid_create(f->p, n, &cp), 0);
 	assert_int_equal(raid_open(f->p, n, &o, &s), 0);
 	return s;
@@ -116,7 +68,7 @@ static void test_bad_rules(void **st)
 		"comp=0 action=fail colour=red\n",
 		"# fine\ncomp=0 action=fail\ncomp=0 action\n", /* error on line 3 */
 	};
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR, .force = 1 };
 	struct raid_opts o = { .engine = engine, .fault = f->rules };
 	struct raid_fault_counts fc;
@@ -125,12 +77,12 @@ static void test_bad_rules(void **st)
 
 	assert_int_equal(raid_create(f->p, 2, &cp), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		rules(f, bad[i]);
+		tu_legs_rules(f, bad[i]);
 		s = NULL;
 		assert_int_equal(raid_open(f->p, 2, &o, &s), -EINVAL);
 		assert_null(s);
 	}
-	rules(f, "  # comments and blank lines\n\n"
+	tu_legs_rules(f, "  # comments and blank lines\n\n"
 		 "comp=* op=any action=delay ms=1 count=1\n"
 		 "comp=1 op=read action=corrupt off=1M-2M prob=0.5 seed=7\n"
 		 "comp=0 op=write action=fail skip=3 count=2 err=ENOSPC\n"
@@ -151,7 +103,7 @@ static void test_bad_rules(void **st)
 /* skip N then fail M, only in the range, with the chosen errno. */
 static void test_fail_skip_count_range(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_SINGLE,
 				      "comp=0 op=read action=fail skip=2 count=3 off=1088K-1096K err=ENOSPC\n");
 	struct raid_fault_counts fc;
@@ -177,7 +129,7 @@ static void test_fail_skip_count_range(void **st)
 /* A failing write leg of a mirror: the write rolls forward, the leg fails. */
 static void test_fail_mirror_write(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_MIRROR, "comp=1 op=write action=fail\n");
 	struct raid_comp_status cs[2];
 	struct raid_fault_counts fc;
@@ -201,7 +153,7 @@ static void test_fail_mirror_write(void **st)
 /* prob with a seed: the same pattern every time, roughly half fail. */
 static void test_prob_seeded(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	char pat[2][200];
 	uint8_t b[4096];
 	int run, i, nfail = 0;
@@ -237,7 +189,7 @@ static void test_prob_seeded(void **st)
  * keeps good data (healed rules read it back intact). */
 static void test_corrupt_read(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_SINGLE, "");
 	struct raid_fault_counts fc;
 	uint8_t *w = malloc(65536), *r = malloc(65536);
@@ -246,7 +198,7 @@ static void test_corrupt_read(void **st)
 	fill(w, 65536, 9);
 	assert_int_equal(raid_write(s, 0, w, 65536), 0);
 	/* logical sectors 4..7 */
-	rules(f, "comp=0 op=read action=corrupt off=1040K-1056K\n");
+	tu_legs_rules(f, "comp=0 op=read action=corrupt off=1040K-1056K\n");
 	assert_int_equal(raid_fault_reload(s), 0);
 	assert_int_equal(raid_read(s, 0, r, 65536), 0);
 	for (sec = 0; sec < 16; sec++) {
@@ -258,7 +210,7 @@ static void test_corrupt_read(void **st)
 	assert_int_equal(bad, 4);
 	assert_int_equal(raid_fault_counts(s, &fc), 0);
 	assert_int_equal(fc.corrupted, 1);
-	rules(f, "");
+	tu_legs_rules(f, "");
 	assert_int_equal(raid_fault_reload(s), 0);
 	assert_int_equal(raid_read(s, 0, r, 65536), 0);
 	assert_memory_equal(r, w, 65536);
@@ -271,7 +223,7 @@ static void test_corrupt_read(void **st)
  * other copy (and the caller's buffer) are good. */
 static void test_corrupt_write(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_MIRROR, "comp=1 op=write action=corrupt count=1\n");
 	uint8_t w[16384], keep[16384], r[16384];
 
@@ -321,7 +273,7 @@ static void async_done(struct raid_io *io, int err)
  * data is unchanged. */
 static void test_delay(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_MIRROR, "comp=* op=any action=delay ms=100 count=9\n");
 	struct waiter wt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 8, 0 };
 	struct raid_io io[8];
@@ -358,7 +310,7 @@ static void test_delay(void **st)
  * the vanished leg's label is not written (as an unplugged disk). */
 static void test_vanish(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_MIRROR, "comp=1 action=vanish\n");
 	struct raid_opts o = { .engine = engine };
 	struct raid_comp_status cs[2];
@@ -403,21 +355,21 @@ static void test_vanish(void **st)
  * rewrite keeps the old rules. */
 static void test_reload_on_change(void **st)
 {
-	struct fixture *f = *st;
+	struct tu_legs *f = *st;
 	struct raid_set *s = open_set(f, RAID_LAYOUT_SINGLE, "");
 	struct raid_fault_counts fc;
 	uint8_t b[4096];
 	int i, ret = 0;
 
 	assert_int_equal(raid_read(s, 0, b, sizeof(b)), 0);
-	rules(f, "comp=0 op=read action=fail\n");
+	tu_legs_rules(f, "comp=0 op=read action=fail\n");
 	for (i = 0; i < 100 && ret == 0; i++) {   /* within 50 ms + a request */
 		usleep(10000);
 		ret = raid_read(s, 0, b, sizeof(b));
 	}
 	assert_int_equal(ret, -EIO);
 	assert_true(i >= 1 && i <= 20);
-	rules(f, "comp=0 action=nonsense\n");
+	tu_legs_rules(f, "comp=0 action=nonsense\n");
 	assert_int_equal(raid_fault_reload(s), -EINVAL);
 	assert_int_equal(raid_read(s, 0, b, sizeof(b)), -EIO);   /* old rules stay */
 	unlink(f->rules);                                         /* missing = healed */
