@@ -26,14 +26,13 @@ int raid_build_discard(struct raid_set *s, struct raid_io *io, struct raid_dag *
 	struct raid_dag *d;
 
 	for (col = 0; col < s->geom.g_ncols; col++) {
-		int legs = 0;
+		int legs;
 
 		touched[col] = raid_map_col_range(&s->geom, io->io_off, io->io_len, col,
 						  &lo[col], &hi[col]);
 		if (!touched[col])
 			continue;
-		for (k = 0; k < s->geom.g_ncopies; k++)
-			legs += raid_comp_writable(s, raid_geom_comp(&s->geom, col, k));
+		legs = raid_col_writable(s, col);
 		if (!legs)
 			return -EIO;
 		n += legs;

@@ -48,6 +48,15 @@ int raid_comp_writable(const struct raid_set *s, int i)
 		s->comp[i].c_state == RAID_COMP_REBUILDING);
 }
 
+int raid_col_writable(const struct raid_set *s, int col)
+{
+	int k, legs = 0;
+
+	for (k = 0; k < s->geom.g_ncopies; k++)
+		legs += raid_comp_writable(s, raid_geom_comp(&s->geom, col, k));
+	return legs;
+}
+
 int raid_set_degraded(const struct raid_set *s)
 {
 	int i;
@@ -329,10 +338,8 @@ static int mirrored_write_ex(struct raid_set *s, struct raid_io *io, int with_bi
 		return n;
 	ret = -EIO;
 	for (i = 0; i < n; i++) {
-		int legs = 0;
+		int legs = raid_col_writable(s, seg[i].s_col);
 
-		for (k = 0; k < s->geom.g_ncopies; k++)
-			legs += raid_comp_writable(s, raid_geom_comp(&s->geom, seg[i].s_col, k));
 		if (!legs)
 			goto out;   /* no copy of this segment can take it */
 		nio += legs;
@@ -407,10 +414,8 @@ static int mirrored_flush(struct raid_set *s, struct raid_io *io, struct raid_da
 	int i, n = 0, col, ret;
 
 	for (col = 0; col < s->geom.g_ncols; col++) {
-		int legs = 0, k;
+		int legs = raid_col_writable(s, col);
 
-		for (k = 0; k < s->geom.g_ncopies; k++)
-			legs += raid_comp_writable(s, raid_geom_comp(&s->geom, col, k));
 		if (!legs)
 			return -EIO;
 		n += legs;

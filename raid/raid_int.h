@@ -219,6 +219,8 @@ int  raid_comp_fail(struct raid_set *s, int comp, const char *why);
 /* Readable (optimal) / writable (optimal or rebuilding) component. */
 int  raid_comp_readable(const struct raid_set *s, int comp);
 int  raid_comp_writable(const struct raid_set *s, int comp);
+/* Writable legs (copies) of column col. */
+int  raid_col_writable(const struct raid_set *s, int col);
 /* Any leg failed or missing: writes must record dirty regions. */
 int  raid_set_degraded(const struct raid_set *s);
 
