@@ -632,7 +632,14 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 					memset(b->data + b->old.len, 0, HFS_FBLOCK - b->old.len);
 			}
 		}
-		memcpy(b->data + b->in, src + b->at, b->n);
+		if (!b->partial && ((uintptr_t)(src + b->at) & (HFS_BLKSIZE - 1)) == 0) {
+			/* a whole block, aligned in the request (fuse_loop.c
+			 * places it so): written from there, not copied; the
+			 * device only reads it */
+			b->data = (uint8_t *)(uintptr_t)(src + b->at);
+		} else {
+			memcpy(b->data + b->in, src + b->at, b->n);
+		}
 		b->crc = crc_of(b->data, b->len);
 	}
 	/* one device write per run of blocks that are contiguous on disk (the

@@ -1,75 +1,99 @@
 /*
- * fuse_loop.c — the FUSE request loop: leader and followers over /dev/fuse.
+ * fuse_loop.c — the request loop: a fixed set of threads, each reading
+ * /dev/fuse into a buffer of its own placed so that a WRITE request's data
+ * starts on a 4 KiB boundary, and only one of them reading at a time (the
+ * leader; the others are followers).
  *
- * libfuse's multithreaded loop keeps every idle worker blocked in read(2)
- * of /dev/fuse, and the kernel wakes those readers first in, first out: a
- * synchronous caller's requests (stat, then unlink, then the kernel's
- * GETATTR and SETATTR that follow it) each go to the thread that has been
- * idle longest, so every request wakes a cold thread, most often on the
- * other CPU (on a VM, an inter-processor interrupt into a halted vCPU).
- * Counted on the bench's metadata phases that cost more than the work:
- * one thread served 10,000 unlinks in 125 ms of daemon CPU against 285 ms
- * for eight, and 2-2.5x the files/s.  One thread alone would stall every
- * request behind one waiting for the device, so:
+ * Why not libfuse's fuse_session_loop_mt:
+ *  - it mallocs each thread's buffer, so the data of a WRITE sits 80 bytes
+ *    past whatever malloc returned, and O_DIRECT needs it aligned;
+ *    write_batch (file.c) had to copy every whole block into an aligned
+ *    staging area first (about an eighth of the daemon's CPU in a
+ *    sequential write).  With the header placed just before a page
+ *    boundary, whole blocks go to the device from the request itself.
+ *  - it keeps every idle thread blocked in read(2) of /dev/fuse, and the
+ *    kernel wakes those readers first in, first out: a synchronous
+ *    caller's requests (a stat; an unlink and the GETATTR and SETATTR the
+ *    kernel sends after it) each went to the thread idle longest, a cold
+ *    thread, mostly on the other CPU (on a VM an interrupt into a halted
+ *    vCPU).  That cost more than the work: 10,000 unlinks took 300 ms of
+ *    daemon CPU on eight threads and 100 ms on one, at 4x the files/s.
  *
- *   (L1) at most one worker is in fuse_session_receive_buf (lf.reading):
- *        the leader.  The others wait on their own condition variable,
- *        the one parked last on top (lf.idle is a stack), so the thread
- *        woken next is the one whose cache is warm.
- *   (L2) a leader that took a request which may wait for the device or
- *        for other requests (data I/O, fsync, ioctl, lseek's launder of
- *        cached pages, anything not in lf_inline) first promotes a
- *        follower (or starts a new worker, up to the limit), so that the
- *        requests after it are read meanwhile.
- *   (L3) a namespace or attribute request is served inline: nobody reads
- *        until it is done.  These wait for nothing but fs->lock and the
- *        device (a commit in hfs_op_begin); none waits for another FUSE
- *        request (their only notifications drop attributes, touching no
- *        page: atime_notify), so no request they need can be stuck unread.
+ * Invariants:
+ *  (L1) at most one thread is in fuse_session_receive_buf (loop.reading):
+ *       the leader.  The others wait on their own condition variables,
+ *       the one parked last on top (loop.idle is a stack), so the thread
+ *       woken next is the one whose cache is warm.
+ *  (L2) a leader that took a request which may wait for the device or for
+ *       other requests (data I/O, fsync, fallocate, ioctl, lseek, whose
+ *       launder of cached pages needs WRITEs served meanwhile: anything
+ *       not in serve_inline) first promotes a follower, so that the
+ *       requests after it are read meanwhile and data requests still run
+ *       in parallel on the device.
+ *  (L3) a namespace or attribute request is served inline: nobody reads
+ *       until it is done.  These wait for nothing but fs->lock and the
+ *       device (a commit in hfs_op_begin); none waits for another FUSE
+ *       request (their only notifications drop attributes, touching no
+ *       page: atime_notify), so no request they need can be stuck unread.
  *
- * Exit: an unmount (ENODEV), an aborted connection or a signal ends the
- * session; the worker that sees it stops the loop (lf_stop_locked) and
- * posts lf.finish.  The main thread then wakes the followers and cancels
- * a leader blocked in read(2) (cancellation is enabled only there), and
- * joins every worker, each finishing the request it is serving first.
+ * Exit: an unmount (ENODEV), a failed read or a signal (the handler only
+ * marks the session exited; the main thread, the only one not blocking
+ * the signals, waits in sem_wait and sees it) ends the session.  The main
+ * thread then wakes the followers, cancels a leader blocked in read(2)
+ * (cancellation is enabled only there) and joins every thread, each
+ * finishing the request it serves first.  The public
+ * fuse_session_receive_buf/process_buf pair does the rest.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fuse.h>
-#include <fuse_lowlevel.h>
 #include "fs/fuse_int.h"
 
 /* ---- types ------------------------------------------------------------------ */
 
-struct lf_worker {
-	pthread_t w_thread;
-	pthread_cond_t w_cond;     /* signalled when promoted (w_woken) */
-	int w_woken;               /* lf.lock */
-	struct lf_worker *w_next;  /* lf.idle stack, lf.lock */
+/* A WRITE request is the in-header then the write header then the data. */
+#define WRITE_HDR (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
+_Static_assert(WRITE_HDR == 80, "FUSE WRITE header size");
+#define PAGE 4096u
+/* libfuse reads up to its bufsize: max_write (op_init: 1 MiB) plus a page
+ * of headers before INIT, the same after; a spare page on top. */
+#define RECV_SIZE ((1u << 20) + 2 * PAGE)
+
+struct hfs_fuse_loop;
+
+struct loop_thread {
+	pthread_t tid;                /* immutable once started */
+	struct fuse_session *se;      /* immutable */
+	struct hfs_fuse_loop *loop;   /* immutable */
+	void *base;                   /* what to free (the main thread) */
+	struct fuse_buf buf;          /* this thread's own */
+	int started;                  /* the main thread's */
+	pthread_cond_t cond;          /* signalled when promoted or at stop */
+	int woken;                    /* loop->lock: promoted */
+	struct loop_thread *next;     /* loop->lock: the idle stack */
 };
 
-#define LF_MAX_THREADS 64
-
-static struct {
-	pthread_mutex_t lock;      /* protects everything below but se and finish */
-	struct fuse_session *se;   /* immutable while the loop runs */
-	sem_t finish;              /* posted when the loop stops */
-	struct lf_worker *idle;    /* parked followers, last parked on top (L1) */
-	struct lf_worker *all[LF_MAX_THREADS];
-	unsigned nthreads, max;
-	int reading;               /* a leader is in receive (L1) */
-	unsigned waking;           /* promoted followers not yet leading */
-	int stop;                  /* the loop is ending */
-	int error;                 /* the first receive error (-errno) */
-} lf = { .lock = PTHREAD_MUTEX_INITIALIZER };
+struct hfs_fuse_loop {
+	sem_t done;                   /* posted when the loop stops */
+	pthread_mutex_t lock;         /* protects the fields below */
+	struct loop_thread *idle;     /* parked followers, last parked on top (L1) */
+	int reading;                  /* a leader is in receive (L1) */
+	unsigned waking;              /* promoted followers not yet leading */
+	int stop;                     /* the loop is ending */
+	int error;                    /* the first receive error, -errno */
+	struct loop_thread *threads;  /* immutable: nthreads entries */
+	unsigned nthreads;            /* immutable */
+};
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-/* (L3): requests served without promoting a follower first. */
-static int lf_inline(const struct fuse_buf *buf)
+/* (L3): the requests served without promoting a follower first. */
+static int serve_inline(const struct fuse_buf *buf)
 {
 	const struct fuse_in_header *in = buf->mem;
 
@@ -90,173 +114,184 @@ static int lf_inline(const struct fuse_buf *buf)
 	}
 }
 
-static void lf_stop_locked(int err)
+/* End the loop: every follower leaves, the main thread wakes.  lock held. */
+static void loop_stop_locked(struct hfs_fuse_loop *loop, int err)
 {
 	unsigned i;
 
-	if (err && !lf.error)
-		lf.error = err;
-	if (lf.stop)
+	if (err && !loop->error)
+		loop->error = err;
+	if (loop->stop)
 		return;
-	lf.stop = 1;
-	for (i = 0; i < lf.nthreads; i++)
-		pthread_cond_signal(&lf.all[i]->w_cond);
-	sem_post(&lf.finish);
+	loop->stop = 1;
+	for (i = 0; i < loop->nthreads; i++)
+		if (loop->threads[i].started)
+			pthread_cond_signal(&loop->threads[i].cond);
+	sem_post(&loop->done);
 }
 
-static void *lf_work(void *arg);
-
-/* A new worker; it leads at once if nobody reads.  lf.lock held. */
-static void lf_spawn_locked(void)
+/* (L2): make sure a thread reads while the caller serves its request; the
+ * follower parked last leads.  lock held. */
+static void promote_locked(struct hfs_fuse_loop *loop)
 {
-	struct lf_worker *w;
-	int err;
+	struct loop_thread *t = loop->idle;
 
-	if (lf.stop || lf.nthreads >= lf.max)
-		return;
-	w = calloc(1, sizeof(*w));
-	if (!w || pthread_cond_init(&w->w_cond, NULL)) {
-		free(w);
-		HFS_WARN("cannot set up a FUSE worker (%u running)", lf.nthreads);
-		return;
-	}
-	err = pthread_create(&w->w_thread, NULL, lf_work, w);
-	if (err) {
-		pthread_cond_destroy(&w->w_cond);
-		free(w);
-		HFS_WARN("cannot start a FUSE worker (%u running): %s", lf.nthreads, strerror(err));
-		return;
-	}
-	lf.all[lf.nthreads++] = w;
-}
-
-/* (L2): make sure someone reads while the caller serves its request.
- * lf.lock held. */
-static void lf_promote_locked(void)
-{
-	struct lf_worker *w = lf.idle;
-
-	if (lf.reading || lf.waking)
-		return;
-	if (!w) {
-		lf_spawn_locked();
-		return;
-	}
-	lf.idle = w->w_next;
-	w->w_woken = 1;
-	lf.waking++;
-	pthread_cond_signal(&w->w_cond);
-}
-
-static void lf_free_buf(void *arg)
-{
-	struct fuse_buf *buf = arg;
-
-	free(buf->mem);
-	buf->mem = NULL;
+	if (loop->reading || loop->waking || !t)
+		return;   /* one reads, or will; or all serve (they read after) */
+	loop->idle = t->next;
+	t->woken = 1;
+	loop->waking++;
+	pthread_cond_signal(&t->cond);
 }
 
 /* ---- internals -------------------------------------------------------------- */
 
-static void *lf_work(void *arg)
+static void *loop_main(void *arg)
 {
-	struct lf_worker *w = arg;
-	struct fuse_buf buf;
-	int res;
+	struct loop_thread *t = arg;
+	struct hfs_fuse_loop *loop = t->loop;
 
-	memset(&buf, 0, sizeof(buf));
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_cleanup_push(lf_free_buf, &buf);
-	pthread_mutex_lock(&lf.lock);
-	while (!lf.stop) {
-		if (lf.reading) {
-			/* (L1): park on top of the stack until promoted */
-			w->w_woken = 0;
-			w->w_next = lf.idle;
-			lf.idle = w;
-			while (!w->w_woken && !lf.stop)
-				pthread_cond_wait(&w->w_cond, &lf.lock);
-			if (w->w_woken)
-				lf.waking--;
+	pthread_mutex_lock(&loop->lock);
+	while (!loop->stop) {
+		int res;
+
+		if (loop->reading) {
+			/* (L1): a follower, on top of the stack until promoted */
+			t->woken = 0;
+			t->next = loop->idle;
+			loop->idle = t;
+			while (!t->woken && !loop->stop)
+				pthread_cond_wait(&t->cond, &loop->lock);
+			if (t->woken)
+				loop->waking--;
 			continue;
 		}
-		if (fuse_session_exited(lf.se)) {
-			lf_stop_locked(0);
+		if (fuse_session_exited(t->se)) {
+			loop_stop_locked(loop, 0);
 			break;
 		}
-		lf.reading = 1;
-		pthread_mutex_unlock(&lf.lock);
+		loop->reading = 1;
+		pthread_mutex_unlock(&loop->lock);
+		/* a thread blocked in read(2) is cancelled at exit */
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		res = fuse_session_receive_buf(lf.se, &buf);
+		t->buf.size = RECV_SIZE;
+		res = fuse_session_receive_buf(t->se, &t->buf);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		pthread_mutex_lock(&lf.lock);
-		lf.reading = 0;
+		pthread_mutex_lock(&loop->lock);
+		loop->reading = 0;
 		if (res == -EINTR || res == -EAGAIN)
 			continue;
-		/* 0: unmounted (ENODEV) or exited (a signal) */
 		if (res <= 0) {
-			lf_stop_locked(res);
+			/* 0: unmounted (ENODEV: libfuse marked the session
+			 * exited) or a signal */
+			if (res < 0)
+				fuse_session_exit(t->se);
+			loop_stop_locked(loop, res);
 			break;
 		}
-		if (!lf_inline(&buf))
-			lf_promote_locked();
-		pthread_mutex_unlock(&lf.lock);
-		fuse_session_process_buf(lf.se, &buf);
-		pthread_mutex_lock(&lf.lock);
+		if (!serve_inline(&t->buf))
+			promote_locked(loop);
+		pthread_mutex_unlock(&loop->lock);
+		fuse_session_process_buf(t->se, &t->buf);
+		pthread_mutex_lock(&loop->lock);
 	}
-	pthread_mutex_unlock(&lf.lock);
-	pthread_cleanup_pop(1);
+	pthread_mutex_unlock(&loop->lock);
 	return NULL;
+}
+
+static int start_thread(struct loop_thread *t)
+{
+	sigset_t block, old;
+	int err;
+
+	/* signals go to the main thread, which waits for them (fuse_set_signal_handlers) */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	err = pthread_create(&t->tid, NULL, loop_main, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
 }
 
 /* ---- public ------------------------------------------------------------------- */
 
-/* Serve se with up to max_threads workers until it ends: 0 when it was
- * unmounted or stopped by a signal, -errno of a read from /dev/fuse that
- * failed (-ECONNABORTED: the connection was aborted).  Called once, from
- * the thread that mounted. */
-int hfs_fuse_loop(struct fuse_session *se, unsigned max_threads)
+int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 {
-	unsigned i, n;
-	int ret;
+	struct hfs_fuse_loop loop;
+	struct loop_thread *t;
+	unsigned i, started = 0;
+	int ret = 0;
 
-	if (sem_init(&lf.finish, 0, 0))
-		return -errno;
-	pthread_mutex_lock(&lf.lock);
-	lf.se = se;
-	lf.max = max_threads < 1 ? 1 : max_threads > LF_MAX_THREADS ? LF_MAX_THREADS : max_threads;
-	lf_spawn_locked();
-	ret = lf.nthreads ? 0 : -EAGAIN;
-	pthread_mutex_unlock(&lf.lock);
-	if (ret) {
-		sem_destroy(&lf.finish);
-		return ret;
-	}
-	/* a signal interrupts sem_wait here, or the read of the leader */
-	for (;;) {
-		int stop;
-
-		pthread_mutex_lock(&lf.lock);
-		stop = lf.stop;
-		pthread_mutex_unlock(&lf.lock);
-		if (stop || fuse_session_exited(se))
+	if (!nthreads)
+		nthreads = 1;
+	t = calloc(nthreads, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(&loop, 0, sizeof(loop));
+	pthread_mutex_init(&loop.lock, NULL);
+	sem_init(&loop.done, 0, 0);
+	loop.threads = t;
+	loop.nthreads = nthreads;
+	for (i = 0; i < nthreads; i++) {
+		t[i].se = se;
+		t[i].loop = &loop;
+		if (posix_memalign(&t[i].base, PAGE, RECV_SIZE + PAGE)) {
+			ret = -ENOMEM;
 			break;
-		sem_wait(&lf.finish);
+		}
+		/* the header ends, and a WRITE's data starts, on a page boundary */
+		t[i].buf.mem = (char *)t[i].base + PAGE - WRITE_HDR;
+		if (pthread_cond_init(&t[i].cond, NULL)) {
+			ret = -ENOMEM;
+			break;
+		}
+		/* under the lock: loop_stop_locked reads started */
+		pthread_mutex_lock(&loop.lock);
+		ret = start_thread(&t[i]);
+		t[i].started = !ret;
+		pthread_mutex_unlock(&loop.lock);
+		if (ret) {
+			pthread_cond_destroy(&t[i].cond);
+			break;
+		}
+		started++;
 	}
-	pthread_mutex_lock(&lf.lock);
-	lf_stop_locked(0);
-	n = lf.nthreads;
-	pthread_mutex_unlock(&lf.lock);
-	/* only a worker blocked in read(2) has cancellation enabled */
-	for (i = 0; i < n; i++)
-		pthread_cancel(lf.all[i]->w_thread);
-	for (i = 0; i < n; i++) {
-		pthread_join(lf.all[i]->w_thread, NULL);
-		pthread_cond_destroy(&lf.all[i]->w_cond);
-		free(lf.all[i]);
-		lf.all[i] = NULL;
+	if (started) {
+		ret = 0;   /* fewer threads than asked still serve */
+		/* sem_wait returns early on a signal; the handler marks the
+		 * session exited */
+		for (;;) {
+			int stop;
+
+			pthread_mutex_lock(&loop.lock);
+			stop = loop.stop;
+			pthread_mutex_unlock(&loop.lock);
+			if (stop || fuse_session_exited(se))
+				break;
+			sem_wait(&loop.done);
+		}
+		pthread_mutex_lock(&loop.lock);
+		loop_stop_locked(&loop, 0);
+		pthread_mutex_unlock(&loop.lock);
+		/* only a thread blocked in read(2) has cancellation enabled */
+		for (i = 0; i < nthreads; i++)
+			if (t[i].started)
+				pthread_cancel(t[i].tid);
+		for (i = 0; i < nthreads; i++)
+			if (t[i].started) {
+				pthread_join(t[i].tid, NULL);
+				pthread_cond_destroy(&t[i].cond);
+			}
+		ret = loop.error;
 	}
-	ret = lf.error;
-	sem_destroy(&lf.finish);
+	for (i = 0; i < nthreads; i++)
+		free(t[i].base);
+	free(t);
+	sem_destroy(&loop.done);
+	pthread_mutex_destroy(&loop.lock);
+	fuse_session_reset(se);
 	return ret;
 }

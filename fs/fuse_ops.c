@@ -535,6 +535,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 {
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 	struct fuse_session *se;
+	unsigned nthr;
 	char canon[PATH_MAX];
 	int ret = -EIO, err;
 
@@ -558,13 +559,13 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		 * fs->lock, so a few per CPU keep the device busy: 4 per CPU,
 		 * at least 8 (the kernel's background requests), at most 32. */
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		unsigned nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 
+		nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 		nthr = nthr < 8 ? 8 : nthr > 32 ? 32 : nthr;
-		if (hfs_fuse_on_mounted)
-			hfs_fuse_on_mounted();
-		ret = hfs_fuse_loop(se, nthr);   /* fuse_loop.c */
 	}
+	if (hfs_fuse_on_mounted)
+		hfs_fuse_on_mounted();
+	ret = hfs_fuse_loop(se, nthr);
 	if (ret == -ECONNABORTED) {
 		/* umount -f, a fusectl abort, or (seen on kernel 6.18, with
 		 * fusectl not even mounted) now and then a plain unmount: the
