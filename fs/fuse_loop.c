@@ -151,6 +151,9 @@ static void *loop_main(void *arg)
 	struct loop_thread *t = arg;
 	struct hfs_fuse_loop *loop = t->loop;
 
+	/* cancellable only in read(2): cancelled in pthread_cond_wait, a
+	 * follower would leave holding loop->lock */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&loop->lock);
 	while (!loop->stop) {
 		int res;
