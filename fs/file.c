@@ -42,9 +42,10 @@
 #include <string.h>
 #include "fs/block.h"
 
-/* Aligned staging memory of one thread for the blocks of a write batch:
- * FUSE hands data at an unaligned offset of its request buffer, and one
- * copy here is cheaper than a bounce buffer per mirror leg below. */
+/* Aligned staging memory of one thread for the blocks of a write batch
+ * that merge with old bytes (partial blocks, overlays), or whose data is
+ * not page-aligned in the caller's buffer: one copy here is cheaper than a
+ * bounce buffer per mirror leg below. */
 static pthread_key_t stage_key;
 static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
 static void stage_key_init(void) { (void)pthread_key_create(&stage_key, free); }
