@@ -57,7 +57,8 @@ static uint8_t *stage_get(void)
 	pthread_once(&stage_once, stage_key_init);
 	p = pthread_getspecific(stage_key);
 	if (!p) {
-		if (posix_memalign((void **)&p, 4096, (size_t)BATCH_MAX * HFS_FBLOCK))
+		p = hfs_iobuf_alloc((size_t)BATCH_MAX * HFS_FBLOCK);
+		if (!p)
 			return NULL;
 		if (pthread_setspecific(stage_key, p)) {
 			free(p);

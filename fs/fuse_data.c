@@ -194,7 +194,8 @@ static char *reply_buf_get(size_t size)
 	}
 	if (size > r->cap) {
 		size = (size + 4095) & ~(size_t)4095;
-		if (posix_memalign((void **)&p, 4096, size))
+		p = hfs_iobuf_alloc(size);
+		if (!p)
 			return NULL;
 		free(r->p);
 		r->p = p;
