@@ -42,9 +42,10 @@
 #include <string.h>
 #include "fs/block.h"
 
-/* Aligned staging memory of one thread for the blocks of a write batch:
- * FUSE hands data at an unaligned offset of its request buffer, and one
- * copy here is cheaper than a bounce buffer per mirror leg below. */
+/* Aligned staging memory of one thread for the blocks of a write batch
+ * that merge with old bytes (partial blocks, overlays), or whose data is
+ * not page-aligned in the caller's buffer: one copy here is cheaper than a
+ * bounce buffer per mirror leg below. */
 static pthread_key_t stage_key;
 static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
 static void stage_key_init(void) { (void)pthread_key_create(&stage_key, free); }
@@ -56,7 +57,8 @@ static uint8_t *stage_get(void)
 	pthread_once(&stage_once, stage_key_init);
 	p = pthread_getspecific(stage_key);
 	if (!p) {
-		if (posix_memalign((void **)&p, 4096, (size_t)BATCH_MAX * HFS_FBLOCK))
+		p = hfs_iobuf_alloc((size_t)BATCH_MAX * HFS_FBLOCK);
+		if (!p)
 			return NULL;
 		if (pthread_setspecific(stage_key, p)) {
 			free(p);

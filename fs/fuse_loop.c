@@ -241,7 +241,8 @@ int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 	for (i = 0; i < nthreads; i++) {
 		t[i].se = se;
 		t[i].loop = &loop;
-		if (posix_memalign(&t[i].base, PAGE, RECV_SIZE + PAGE)) {
+		t[i].base = hfs_iobuf_alloc(RECV_SIZE + PAGE);
+		if (!t[i].base) {
 			ret = -ENOMEM;
 			break;
 		}
