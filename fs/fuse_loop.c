@@ -24,17 +24,22 @@
  *       the leader.  The others wait on their own condition variables,
  *       the one parked last on top (loop.idle is a stack), so the thread
  *       woken next is the one whose cache is warm.
- *  (L2) a leader that took a request which may wait for the device or for
- *       other requests (data I/O, fsync, fallocate, ioctl, lseek, whose
- *       launder of cached pages needs WRITEs served meanwhile: anything
- *       not in serve_inline) first promotes a follower, so that the
- *       requests after it are read meanwhile and data requests still run
- *       in parallel on the device.
- *  (L3) a namespace or attribute request is served inline: nobody reads
- *       until it is done.  These wait for nothing but fs->lock and the
- *       device (a commit in hfs_op_begin); none waits for another FUSE
- *       request (their only notifications drop attributes, touching no
- *       page: atime_notify), so no request they need can be stuck unread.
+ *  (L2) a leader that took a request which may wait for other requests or
+ *       long for the device (fsync, fallocate, ioctl, lseek, whose launder
+ *       of cached pages needs WRITEs served meanwhile: anything not in
+ *       serve_inline) first promotes a follower, so that the requests
+ *       after it are read meanwhile.
+ *  (L3) a namespace, attribute or data request is served inline: nobody
+ *       reads until it is done.  These wait for nothing but fs->lock and
+ *       the device (a commit in hfs_op_begin, a B-tree node read); none
+ *       waits for another FUSE request (their only notifications drop
+ *       attributes, touching no page: atime_notify), so no request they
+ *       need can be stuck unread.
+ *  (L4) a READ or WRITE that is about to wait for the device with fs->lock
+ *       dropped (phase B of a data section, section.c) promotes a follower
+ *       first (hfs_fuse_will_wait), so data requests still run in parallel
+ *       on the device; one served from the cache (a small file) promotes
+ *       nobody and costs no thread wakeup.
  *
  * Exit: an unmount (ENODEV), a failed read or a signal (the handler only
  * marks the session exited; the main thread, the only one not blocking
@@ -107,7 +112,7 @@ static int serve_inline(const struct fuse_buf *buf)
 	case FUSE_RELEASE: case FUSE_FLUSH: case FUSE_OPENDIR: case FUSE_READDIR:
 	case FUSE_READDIRPLUS: case FUSE_RELEASEDIR: case FUSE_STATFS: case FUSE_ACCESS:
 	case FUSE_GETXATTR: case FUSE_LISTXATTR: case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
-	case FUSE_INTERRUPT:
+	case FUSE_INTERRUPT: case FUSE_READ: case FUSE_WRITE:
 		return 1;
 	default:
 		return 0;
@@ -131,18 +136,24 @@ static void loop_stop_locked(struct hfs_fuse_loop *loop, int err)
 }
 
 /* (L2): make sure a thread reads while the caller serves its request; the
- * follower parked last leads.  lock held. */
-static void promote_locked(struct hfs_fuse_loop *loop)
+ * follower parked last leads.  lock held; returns the follower to signal
+ * once the lock is dropped (signalled under it, the follower would wake
+ * only to wait for the lock), or NULL. */
+static struct loop_thread *promote_locked(struct hfs_fuse_loop *loop)
 {
 	struct loop_thread *t = loop->idle;
 
 	if (loop->reading || loop->waking || !t)
-		return;   /* one reads, or will; or all serve (they read after) */
+		return NULL;   /* one reads, or will; or all serve (they read after) */
 	loop->idle = t->next;
 	t->woken = 1;
 	loop->waking++;
-	pthread_cond_signal(&t->cond);
+	return t;
 }
+
+/* The loop of the request this thread serves inline with nobody reading
+ * meanwhile (L3), until hfs_fuse_will_wait promotes a follower. */
+static __thread struct hfs_fuse_loop *serving_alone;
 
 /* ---- internals -------------------------------------------------------------- */
 
@@ -150,6 +161,7 @@ static void *loop_main(void *arg)
 {
 	struct loop_thread *t = arg;
 	struct hfs_fuse_loop *loop = t->loop;
+	struct loop_thread *woke;
 
 	/* cancellable only in read(2): cancelled in pthread_cond_wait, a
 	 * follower would leave holding loop->lock */
@@ -192,10 +204,13 @@ static void *loop_main(void *arg)
 			loop_stop_locked(loop, res);
 			break;
 		}
-		if (!serve_inline(&t->buf))
-			promote_locked(loop);
+		woke = serve_inline(&t->buf) ? NULL : promote_locked(loop);
 		pthread_mutex_unlock(&loop->lock);
+		if (woke)
+			pthread_cond_signal(&woke->cond);
+		serving_alone = woke ? NULL : loop;
 		fuse_session_process_buf(t->se, &t->buf);
+		serving_alone = NULL;
 		pthread_mutex_lock(&loop->lock);
 	}
 	pthread_mutex_unlock(&loop->lock);
@@ -220,6 +235,21 @@ static int start_thread(struct loop_thread *t)
 }
 
 /* ---- public ------------------------------------------------------------------- */
+
+void hfs_fuse_will_wait(void)
+{
+	struct hfs_fuse_loop *loop = serving_alone;
+	struct loop_thread *woke;
+
+	if (!loop)
+		return;   /* not a loop thread, or someone reads already */
+	serving_alone = NULL;
+	pthread_mutex_lock(&loop->lock);
+	woke = promote_locked(loop);
+	pthread_mutex_unlock(&loop->lock);
+	if (woke)
+		pthread_cond_signal(&woke->cond);
+}
 
 int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 {
