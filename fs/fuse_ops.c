@@ -265,9 +265,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	if ((set & FUSE_SET_ATTR_GID) && a->st_gid != (gid_t)-1)
 		ip.gid = a->st_gid;
 	/* killpriv v2 (fuse_io.c): set-ID bits of a chown, and of a truncate
-	 * by a caller without CAP_FSETID, are ours to drop.  A REDO replay
-	 * sets owner and times, not the mode: such a setattr is not logged */
+	 * by a caller without CAP_FSETID, are ours to drop.  chown(-1, -1)
+	 * comes as ctime alone (nothing else sends that).  A REDO replay sets
+	 * owner and times, not the mode: such a setattr is not logged */
 	if (hfs_killpriv_v2 && ((set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
+				set == FUSE_SET_ATTR_CTIME ||
 				((set & FUSE_SET_ATTR_SIZE) && hfs_req_kill_suidgid())))
 		killed = hfs_kill_suidgid(&ip);
 	if (killed && logged) {
