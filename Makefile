@@ -102,6 +102,12 @@ $(BUILDDIR)/helpers/%: tests/mount/helpers/%.c
 	$(CC) $(CFLAGS) -o $@ $< -lpthread
 all: $(HELPER_BIN)
 
+# bench's fuse-null configuration: the FUSE transport without a filesystem
+$(BUILDDIR)/nullfs: bench/nullfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+all: $(BUILDDIR)/nullfs
+
 # test tools (crash replay)
 $(BUILDDIR)/wlog: $(BUILDDIR)/tests/crash/wlog.o $(LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -139,7 +145,7 @@ xfstests: deps xfstests-deps
 	@BUILDDIR=$(BUILDDIR) XFSTESTS_DIR="$(XFSTESTS_DIR)" tests/xfstests/run.sh
 
 bench: deps bench-deps
-	$(MAKE) $(PROGS)
+	$(MAKE) $(PROGS) $(BUILDDIR)/nullfs
 	@BUILDDIR=$(BUILDDIR) bench/bench.sh
 
 bench-raid: deps bench-deps

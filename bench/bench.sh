@@ -7,7 +7,10 @@
 #   BENCH_SIZE=2G      sequential file size (device size = 2 x this + 1G)
 #   BENCH_RUNTIME=15   seconds per random-I/O phase
 #   BENCH_FS="..."     which configurations (default: all of
-#                      hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4)
+#                      hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4
+#                      fuse-null); fuse-null (bench/nullfs.c) keeps no data,
+#                      so it runs the sequential phases only: the ceiling
+#                      of the FUSE transport itself on this machine
 #   BENCH_FILES=20000  files of the metadata phase (in 100 directories)
 #   BENCH_SMALL=10000  4 KiB files of the small-file phase
 #   BENCH_FSYNC=1000   append+fsync pairs of the latency phase
@@ -19,7 +22,7 @@
 #                      themselves when seqw did not run
 . "$(dirname "$0")/lib.sh"
 
-FSLIST=${BENCH_FS:-"hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4"}
+FSLIST=${BENCH_FS:-"hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4 fuse-null"}
 NFILES=${BENCH_FILES:-20000}
 NSMALL=${BENCH_SMALL:-10000}
 NFSYNC=${BENCH_FSYNC:-1000}
@@ -47,6 +50,10 @@ fs_mount() { # fs_mount CONFIG
 	hfs|hfs-mirror) hfs_up "$1" "$MNT" $DEVS ;;
 	fuse2fs) cg_run "$1" fuse2fs $DEVS "$MNT" ;;
 	ntfs-3g) cg_run "$1" ntfs-3g $DEVS "$MNT" ;;
+	fuse-null)
+		cg_run "$1" "$B/nullfs" "$MNT" || return 1
+		# the readahead window hfs sets on its own mount (fs/mountinfo.c)
+		echo 4096 > "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb" ;;
 	zfs|zfs-mirror) zpool import -d "$W/zdev" "$ZPOOL" ;;
 	ext4) mount $DEVS "$MNT" ;;
 	esac
@@ -66,18 +73,30 @@ cg_drain() {
 fs_umount() {
 	case $1 in
 	hfs|hfs-mirror) hfs_down "$MNT" "${DEVS%% *}" ;;
-	fuse2fs|ntfs-3g) { fusermount -u "$MNT" 2>/dev/null || fusermount3 -u "$MNT"; } && cg_drain "$1" ;;
+	fuse2fs|ntfs-3g|fuse-null)
+		{ fusermount -u "$MNT" 2>/dev/null || fusermount3 -u "$MNT"; } && cg_drain "$1" ;;
 	zfs|zfs-mirror) zpool export "$ZPOOL" ;;
 	ext4) umount "$MNT" ;;
 	esac
 }
 
-fs_remount() { fs_umount "$1" && drop_caches && fs_mount "$1"; }
+# fuse-null keeps its files only while mounted: its "cold" read drops the
+# page cache instead
+fs_remount() {
+	if [ "$1" = fuse-null ]; then drop_caches; return 0; fi
+	fs_umount "$1" && drop_caches && fs_mount "$1"
+}
 
 fs_setup() { # fs_setup CONFIG: devices, mkfs, mount
 	local c=$1 a b
 	MNT=$W/mnt-$c
 	mkdir -p "$MNT"
+	if [ "$c" = fuse-null ]; then
+		DEVS=""
+		cg_new "$c"
+		fs_mount "$c"
+		return
+	fi
 	a=$(mkdev "$c-0") || return 1
 	DEVS=$a
 	case $c in *-mirror) b=$(mkdev "$c-1") || return 1; DEVS="$a $b" ;; esac
@@ -121,6 +140,9 @@ put() { echo "$1 $2 ${3:--}" >> "$RES"; }
 # ---- one configuration ------------------------------------------------------------
 run_one() {
 	local c=$1 v c0 c1 p
+	# want() reads PHASES: fuse-null has no data for the other phases
+	local PHASES=$PHASES
+	[ "$c" = fuse-null ] && PHASES=$(for v in $PHASES; do case $v in seqw|seqr) printf '%s ' "$v" ;; esac; done)
 	echo "== $c: setup" >&2
 	if ! fs_setup "$c"; then
 		echo "bench: $c: setup failed, skipped" >&2
@@ -215,6 +237,7 @@ for c in $FSLIST; do
 		{ echo "bench: no ntfs-3g, skipped" >&2; continue; } ;;
 	zfs|zfs-mirror) command -v zfs-fuse >/dev/null || { echo "bench: no zfs-fuse, skipped" >&2; continue; } ;;
 	ext4) ;;
+	fuse-null) [ -x "$B/nullfs" ] || { echo "bench: no $B/nullfs (make $B/nullfs), skipped" >&2; continue; } ;;
 	*) die "unknown configuration $c" ;;
 	esac
 	HAVE="$HAVE $c"

@@ -42,9 +42,10 @@
 #include <string.h>
 #include "fs/block.h"
 
-/* Aligned staging memory of one thread for the blocks of a write batch:
- * FUSE hands data at an unaligned offset of its request buffer, and one
- * copy here is cheaper than a bounce buffer per mirror leg below. */
+/* Aligned staging memory of one thread for the blocks of a write batch
+ * that merge with old bytes (partial blocks, overlays), or whose data is
+ * not page-aligned in the caller's buffer: one copy here is cheaper than a
+ * bounce buffer per mirror leg below. */
 static pthread_key_t stage_key;
 static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
 static void stage_key_init(void) { (void)pthread_key_create(&stage_key, free); }
@@ -56,7 +57,8 @@ static uint8_t *stage_get(void)
 	pthread_once(&stage_once, stage_key_init);
 	p = pthread_getspecific(stage_key);
 	if (!p) {
-		if (posix_memalign((void **)&p, 4096, (size_t)BATCH_MAX * HFS_FBLOCK))
+		p = hfs_iobuf_alloc((size_t)BATCH_MAX * HFS_FBLOCK);
+		if (!p)
 			return NULL;
 		if (pthread_setspecific(stage_key, p)) {
 			free(p);
@@ -632,7 +634,14 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 					memset(b->data + b->old.len, 0, HFS_FBLOCK - b->old.len);
 			}
 		}
-		memcpy(b->data + b->in, src + b->at, b->n);
+		if (!b->partial && ((uintptr_t)(src + b->at) & (HFS_BLKSIZE - 1)) == 0) {
+			/* a whole block, aligned in the request (fuse_loop.c
+			 * places it so): written from there, not copied; the
+			 * device only reads it */
+			b->data = (uint8_t *)(uintptr_t)(src + b->at);
+		} else {
+			memcpy(b->data + b->in, src + b->at, b->n);
+		}
 		b->crc = crc_of(b->data, b->len);
 	}
 	/* one device write per run of blocks that are contiguous on disk (the

@@ -26,6 +26,10 @@ static inline struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req);
 extern int hfs_writeback;                 /* the kernel caches writes */
 extern struct fuse_session *hfs_session;  /* for notifications */
 
+/* fuse_loop.c: serve requests on nthreads threads until the session ends;
+ * 0 or the first receive error (-errno, e.g. -ECONNABORTED) */
+int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads);
+
 int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags);
 int enospc_commit(struct hfs_fs *fs, int ret);
 void atime_notify(uint64_t ino);

@@ -551,7 +551,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 {
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 	struct fuse_session *se;
-	struct fuse_loop_config *cfg;
+	unsigned nthr;
 	char canon[PATH_MAX];
 	int ret = -EIO, err;
 
@@ -573,22 +573,18 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	if (canon[0] && (err = hfs_mount_set_readahead(canon, HFS_READAHEAD >> 10)) != 0)
 		HFS_INFO("cannot set the readahead window of %s: %s", canon, strerror(-err));
 	hfs_dirty_setup(fs, canon[0] ? canon : NULL);
-	cfg = fuse_loop_cfg_create();
-	if (!cfg)
-		goto out_mount;
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	{
 		/* Threads mostly wait for the device (data sections) or for
 		 * fs->lock, so a few per CPU keep the device busy: 4 per CPU,
 		 * at least 8 (the kernel's background requests), at most 32. */
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		unsigned nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 
-		fuse_loop_cfg_set_max_threads(cfg, nthr < 8 ? 8 : nthr > 32 ? 32 : nthr);
+		nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
+		nthr = nthr < 8 ? 8 : nthr > 32 ? 32 : nthr;
 	}
 	if (hfs_fuse_on_mounted)
 		hfs_fuse_on_mounted();
-	ret = fuse_session_loop_mt(se, cfg);
+	ret = hfs_fuse_loop(se, nthr);
 	if (ret == -ECONNABORTED) {
 		/* umount -f, a fusectl abort, or (seen on kernel 6.18, with
 		 * fusectl not even mounted) now and then a plain unmount: the
@@ -599,8 +595,6 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		ret = 0;
 	}
 	ret = ret ? -EIO : 0;
-	fuse_loop_cfg_destroy(cfg);
-out_mount:
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);

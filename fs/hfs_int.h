@@ -405,4 +405,8 @@ int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int wh
  * file offsets (u64) and i_blocks counts 512-byte units, so nothing overflows. */
 #define HFS_MAX_FILE_SIZE 0x7fffffffffffffffull
 
+/* util.c: a page-aligned buffer for direct I/O, in huge pages when len is
+ * 1 MiB or more (released with free) */
+void *hfs_iobuf_alloc(size_t len);
+
 #endif
