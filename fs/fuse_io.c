@@ -36,6 +36,7 @@ int hfs_killpriv_v2;                         /* negotiated (the reply carried it
 static __thread int req_kill;                /* (K2) the current request's kill flag */
 
 int hfs_kp2_offered(void) { return kp2_offered; }
+int hfs_fuse_killpriv_v2(void) { return hfs_killpriv_v2; }
 int hfs_req_kill_suidgid(void) { return req_kill; }
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)

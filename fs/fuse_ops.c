@@ -422,6 +422,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf = size ? malloc(size) : NULL;
 	int ret;
 
+	/* counted: one per cached write(2) without killpriv v2 (fuse_io.c) */
+	__atomic_add_fetch(&fs->getxattr_reqs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
 	ret = size && !buf ? -ENOMEM : hfs_xattr_get(fs, ino, name, buf, size);
 	pthread_mutex_unlock(&fs->lock);
