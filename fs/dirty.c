@@ -43,35 +43,6 @@
 #include <unistd.h>
 #include "fs/hfs_int.h"
 
-/* ---- helpers ------------------------------------------------------------- */
-
-static int read_u64(const char *path, uint64_t *v)
-{
-	FILE *f = fopen(path, "r");
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fscanf(f, "%" SCNu64, v) == 1;
-	fclose(f);
-	return ok ? 0 : -EINVAL;
-}
-
-static int write_u64(const char *path, uint64_t v)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
-	ssize_t w;
-
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", v);
-	w = write(fd, buf, (size_t)n);
-	n = w == n ? 0 : w < 0 ? -errno : -EIO;
-	close(fd);
-	return n;
-}
-
 /* Kernels without max_bytes: the FUSE default, 1% (max_ratio) of the
  * dirty threshold, which is dirty_bytes or dirty_ratio% of memory (an
  * upper bound: the kernel takes the ratio of available memory only). */
@@ -83,9 +54,9 @@ static uint64_t estimate_limit(const char *bdi)
 	char line[256];
 
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_ratio", bdi);
-	(void)read_u64(path, &ratio);
-	(void)read_u64("/proc/sys/vm/dirty_bytes", &bytes);
-	(void)read_u64("/proc/sys/vm/dirty_ratio", &pct);
+	(void)hfs_knob_read(path, &ratio);
+	(void)hfs_knob_read("/proc/sys/vm/dirty_bytes", &bytes);
+	(void)hfs_knob_read("/proc/sys/vm/dirty_ratio", &pct);
 	f = fopen("/proc/meminfo", "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "MemTotal: %" SCNu64, &mem_kib) == 1)
@@ -99,25 +70,24 @@ static uint64_t estimate_limit(const char *bdi)
 
 /* ---- public -------------------------------------------------------------- */
 
-void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt)
+void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt, const char *bdi)
 {
 	uint64_t base = hfs_alloc_wb_reserve(fs) * HFS_BLKSIZE, cap, d = 0, r;
 	uint64_t target = base / 2;
-	char bdi[64], path[128];
-	int ret, lowered = 0;
+	char path[128];
+	int lowered = 0;
 
 	cap = hfs_le64(fs->vh.vh_size) / 8;
-	ret = mnt ? hfs_mount_bdi(mnt, bdi, sizeof(bdi)) : -ENOENT;
-	if (ret) {
-		HFS_INFO("no bdi found for %s (%s): writeback reserve %" PRIu64 " MiB, kernel's dirty "
-			 "limit unknown", mnt ? mnt : "?", strerror(-ret), base >> 20);
+	if (!bdi) {
+		HFS_INFO("no bdi found for %s: writeback reserve %" PRIu64 " MiB, kernel's dirty "
+			 "limit unknown", mnt ? mnt : "?", base >> 20);
 		return;
 	}
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/max_bytes", bdi);
-	if (read_u64(path, &d) == 0) {
+	if (hfs_knob_read(path, &d) == 0) {
 		/* only ever lower it: a limit someone raised on purpose for a
 		 * bigger volume still gets a reserve to match (below) */
-		if (d > target && write_u64(path, target) == 0 && read_u64(path, &d) == 0)
+		if (d > target && hfs_knob_write(path, target) == 0 && hfs_knob_read(path, &d) == 0)
 			lowered = 1;
 	} else {
 		d = estimate_limit(bdi);

@@ -554,7 +554,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	struct fuse_args args = FUSE_ARGS_INIT(fuse_argc, fuse_argv);
 	struct fuse_session *se;
 	unsigned nthr;
-	char canon[PATH_MAX];
+	char canon[PATH_MAX], bdi[64] = "";
 	int ret = -EIO, err;
 
 	hfs_shutdown_gate(&hfs_ops, &gated_ops);
@@ -571,10 +571,16 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 	if ((err = hfs_fuse_io_setup(se)) != 0)
 		HFS_INFO("no custom FUSE I/O (%s): the kernel clears set-ID bits itself, with a "
 			 "GETXATTR before each cached write", strerror(-err));
-	/* the kernel takes the smaller of this and max_readahead (op_init) */
-	if (canon[0] && (err = hfs_mount_set_readahead(canon, HFS_READAHEAD >> 10)) != 0)
+	/* the mount's bdi: the kernel takes the smaller of its readahead
+	 * window and max_readahead (op_init); its dirty limit sizes the
+	 * writeback reserve (dirty.c) */
+	err = canon[0] ? hfs_mount_bdi(canon, bdi, sizeof(bdi)) : -ENOENT;
+	if (err)
+		HFS_INFO("no bdi found for the mount on %s: %s", canon[0] ? canon : mountpoint,
+			 strerror(-err));
+	else if ((err = hfs_bdi_set_readahead(bdi, HFS_READAHEAD >> 10)) != 0)
 		HFS_INFO("cannot set the readahead window of %s: %s", canon, strerror(-err));
-	hfs_dirty_setup(fs, canon[0] ? canon : NULL);
+	hfs_dirty_setup(fs, canon[0] ? canon : mountpoint, bdi[0] ? bdi : NULL);
 	{
 		/* Threads mostly wait for the device (data sections) or for
 		 * fs->lock, so a few per CPU keep the device busy: 4 per CPU,

@@ -101,13 +101,16 @@ int  hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground,
 extern void (*hfs_fuse_on_mounted)(void);
 /* "\040" and friends of /proc/self/mountinfo, decoded in place. */
 void hfs_mountinfo_unescape(char *s);
-/* Readahead window of the FUSE mount on canon (the mount point's
+/* The bdi name ("MAJ:MIN") of the FUSE mount on canon (the mount point's
  * realpath, taken before mounting: resolving it after would ask this
- * daemon): its bdi's read_ahead_kb, whose default of 128 KiB cuts
- * sequential reads into 128 KiB requests.  0 or -errno (not root). */
-int  hfs_mount_set_readahead(const char *canon, unsigned kib);
-/* The bdi name ("MAJ:MIN") of that mount: 0, or -ENOENT. */
+ * daemon): 0, or -ENOENT. */
 int  hfs_mount_bdi(const char *canon, char *out, size_t cap);
+/* Readahead window of that bdi (read_ahead_kb), whose default of 128 KiB
+ * cuts sequential reads into 128 KiB requests.  0 or -errno (not root). */
+int  hfs_bdi_set_readahead(const char *bdi, unsigned kib);
+/* One decimal number from or to a sysfs/procfs file: 0 or -errno. */
+int  hfs_knob_read(const char *path, uint64_t *v);
+int  hfs_knob_write(const char *path, uint64_t v);
 /* Status file for hfsctl: /run/hfs/<mountpoint with / as _>.json. */
 int  hfs_status_path(const char *mountpoint, char *out, size_t cap);
 int  hfs_status_start(struct hfs_fs *fs, const char *mountpoint);

@@ -283,9 +283,10 @@ void hfs_alloc_trim_release(struct hfs_fs *fs, const struct hfs_extent *ext, int
 int  hfs_trim(struct hfs_fs *fs, uint64_t start, uint64_t len, uint64_t minlen,
 	      uint64_t *trimmed);
 /* dirty.c: size R and the kernel's dirty limit for the mount at mnt (its
- * canonical path), lowering the bdi's max_bytes where allowed.  Takes
+ * canonical path, for messages) whose bdi is bdi ("MAJ:MIN", NULL when
+ * not found), lowering the bdi's max_bytes where allowed.  Takes
  * fs->lock; called once after the mount, before any request is served. */
-void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt);
+void hfs_dirty_setup(struct hfs_fs *fs, const char *mnt, const char *bdi);
 /* R while an open may write through the page cache, else 0 (fs->lock). */
 uint64_t hfs_dirty_reserve(struct hfs_fs *fs);
 /* Bytes a new write may take: data space beyond hfs_dirty_reserve. */

@@ -1,12 +1,15 @@
 /*
- * mountinfo.c — reading /proc/self/mountinfo, and the per-mount knob the
- * daemon sets through it: the readahead window of its FUSE superblock's
- * bdi (/sys/class/bdi/MAJ:MIN/read_ahead_kb).
+ * mountinfo.c — reading /proc/self/mountinfo for the bdi of the daemon's
+ * own FUSE mount, and the sysfs/procfs knobs set through it (the bdi's
+ * read_ahead_kb here, its max_bytes in dirty.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "fs/hfs.h"
 
 void hfs_mountinfo_unescape(char *s)
@@ -64,22 +67,37 @@ int hfs_mount_bdi(const char *canon, char *out, size_t cap)
 	return ret;
 }
 
-int hfs_mount_set_readahead(const char *canon, unsigned kib)
+int hfs_knob_read(const char *path, uint64_t *v)
 {
-	char path[128];
-	unsigned maj, min;
-	FILE *f;
-	int ret;
+	FILE *f = fopen(path, "r");
+	int ok;
 
-	ret = mount_devno(canon, "fuse.hfs", &maj, &min);
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	ret = fprintf(f, "%u\n", kib) < 0 ? -EIO : 0;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	return ret;
+	ok = fscanf(f, "%" SCNu64, v) == 1;
+	fclose(f);
+	return ok ? 0 : -EINVAL;
+}
+
+int hfs_knob_write(const char *path, uint64_t v)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
+	ssize_t w;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", v);
+	w = write(fd, buf, (size_t)n);
+	n = w == n ? 0 : w < 0 ? -errno : -EIO;
+	close(fd);
+	return n;
+}
+
+int hfs_bdi_set_readahead(const char *bdi, unsigned kib)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", bdi);
+	return hfs_knob_write(path, kib);
 }
