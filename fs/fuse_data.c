@@ -242,7 +242,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	struct timespec mt = { 0 }, ct = { 0 };
 	uint64_t room = UINT64_MAX;
 	ssize_t n;
-	int ret, loaded, soft, full, stale = 0, retried = 0;
+	int ret, loaded, soft, full, stale = 0, retried = 0, killed = 0;
 	uint64_t *others = NULL, before;
 	size_t nothers = 0, i;
 
@@ -326,6 +326,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			ip.mtime = mt;
 			ip.ctime = ct;
 		}
+		/* killpriv v2 (fuse_io.c): a writer without CAP_FSETID drops
+		 * the set-ID bits; the kernel writes through (not cached) then */
+		if (hfs_killpriv_v2 && hfs_req_kill_suidgid())
+			killed = hfs_kill_suidgid(&ip);
 		ret = hfs_inode_store(fs, &ip);
 		if (ret && n > 0)
 			n = ret;
@@ -333,8 +337,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	/* (R1) the record in the same fs->lock hold as the write's last
 	 * change; anything less than the whole write in one group (a retry
 	 * after a commit, an error midway) is not logged, and the next fsync
-	 * commits */
-	if (n > 0 && (size_t)n == size && !stale && !retried)
+	 * commits; nor a write that dropped set-ID bits (a replay does
+	 * not set the mode) */
+	if (n > 0 && (size_t)n == size && !stale && !retried && !killed)
 		hfs_redo_write(fs, &ip, (uint64_t)off, buf, size);
 	else if (size)
 		hfs_redo_fail(fs);
@@ -385,6 +390,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	/* the kernel's cached mode still has the bits (attributes only) */
+	if (killed && hfs_session)
+		fuse_lowlevel_notify_inval_inode(hfs_session, ino, -1, 0);
 }
 
 /* close(2) needs nothing of us: the kernel writes the file's cached pages

@@ -38,6 +38,16 @@ void fill_entry(struct fuse_entry_param *e, const struct hfs_inode *ip);
 void reply_entry(fuse_req_t req, const struct hfs_inode *ip);
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 int caller_in_group_or_root(fuse_req_t req, gid_t gid);
+/* fuse_io.c: killpriv v2 through libfuse's custom I/O (its top comment).
+ * hfs_killpriv_v2: the kernel leaves set-ID clearing on write, truncate and
+ * chown to us.  hfs_req_kill_suidgid: the request this thread is serving
+ * asked for it (the caller lacks CAP_FSETID).  hfs_kill_suidgid: drop the
+ * bits as the kernel would (setuid; setgid with group-exec), 1 if changed. */
+extern int hfs_killpriv_v2;
+int hfs_fuse_io_setup(struct fuse_session *se);
+int hfs_kp2_offered(void);
+int hfs_req_kill_suidgid(void);
+int hfs_kill_suidgid(struct hfs_inode *ip);
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 int ns_make(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
 		const char *link, struct hfs_inode *ip);

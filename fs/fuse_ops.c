@@ -164,9 +164,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * through lookups of "." and ".." (lookup_dots) */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
-	/* The kernel clears set-ID bits on write, truncate and chown, knowing
-	 * the caller's CAP_FSETID (libfuse 3.14 has no killpriv v2 to tell us). */
+	/* Not killpriv v1: only the kernel knows the caller's CAP_FSETID.
+	 * Killpriv v2 tells us (fuse_io.c adds it to the INIT reply when the
+	 * kernel offers it, libfuse 3.14 knows no such bit); its flags reach
+	 * us through the read hook, which splice reads would bypass (K3). */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	if (hfs_kp2_offered())
+		conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = HFS_READAHEAD;
 	/* writeback and readahead requests in flight at once (kernel default
@@ -238,7 +242,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 	int logged = !(set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME |
 			       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
 			       FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
-	int ret, same = 0;
+	int ret, same = 0, killed = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	hfs_redo_op(logged);
@@ -260,6 +264,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int set,
 		ip.uid = a->st_uid;
 	if ((set & FUSE_SET_ATTR_GID) && a->st_gid != (gid_t)-1)
 		ip.gid = a->st_gid;
+	/* killpriv v2 (fuse_io.c): set-ID bits of a chown, and of a truncate
+	 * by a caller without CAP_FSETID, are ours to drop.  chown(-1, -1)
+	 * comes as ctime alone (nothing else sends that).  A REDO replay sets
+	 * owner and times, not the mode: such a setattr is not logged */
+	if (hfs_killpriv_v2 && ((set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
+				set == FUSE_SET_ATTR_CTIME ||
+				((set & FUSE_SET_ATTR_SIZE) && hfs_req_kill_suidgid())))
+		killed = hfs_kill_suidgid(&ip);
+	if (killed && logged) {
+		hfs_redo_fail(fs);
+		logged = 0;
+	}
 	if (set & FUSE_SET_ATTR_SIZE) {
 		if (!S_ISREG(ip.mode)) {
 			ret = S_ISDIR(ip.mode) ? -EISDIR : -EINVAL;
@@ -406,6 +422,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf = size ? malloc(size) : NULL;
 	int ret;
 
+	/* counted: one per cached write(2) without killpriv v2 (fuse_io.c) */
+	__atomic_add_fetch(&fs->getxattr_reqs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
 	ret = size && !buf ? -ENOMEM : hfs_xattr_get(fs, ino, name, buf, size);
 	pthread_mutex_unlock(&fs->lock);
@@ -550,6 +568,9 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		canon[0] = 0;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		goto out_sig;
+	if ((err = hfs_fuse_io_setup(se)) != 0)
+		HFS_INFO("no custom FUSE I/O (%s): the kernel clears set-ID bits itself, with a "
+			 "GETXATTR before each cached write", strerror(-err));
 	/* the mount's bdi: the kernel takes the smaller of its readahead
 	 * window and max_readahead (op_init); its dirty limit sizes the
 	 * writeback reserve (dirty.c) */

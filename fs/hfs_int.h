@@ -95,6 +95,7 @@ struct hfs_fs {
 	uint64_t redo_mem;                 /* their bytes */
 	uint64_t redo_logged;              /* bytes of REDO logged this group (list and FIFO) */
 	uint64_t redo_fsyncs;              /* fsyncs made durable by REDO records */
+	uint64_t getxattr_reqs;            /* GETXATTR requests served (status; atomic) */
 
 	struct hfs_alloc *alloc;           /* alloc.c */
 
@@ -220,6 +221,9 @@ void hfs_redo_committed(struct hfs_fs *fs);                /* from the committed
 int  hfs_fsync_locked(struct hfs_fs *fs);
 /* Replay the records a recovery found, then commit (fs->lock held). */
 int  hfs_redo_replay(struct hfs_fs *fs, const struct hfs_redo_set *set);
+
+/* fuse_io.c: 1 once the kernel took FUSE_HANDLE_KILLPRIV_V2 (status) */
+int  hfs_fuse_killpriv_v2(void);
 
 /* undo.c */
 /* Append a REDO record (payload: struct hfs_redo_ondisk, inode, data). */

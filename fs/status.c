@@ -50,6 +50,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"set_state\": \"%s\",\n"
 		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"redo_fsyncs\": %llu,\n"
+		   "  \"killpriv_v2\": %s,\n  \"getxattr_requests\": %llu,\n"
 		   "  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
@@ -57,7 +58,8 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		(unsigned long long)hfs_le64(fs->vh.vh_seq), (unsigned long long)hfs_le64(fs->vh.vh_size),
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
 		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,
-		(unsigned long long)fs->redo_fsyncs, bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
+		(unsigned long long)fs->redo_fsyncs, hfs_fuse_killpriv_v2() ? "true" : "false",
+		(unsigned long long)__atomic_load_n(&fs->getxattr_reqs, __ATOMIC_RELAXED), bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
 	for (i = 0; i < n; i++)
 		fprintf(f, "    { \"path\": \"%s\", \"state\": \"%s\", \"read_errors\": %llu, "
 			   "\"write_errors\": %llu, \"crc_errors\": %llu, \"repaired\": %llu }%s\n",
