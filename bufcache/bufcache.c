@@ -872,6 +872,7 @@ int bc_direct_read_async(struct bc *c, uint64_t off, void *buf, size_t len, int 
 	d->priv = priv;
 	pthread_mutex_lock(&c->lock);
 	c->st.direct_reads++;
+	c->st.direct_read_bytes += len;
 	pthread_mutex_unlock(&c->lock);
 	ret = raid_submit(c->rs, &d->io);
 	if (ret)
@@ -897,6 +898,7 @@ int bc_read_verified(struct bc *c, uint64_t off, void *buf, size_t len, raid_ver
 			destroy(c, b);
 	}
 	c->st.direct_reads++;
+	c->st.direct_read_bytes += len;
 	if (healed) {
 		c->st.crc_retries++;
 		c->st.repaired += (uint64_t)healed;
@@ -909,6 +911,7 @@ int bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy)
 {
 	pthread_mutex_lock(&c->lock);
 	c->st.direct_reads++;
+	c->st.direct_read_bytes += len;
 	pthread_mutex_unlock(&c->lock);
 	return copy < 0 ? raid_read(c->rs, off, buf, len) : raid_read_copy(c->rs, copy, off, buf, len);
 }

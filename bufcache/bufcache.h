@@ -172,6 +172,7 @@ int  bc_wait_all(struct bc *c);
 struct bc_stats {
 	uint64_t hits, misses, reclaims, flushes, writes[BC_NTYPES], bytes_written[BC_NTYPES];
 	uint64_t direct_writes, direct_reads, crc_retries;
+	uint64_t direct_read_bytes;   /* bytes asked of raid/ by direct and verified reads */
 	uint64_t repaired;    /* bad copies rewritten by self-healing reads */
 	size_t   cached_bytes, dirty_bytes;
 };

@@ -9,14 +9,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "fs/block.h"
 
 int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r)
 {
 	struct hfs_key k = hfs_mkkey(ino, HFS_REC_DATA, fbo);
 	struct hfs_pieces_ondisk pc;
-	struct hfs_data_ondisk d;
+	struct hfs_crc4k_ondisk c;
 	size_t len;
+	unsigned p;
 	int ret = hfs_bt_lookup(fs, &k, &pc, sizeof(pc), &len);
 
 	memset(r, 0, sizeof(*r));
@@ -26,18 +28,29 @@ int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r)
 		return ret;
 	if (len == sizeof(pc))
 		return pieces_decode(fs, ino, fbo, &pc, r);
-	memcpy(&d, &pc, sizeof(d));
-	r->addr = hfs_le64(d.d_addr);
-	r->len = hfs_le32(d.d_len);
-	r->crc = hfs_le32(d.d_crc);
-	r->flags = hfs_le32(d.d_flags);
-	if (len != sizeof(d) || !r->len || r->len > HFS_FBLOCK || r->len % HFS_BLKSIZE ||
+	memcpy(&c, &pc, sizeof(c));
+	r->addr = hfs_le64(c.c_hdr.d_addr);
+	r->len = hfs_le32(c.c_hdr.d_len);
+	r->crc = hfs_le32(c.c_hdr.d_crc);
+	r->flags = hfs_le32(c.c_hdr.d_flags);
+	/* the value's length and its flag say the same: 88 bytes with
+	 * CRC4K (a written full block), 24 without */
+	if (len == sizeof(c) ? r->flags != HFS_DATAF_CRC4K || r->len != HFS_FBLOCK :
+	    len != sizeof(c.c_hdr) || (r->flags & ~HFS_DATAF_ZERO))
+		goto bad;
+	if (!r->len || r->len > HFS_FBLOCK || r->len % HFS_BLKSIZE ||
 	    (hfs_zone_of(r->addr) != HFS_ZONE_SMALL && hfs_zone_of(r->addr) != HFS_ZONE_LARGE) ||
 	    hfs_raw(r->addr) % HFS_BLKSIZE || hfs_raw(r->addr) + r->len > hfs_le64(fs->vh.vh_size))
-		return HFS_CORRUPT("DATA record of inode %llu at %llu is invalid",
-				   (unsigned long long)ino, (unsigned long long)fbo);
+		goto bad;
+	if (len == sizeof(c))
+		for (p = 0; p < NPIECE; p++)
+			r->pcrc[p] = hfs_le32(c.c_crc[p]);
 	r->present = 1;
 	return 0;
+bad:
+	memset(r, 0, sizeof(*r));
+	return HFS_CORRUPT("DATA record of inode %llu at %llu is invalid",
+			   (unsigned long long)ino, (unsigned long long)fbo);
 }
 
 /* DATA buffers a sequential pass over small files reads at once (128 KiB) */
@@ -109,7 +122,9 @@ int crc_verify(void *priv, const void *buf, size_t len)
 }
 
 /* r's bytes did not verify (or could not be read): the self-healing read
- * checks every copy, returns a good one in out and rewrites the bad ones.
+ * checks every copy, returns a good one in out and rewrites the bad ones;
+ * a CRC4K block no copy of which is good as a whole is healed piece by
+ * piece (C2).
  * Needs no fs->lock (the extent stays allocated: fs->lock or (D1)). */
 int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
@@ -123,6 +138,10 @@ int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r,
 			 (unsigned long long)ino, (unsigned long long)fbo, ret, ret > 1 ? "ies" : "y");
 	if (ret >= 0)
 		return 0;
+	if (rec_crc4k(r))
+		/* no copy is good as a whole, but each piece may be good on
+		 * some copy (different pieces bad on different legs) */
+		return crc4k_check(fs, ino, fbo, r, out, 0, NPIECE, 0, -EIO);
 	HFS_ERR("inode %llu offset %llu: data CRC mismatch on every copy",
 		(unsigned long long)ino, (unsigned long long)fbo);
 	return -EIO;
@@ -146,6 +165,105 @@ int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r,
 	if (!ret && crc_of(out, r->len) == r->crc)
 		return 0;
 	return rec_heal(fs, ino, fbo, r, out);
+}
+
+/* ---- CRC4K records -------------------------------------------------------------
+ *
+ * A full block of one extent written on a volume of minor >= 7 carries the
+ * crc32 of each 4 KiB piece in its record (FORMAT.md §5).  Invariants:
+ *  (C1) d_crc is the crc32 of the whole extent and equals the piece CRCs
+ *       combined in order: whole-block readers (scrub, merges, fsck) keep
+ *       verifying it, and a writer checksums each byte once (crc4k_sum);
+ *  (C2) a read of part of the block reads the pieces it meets and verifies
+ *       each against its own CRC; a piece that fails is healed alone, from
+ *       whatever copy verifies (rec_heal on the piece as a record of its own).
+ */
+
+int crc4k_wanted(const struct hfs_fs *fs)
+{
+	return hfs_le16(fs->vh.vh_minor) >= HFS_MINOR_CRC4K;
+}
+
+/* zlib's operator that appends the CRC of one more 4 KiB piece */
+static pthread_once_t combine_once = PTHREAD_ONCE_INIT;
+static uLong combine_op;
+static void combine_init(void) { combine_op = crc32_combine_gen(HFS_BLKSIZE); }
+
+uint32_t crc4k_sum(const uint8_t *blk, uint32_t pcrc[NPIECE])
+{
+	uint32_t crc;
+	unsigned p;
+
+	pthread_once(&combine_once, combine_init);
+	for (p = 0; p < NPIECE; p++)
+		pcrc[p] = crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE);
+	crc = pcrc[0];
+	for (p = 1; p < NPIECE; p++)
+		crc = (uint32_t)crc32_combine_op(crc, pcrc[p], combine_op);   /* (C1) */
+	return crc;
+}
+
+size_t data_encode(uint64_t za, uint32_t len, uint32_t crc, const uint32_t *pcrc,
+		   struct hfs_crc4k_ondisk *v)
+{
+	unsigned p;
+
+	memset(v, 0, sizeof(*v));
+	v->c_hdr.d_addr = hfs_tole64(za);
+	v->c_hdr.d_len = hfs_tole32(len);
+	v->c_hdr.d_crc = hfs_tole32(crc);
+	if (!pcrc || len != HFS_FBLOCK)
+		return sizeof(v->c_hdr);
+	v->c_hdr.d_flags = hfs_tole32(HFS_DATAF_CRC4K);
+	for (p = 0; p < NPIECE; p++)
+		v->c_crc[p] = hfs_tole32(pcrc[p]);
+	return sizeof(*v);
+}
+
+int crc4k_check(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		unsigned p0, unsigned p1, uint32_t skip, int rerr)
+{
+	unsigned p;
+	int ret;
+
+	for (p = p0; p < p1; p++) {
+		struct rec pr;
+
+		if ((skip & (1u << p)) ||
+		    (!rerr && crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE) == r->pcrc[p]))
+			continue;
+		/* (C2): this piece alone, on every copy */
+		memset(&pr, 0, sizeof(pr));
+		pr.present = 1;
+		pr.addr = r->addr + (uint64_t)p * HFS_BLKSIZE;
+		pr.len = HFS_BLKSIZE;
+		pr.crc = r->pcrc[p];
+		ret = rec_heal(fs, ino, fbo + (uint64_t)p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		  size_t lo, size_t hi, uint32_t skip)
+{
+	unsigned p0 = (unsigned)(lo / HFS_BLKSIZE);
+	unsigned p1 = (unsigned)((hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE);
+	uint64_t raw = hfs_raw(r->addr) + (uint64_t)p0 * HFS_BLKSIZE;
+	uint32_t n;
+	int ret;
+
+	if (!rec_crc4k(r) || hi <= lo || (lo == 0 && hi >= HFS_FBLOCK))
+		return rec_read(fs, ino, fbo, r, blk);
+	if (p1 > NPIECE)
+		p1 = NPIECE;
+	n = (p1 - p0) * HFS_BLKSIZE;
+	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
+		ret = bc_direct_read(fs->bc, raw, blk + p0 * HFS_BLKSIZE, n, -1);
+	else
+		ret = small_read(fs, raw, blk + p0 * HFS_BLKSIZE, n);
+	return crc4k_check(fs, ino, fbo, r, blk, p0, p1, skip, ret);
 }
 
 /* ---- overlays ------------------------------------------------------------------ */
@@ -328,7 +446,9 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 		       uint32_t len, const struct rec *old)
 {
 	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
-	struct hfs_data_ondisk d;
+	struct hfs_crc4k_ondisk v;
+	uint32_t pcrc[NPIECE], crc;
+	size_t vlen;
 	int inplace = len == HFS_FBLOCK && rec_inplace(old) && inplace_find(fs, ip->ino, fbo) < 0;
 	uint64_t za = old->addr;
 	uint8_t *pad = NULL;
@@ -367,11 +487,13 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 	}
 	if (ret)
 		goto err_free;
-	memset(&d, 0, sizeof(d));
-	d.d_addr = hfs_tole64(za);
-	d.d_len = hfs_tole32(len);
-	d.d_crc = hfs_tole32(crc_of(data, len));
-	ret = old->present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
+	if (len == HFS_FBLOCK && crc4k_wanted(fs) && !inplace) {   /* as file.c: D7 */
+		crc = crc4k_sum(data, pcrc);
+		vlen = data_encode(za, len, crc, pcrc, &v);
+	} else {
+		vlen = data_encode(za, len, crc_of(data, len), NULL, &v);
+	}
+	ret = old->present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
 	if (ret)
 		goto err_free;
 	free(pad);

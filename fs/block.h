@@ -16,8 +16,9 @@
 
 /* One DATA record as read from the tree (present = 0: a hole).  A pieces
  * record (flags HFS_DATAF_PIECES, pieces.c) has addr 0, len HFS_FBLOCK
- * and its pieces in paddr/pcrc (paddr 0: a hole); other records leave
- * those zero. */
+ * and its pieces in paddr/pcrc (paddr 0: a hole); a CRC4K record (flags
+ * HFS_DATAF_CRC4K, a full block in one extent) has its pieces' CRCs in
+ * pcrc and paddr zero; other records leave both zero. */
 struct rec {
 	int present;
 	uint64_t addr;
@@ -61,6 +62,32 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 		uint32_t len, const struct rec *old);
 int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo);
 int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);
+
+/* CRC4K records (block.c, docs/FORMAT.md §5): a written full block whose
+ * record holds the crc32 of each 4 KiB piece besides the whole one, so a
+ * read of part of it reads and verifies only the pieces it needs. */
+static inline int rec_crc4k(const struct rec *r) { return r->present && (r->flags & HFS_DATAF_CRC4K); }
+/* Does a full block written now get a CRC4K record (the volume's minor)? */
+int crc4k_wanted(const struct hfs_fs *fs);
+/* The crc32 of each 4 KiB piece of a 64 KiB block into pcrc; returns the
+ * block's crc32, combined from them (each byte is checksummed once). */
+uint32_t crc4k_sum(const uint8_t *blk, uint32_t pcrc[NPIECE]);
+/* The value of a written DATA record of one extent: CRC4K (pcrc given,
+ * len HFS_FBLOCK) or plain.  Returns its length. */
+size_t data_encode(uint64_t za, uint32_t len, uint32_t crc, const uint32_t *pcrc,
+		   struct hfs_crc4k_ondisk *v);
+/* Verify pieces [p0, p1) of CRC4K record r, read into blk (block offsets;
+ * rerr: that read's result), but not those of mask skip; a piece that
+ * failed is read again from every copy (bad copies healed), else -EIO.
+ * No fs->lock needed (as rec_heal). */
+int crc4k_check(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		unsigned p0, unsigned p1, uint32_t skip, int rerr);
+/* Read the bytes [lo, hi) of record r (any but pieces) into blk (block
+ * offsets), verified: of a CRC4K record only the pieces they meet (less
+ * those of mask skip, which overlays supersede), of another the whole
+ * record (rec_read).  fs->lock held (SMALL extents). */
+int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		  size_t lo, size_t hi, uint32_t skip);
 
 /* pieces records (pieces.c, docs/FORMAT.md §5): fs->lock held.  A block
  * whose copy-on-write finds no contiguous extent, or that a punch of whole

@@ -80,6 +80,7 @@ struct rblk {
 	size_t at, in, n;    /* copy n bytes from dst + in to out + at */
 	size_t run;          /* blocks read with this one's I/O (at a run's head) */
 	int pieces_b;        /* a pieces block: its LARGE pieces are read in phase B */
+	unsigned p0, p1;     /* p1 > 0: a CRC4K block of which only pieces [p0, p1) are read */
 	int err;
 };
 
@@ -189,6 +190,17 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 				}
 			}
 		}
+		if (rec_crc4k(&b->r) && !(in == 0 && n == HFS_FBLOCK)) {
+			/* (C2 in block.c): only the pieces this read meets, less
+			 * those overlays supersede at either end (not all of
+			 * them: that case read no base above) */
+			b->p0 = (unsigned)(in / HFS_BLKSIZE);
+			b->p1 = (unsigned)((in + n - 1) / HFS_BLKSIZE) + 1;
+			while (b->ovmask & (1u << b->p0))
+				b->p0++;
+			while (b->ovmask & (1u << (b->p1 - 1)))
+				b->p1--;
+		}
 		if (in == 0 && n == HFS_FBLOCK && b->r.len == HFS_FBLOCK &&
 		    (uintptr_t)(out + b->at) % RAID_SECTOR == 0) {
 			b->dst = out + b->at;   /* straight into the reply */
@@ -202,7 +214,9 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			b->dst = b->scratch;
 		}
 		if (hfs_zone_of(b->r.addr) != HFS_ZONE_LARGE) {
-			b->err = rec_read(fs, ip->ino, fbo, &b->r, b->dst);
+			b->err = b->p1 ? rec_read_part(fs, ip->ino, fbo, &b->r, b->dst,
+						      b->p0 * HFS_BLKSIZE, b->p1 * HFS_BLKSIZE, b->ovmask) :
+			         rec_read(fs, ip->ino, fbo, &b->r, b->dst);
 			b->r.present = 2;   /* done (overlays laid over below) */
 		} else {
 			large++;
@@ -217,7 +231,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	 * on disk and in the reply), then CRCs */
 	for (i = 0; i < nb && large; ) {
 		struct rblk *b = &bl[i];
-		size_t j = i + 1;
+		size_t j = i + 1, skip, rlen;
 
 		if (b->r.present != 1) {
 			i++;
@@ -227,11 +241,14 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			while (j < nb && bl[j].r.present == 1 && bl[j].dst == out + bl[j].at &&
 			       bl[j].r.addr == bl[j - 1].r.addr + HFS_FBLOCK)
 				j++;
+		/* a CRC4K block read in part: its pieces [p0, p1) only */
+		skip = b->p1 ? (size_t)b->p0 * HFS_BLKSIZE : 0;
+		rlen = b->p1 ? (size_t)(b->p1 - b->p0) * HFS_BLKSIZE : (j - i - 1) * HFS_FBLOCK + b->r.len;
 		rio[i].w = &w;
 		rio[i].err = &b->err;
 		batch_add(&w, 1);
-		if (bc_direct_read_async(fs->bc, hfs_raw(b->r.addr), b->dst,
-					 (j - i - 1) * HFS_FBLOCK + b->r.len, -1, rio_done, &rio[i]) != 0) {
+		if (bc_direct_read_async(fs->bc, hfs_raw(b->r.addr) + skip, b->dst + skip, rlen, -1, rio_done,
+					 &rio[i]) != 0) {
 			batch_add(&w, -1);
 			b->err = -EIO;   /* retried below, copy by copy */
 		}
@@ -259,9 +276,11 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		if (b->r.present == 1) {
 			uint64_t fbo = (off + b->at) - (off + b->at) % HFS_FBLOCK;
 
-			if (b->err || crc_of(b->dst, b->r.len) != b->r.crc) {
+			if (b->p1)
+				b->err = crc4k_check(fs, ip->ino, fbo, &b->r, b->dst, b->p0, b->p1,
+						     b->ovmask, b->err);
+			else if (b->err || crc_of(b->dst, b->r.len) != b->r.crc)
 				b->err = rec_heal(fs, ip->ino, fbo, &b->r, b->dst);
-			}
 		}
 		if (!b->err)
 			b->err = b->overr;
@@ -310,6 +329,8 @@ struct wblk {
 	uint64_t fbo, za;
 	uint32_t len;        /* length of the new record */
 	uint32_t crc;
+	int crc4k;           /* the new record is CRC4K: pcrc holds its pieces' CRCs */
+	uint32_t pcrc[NPIECE];
 	size_t at, in, n;    /* bytes src[at, at+n) go to block offset in */
 	struct rec old;      /* the record seen in phase A */
 	uint8_t *data;       /* len bytes in the staging area */
@@ -408,8 +429,9 @@ static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_
 static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 {
 	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, b->fbo);
-	struct hfs_data_ondisk d;
+	struct hfs_crc4k_ondisk v;
 	struct rec cur;
+	size_t vlen;
 	int ret = rec_get(fs, ip->ino, b->fbo, &cur);
 
 	if (ret)
@@ -446,11 +468,8 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 		if (ret)
 			return ret;
 	}
-	memset(&d, 0, sizeof(d));
-	d.d_addr = hfs_tole64(b->za);
-	d.d_len = hfs_tole32(b->len);
-	d.d_crc = hfs_tole32(b->crc);
-	ret = cur.present ? hfs_bt_update(fs, &k, &d, sizeof(d)) : hfs_bt_insert(fs, &k, &d, sizeof(d));
+	vlen = data_encode(b->za, b->len, b->crc, b->crc4k ? b->pcrc : NULL, &v);
+	ret = cur.present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
 	if (ret && b->inplace)
 		b->za = 0;   /* still the unwritten record's */
 	if (ret)
@@ -493,6 +512,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		b->n = n;
 		b->data = stage + (size_t)nb * HFS_FBLOCK;
 		b->partial = !(in == 0 && n == HFS_FBLOCK);
+		b->crc4k = crc4k_wanted(fs);   /* the header is read with fs->lock held */
 		ret = rec_get(fs, ip->ino, fbo, &b->old);
 		if (ret)
 			break;
@@ -642,7 +662,11 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		} else {
 			memcpy(b->data + b->in, src + b->at, b->n);
 		}
-		b->crc = crc_of(b->data, b->len);
+		/* not a block filled in place (D7): its record keeps its size,
+		 * so a write into preallocated space needs no new B-tree node
+		 * either (a full volume, xfstests generic/274) */
+		b->crc4k = b->crc4k && b->len == HFS_FBLOCK && !b->inplace;
+		b->crc = b->crc4k ? crc4k_sum(b->data, b->pcrc) : crc_of(b->data, b->len);
 	}
 	/* one device write per run of blocks that are contiguous on disk (the
 	 * allocator hands out LARGE extents in order), so a 1 MiB request is

@@ -28,10 +28,12 @@
 #include <endian.h>
 
 #define HFS_VERSION_MAJOR 1      /* incompatible changes */
-#define HFS_VERSION_MINOR 6      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
-				  * 4: unwritten DATA records, 5: REDO records, 6: pieces DATA records) */
+#define HFS_VERSION_MINOR 7      /* additions (1: scrub cursor, 2: i_flags, 3: DATAOVL records,
+				  * 4: unwritten DATA records, 5: REDO records, 6: pieces DATA records,
+				  * 7: DATA records with per-4 KiB CRCs) */
 #define HFS_MINOR_REDO    5      /* volumes made with this minor or later take REDO records */
 #define HFS_MINOR_PIECES  6      /* the first minor that may hold pieces DATA records */
+#define HFS_MINOR_CRC4K   7      /* volumes made with this minor or later take CRC4K DATA records */
 
 #define HFS_BLKSIZE     4096u            /* allocation unit */
 #define HFS_BUFSIZE     16384u           /* meta/undo/small-data buffer = B-tree node */
@@ -264,6 +266,8 @@ static inline uint64_t hfs_xval_key(uint64_t xkey, unsigned gen, unsigned chunk)
 #define HFS_DATAF_ZERO   0x1        /* unwritten (fallocated) extent, reads as zeros */
 #define HFS_DATAF_PIECES 0x2        /* minor 6: the block is stored as 4 KiB pieces
 				     * (struct hfs_pieces_ondisk), not one extent */
+#define HFS_DATAF_CRC4K  0x4        /* minor 7: a full block's record carries the crc32 of
+				     * each 4 KiB piece (struct hfs_crc4k_ondisk) */
 struct hfs_data_ondisk {
 	uint64_t d_addr;            /*  0 zaddr (zone SMALL or LARGE); PIECES: 0 */
 	uint32_t d_len;             /*  8 bytes stored, multiple of HFS_BLKSIZE, <= HFS_FBLOCK;
@@ -292,6 +296,18 @@ struct hfs_pieces_ondisk {
 	struct hfs_piece_ondisk pc_piece[HFS_NPIECE];   /* 24 */
 };
 _Static_assert(sizeof(struct hfs_pieces_ondisk) == 280, "pieces size");
+
+/* A DATA record with HFS_DATAF_CRC4K (minor 7, volumes made with minor 7
+ * or later): a written full block (d_len = HFS_FBLOCK, one extent) whose
+ * record also holds the crc32 of each of its HFS_NPIECE 4 KiB pieces, so
+ * a read of part of the block reads and verifies only the pieces it
+ * needs.  d_crc is still the crc32 of the whole extent (equal to the 16
+ * piece CRCs combined, as zlib's crc32_combine() does). */
+struct hfs_crc4k_ondisk {
+	struct hfs_data_ondisk c_hdr;                   /*  0 d_flags = HFS_DATAF_CRC4K */
+	uint32_t c_crc[HFS_NPIECE];                     /* 24 crc32 of bytes [p*4096, p*4096+4096) */
+};
+_Static_assert(sizeof(struct hfs_crc4k_ondisk) == 88, "crc4k size");
 
 /* ---- free map ------------------------------------------------------------
  * A sequence of HFS_BUFSIZE blocks at vh_freemap_base.  Block n has the

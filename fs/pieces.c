@@ -371,8 +371,13 @@ static int pieces_of(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct
 	if (!ret && ovl_capable(cur))
 		ret = ovl_get(fs, ino, fbo, &o);
 	for (p = 0; !ret && p < cur->len / HFS_BLKSIZE; p++) {
-		nr->paddr[p] = o.mask & (1u << p) ? o.r[p].addr : cur->addr + p * HFS_BLKSIZE;
-		nr->pcrc[p] = crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE);
+		int ov = !!(o.mask & (1u << p));
+
+		nr->paddr[p] = ov ? o.r[p].addr : cur->addr + p * HFS_BLKSIZE;
+		/* a CRC4K record knows its pieces' CRCs (the read verified
+		 * the block's, which they make up: C1 in block.c) */
+		nr->pcrc[p] = ov ? o.r[p].crc : rec_crc4k(cur) ? cur->pcrc[p] :
+			      crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE);
 	}
 	*have = !ret;
 	return ret;

@@ -6,8 +6,9 @@
  * B-tree node (walked with hfs_bt_scan_leaf in key order) and every data
  * extent its DATA records point to.  Headers and META blocks carry their
  * own CRC (and self address); a data extent is checked against the crc32
- * in its record.  The UNDO FIFO holds no live data between commits and is
- * not scrubbed.
+ * in its record (a CRC4K extent no copy of which is good as a whole, once
+ * more piece by piece against its pieces' CRCs).  The UNDO FIFO holds no
+ * live data between commits and is not scrubbed.
  *
  * How it runs: a thread of the daemon does one *step* at a time with
  * fs->lock held (never across steps, so the filesystem stays usable):
@@ -89,9 +90,11 @@ static int check(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, const uint
 	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)len) == crc ? 0 : -EBADMSG;
 }
 
-/* Read [raw, raw+len) on each usable copy, verify, repair bad copies. */
-static int scrub_block(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, size_t len,
-		       uint32_t crc)
+/* Read [raw, raw+len) on each usable copy, verify, repair bad copies.
+ * pieces_next: the caller scrubs the block again piece by piece when no
+ * copy is good as a whole (a CRC4K extent): then 1, nothing counted. */
+static int scrub_block_x(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, size_t len,
+			 uint32_t crc, int pieces_next)
 {
 	struct hfs_scrub *sc = fs->scrub;
 	int ncopies = raid_ncopies(fs->rs), k, good = -1, bad[RAID_MAX_COMP] = {0}, nbad = 0;
@@ -123,6 +126,8 @@ static int scrub_block(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, size
 	}
 	if (!nbad)
 		return 0;
+	if (good < 0 && pieces_next)
+		return 1;
 	bump(&fs->vh.vh_scrub_errors, (uint64_t)nbad);
 	if (good < 0) {
 		HFS_ERR("scrub: block at %llu (+%zu) has no good copy", (unsigned long long)raw, len);
@@ -143,6 +148,12 @@ static int scrub_block(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, size
 		}
 	}
 	return 0;
+}
+
+static int scrub_block(struct hfs_fs *fs, enum blk_kind kind, uint64_t raw, size_t len,
+		       uint32_t crc)
+{
+	return scrub_block_x(fs, kind, raw, len, crc, 0);
 }
 
 /* ---- B-tree walk callbacks ------------------------------------------------ */
@@ -198,10 +209,16 @@ static int rec_cb(void *priv, const struct hfs_key *k, const void *val, size_t l
 		}
 		return ret;
 	}
-	if (len != sizeof(d))
+	/* a CRC4K record (minor 7) is its extent's header plus the CRCs of
+	 * its pieces: d_crc still covers the whole extent (FORMAT.md §5) */
+	if (len != sizeof(d) && !(k->type == HFS_REC_DATA && len == sizeof(struct hfs_crc4k_ondisk)))
 		return HFS_CORRUPT("DATA record of inode %llu at %llu: %zu bytes",
 				   (unsigned long long)k->obj, (unsigned long long)k->key, len);
 	memcpy(&d, val, sizeof(d));
+	if ((len == sizeof(d) ? hfs_le32(d.d_flags) & ~HFS_DATAF_ZERO :
+	     hfs_le32(d.d_flags) != HFS_DATAF_CRC4K || hfs_le32(d.d_len) != HFS_FBLOCK))
+		return HFS_CORRUPT("DATA record of inode %llu at %llu: flags 0x%x", (unsigned long long)k->obj,
+				   (unsigned long long)k->key, hfs_le32(d.d_flags));
 	if (hfs_le32(d.d_flags) & HFS_DATAF_ZERO)
 		return 0;
 	addr = hfs_le64(d.d_addr);
@@ -211,7 +228,23 @@ static int rec_cb(void *priv, const struct hfs_key *k, const void *val, size_t l
 	    hfs_raw(addr) + dlen > hfs_le64(fs->vh.vh_size))
 		return HFS_CORRUPT("DATA record of inode %llu at %llu is invalid",
 				   (unsigned long long)k->obj, (unsigned long long)k->key);
-	return scrub_block(fs, BLK_DATA, hfs_raw(addr), dlen, hfs_le32(d.d_crc));
+	if (len == sizeof(d))
+		return scrub_block(fs, BLK_DATA, hfs_raw(addr), dlen, hfs_le32(d.d_crc));
+	{
+		struct hfs_crc4k_ondisk c;
+		unsigned p;
+		int ret = scrub_block_x(fs, BLK_DATA, hfs_raw(addr), dlen, hfs_le32(d.d_crc), 1);
+
+		if (ret != 1)
+			return ret;
+		/* no copy is good as a whole: each piece may be good on some
+		 * copy (different pieces bad on different legs) */
+		memcpy(&c, val, sizeof(c));
+		for (p = 0, ret = 0; p < HFS_NPIECE && !ret; p++)
+			ret = scrub_block(fs, BLK_DATA, hfs_raw(addr) + (uint64_t)p * HFS_BLKSIZE,
+					  HFS_BLKSIZE, hfs_le32(c.c_crc[p]));
+		return ret;
+	}
 }
 
 /* ---- steps ------------------------------------------------------------------ */

@@ -51,7 +51,7 @@ struct fsck {
 	size_t ndents, capdents;
 	uint64_t *orphans;
 	size_t norphans, caporphans;
-	uint64_t nnodes, nrecs, ndata, npieces;
+	uint64_t nnodes, nrecs, ndata, npieces, ncrc4k;
 	/* full DATA blocks of inode bobj seen so far (in key order), so that
 	 * each DATAOVL record (after them in key order) is checked to lie on one */
 	uint64_t bobj, *bfbo;
@@ -274,8 +274,10 @@ static int data_crc_ok(struct fsck *f, int c, uint64_t raw, uint8_t *buf, uint32
 }
 
 /* A DATA record (ovl 0) or a DATAOVL record (ovl 1: one 4 KiB SMALL piece
- * on a full DATA block of the same inode). */
-static void check_data(struct fsck *f, const struct key *k, const struct hfs_data_ondisk *dd, int ovl)
+ * on a full DATA block of the same inode).  pcrc: a CRC4K record's piece
+ * CRCs (minor 7), whose bytes are then checked piece by piece. */
+static void check_data(struct fsck *f, const struct key *k, const struct hfs_data_ondisk *dd, int ovl,
+		       const uint32_t *pcrc)
 {
 	uint64_t a = hfs_le64(dd->d_addr), raw = hfs_raw(a);
 	uint32_t len = hfs_le32(dd->d_len), crc = hfs_le32(dd->d_crc);
@@ -318,20 +320,48 @@ static void check_data(struct fsck *f, const struct key *k, const struct hfs_dat
 				(unsigned long long)k->obj, (unsigned long long)k->key);
 	}
 	ref(f, raw, len, "a data extent");
-	if (hfs_le32(dd->d_flags) & ~HFS_DATAF_ZERO)
+	if (pcrc ? hfs_le32(dd->d_flags) != HFS_DATAF_CRC4K || len != HFS_FBLOCK :
+	    hfs_le32(dd->d_flags) & ~HFS_DATAF_ZERO)
 		problem(f, "inode %llu: %s record at offset %llu has flags 0x%x", (unsigned long long)k->obj,
 			ovl ? "overlay" : "data", (unsigned long long)k->key, hfs_le32(dd->d_flags));
 	if (hfs_le32(dd->d_flags) & HFS_DATAF_ZERO)
 		return;   /* unwritten (fallocated): no bytes to check, reads as zeros */
+	if (pcrc) {
+		uLong whole = pcrc[0];
+		unsigned p;
+
+		f->ncrc4k++;
+		if (hfs_le16(f->vh.vh_minor) < HFS_MINOR_CRC4K)
+			problem(f, "inode %llu: CRC4K record at offset %llu on a volume of minor version %u",
+				(unsigned long long)k->obj, (unsigned long long)k->key, hfs_le16(f->vh.vh_minor));
+		for (p = 1; p < HFS_NPIECE; p++)
+			whole = crc32_combine(whole, pcrc[p], HFS_BLKSIZE);
+		if ((uint32_t)whole != crc)
+			problem(f, "inode %llu: CRC4K record at offset %llu: piece CRCs do not make its CRC",
+				(unsigned long long)k->obj, (unsigned long long)k->key);
+	}
 	if (posix_memalign((void **)&buf, 4096, len))
 		return;
 	for (c = 0; c < copies; c++) {
 		int skip;
+		unsigned p;
 
-		if (!data_crc_ok(f, c, raw, buf, len, crc, &skip))
-			problem(f, "inode %llu offset %llu: data CRC mismatch%s%s", (unsigned long long)k->obj,
-				(unsigned long long)k->key, copies > 1 ? " on copy " : "",
-				copies > 1 ? (c ? "1+" : "0") : "");
+		if (data_crc_ok(f, c, raw, buf, len, crc, &skip))
+			continue;   /* a CRC4K extent too: its pieces make d_crc (checked above) */
+		if (!pcrc) {
+			problem(f, "inode %llu offset %llu: data CRC mismatch%s%s",
+				(unsigned long long)k->obj, (unsigned long long)k->key,
+				copies > 1 ? " on copy " : "", copies > 1 ? (c ? "1+" : "0") : "");
+			continue;
+		}
+		/* each piece of the bytes read against its own CRC: the
+		 * report names the bad pieces */
+		for (p = 0; p < HFS_NPIECE; p++)
+			if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), buf + p * HFS_BLKSIZE, HFS_BLKSIZE) != pcrc[p])
+				problem(f, "inode %llu offset %llu: data CRC mismatch in piece %u%s%s",
+					(unsigned long long)k->obj,
+					(unsigned long long)k->key + p * HFS_BLKSIZE, p,
+					copies > 1 ? " on copy " : "", copies > 1 ? (c ? "1+" : "0") : "");
 	}
 	free(buf);
 }
@@ -467,12 +497,19 @@ static void record(struct fsck *f, const struct key *k, const uint8_t *raw_v, un
 				problem(f, "data record of missing inode %llu", (unsigned long long)k->obj);
 			else
 				ii->data_bytes += bytes;
-		} else if (len != sizeof(struct hfs_data_ondisk))
+		} else if (len != sizeof(struct hfs_data_ondisk) &&
+			   !(k->type == HFS_REC_DATA && len == sizeof(struct hfs_crc4k_ondisk)))
 			problem(f, "inode %llu: data record of %u bytes", (unsigned long long)k->obj, len);
 		else {
 			struct inode_info *ii = find_ino(f, k->obj);
+			uint32_t pcrc[HFS_NPIECE];
+			unsigned p;
 
-			check_data(f, k, (const void *)v, k->type == HFS_REC_DATAOVL);
+			if (len == sizeof(struct hfs_crc4k_ondisk))
+				for (p = 0; p < HFS_NPIECE; p++)
+					pcrc[p] = hfs_le32(((const struct hfs_crc4k_ondisk *)v)->c_crc[p]);
+			check_data(f, k, (const void *)v, k->type == HFS_REC_DATAOVL,
+				   len == sizeof(struct hfs_crc4k_ondisk) ? pcrc : NULL);
 			if (!ii)
 				problem(f, "data record of missing inode %llu", (unsigned long long)k->obj);
 			else {
@@ -828,10 +865,10 @@ int main(int argc, char **argv)
 		}
 	}
 	raid_flush(f.rs);
-	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents, %llu data pieces, "
-	       "%llu of %llu blocks free; %d problem%s, %d fixed\n",
+	printf("%s: %zu inodes, %llu B-tree nodes, %llu records, %llu data extents "
+	       "(%llu with 4 KiB CRCs), %llu data pieces, %llu of %llu blocks free; %d problem%s, %d fixed\n",
 	       argv[optind], f.nino, (unsigned long long)f.nnodes, (unsigned long long)f.nrecs,
-	       (unsigned long long)f.ndata, (unsigned long long)f.npieces,
+	       (unsigned long long)f.ndata, (unsigned long long)f.ncrc4k, (unsigned long long)f.npieces,
 	       (unsigned long long)hfs_le64(f.vh.vh_free_blocks),
 	       (unsigned long long)f.nblocks, f.problems, f.problems == 1 ? "" : "s", f.fixed);
 	raid_close(f.rs);
