@@ -105,7 +105,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	struct rblk *bl;
 	struct rio *rio;
 	size_t done = 0, nb, i, good;
-	int ret = 0, aret, large = 0, dev_b = 0;
+	int ret = 0, aret, large = 0;
 
 	if (data_enter(fs) && (ret = hfs_inode_load(fs, ip->ino, ip)) != 0) {
 		data_leave(fs);
@@ -158,7 +158,6 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			b->err = pieces_read_part(fs, ip->ino, fbo, &b->r, b->dst, in, in + n, PIECES_SMALL);
 			b->r.present = 2;
 			b->pieces_b = 1;
-			dev_b = 1;   /* its LARGE pieces are device reads in phase B */
 			continue;
 		}
 		if (ovl_capable(&b->r)) {
@@ -227,8 +226,6 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	aret = ret;   /* a failed lookup fails the read (below), after the I/O in flight */
 	ret = 0;
 	pthread_mutex_unlock(&fs->lock);
-	if (large || dev_b)
-		hfs_fuse_will_wait();   /* device reads follow (fuse_loop.c L4) */
 
 	/* phase B: every LARGE block at once (one read per run contiguous both
 	 * on disk and in the reply), then CRCs */
@@ -615,12 +612,6 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		return ret;
 	ret = 0;   /* what was prepared is written; a later call reports the error */
 	pthread_mutex_unlock(&fs->lock);
-	for (i = 0; i < nb; i++)
-		if (hfs_zone_of(bl[i].za) == HFS_ZONE_LARGE ||
-		    (bl[i].partial && bl[i].old.present && !bl[i].old_ready)) {
-			hfs_fuse_will_wait();   /* device I/O follows (fuse_loop.c L4) */
-			break;
-		}
 
 	/* phase B: old LARGE blocks of partial writes, all at once */
 	for (i = 0; i < nb; i++) {

@@ -19,8 +19,8 @@
  *  (K2) For every WRITE and SETATTR read, the read hook records the
  *       kernel's kill request (FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID)
  *       in a thread-local flag: the thread that received a request
- *       processes it before it reads again (fuse_loop.c: a leader promotes
- *       a follower and then serves what it read itself).
+ *       processes it before it reads again (fuse_loop.c: each thread
+ *       serves the request it read to the end).
  *  (K3) Splice reads would bypass the read hook: hfs never asks for them
  *       (no write_buf operation; op_init clears FUSE_CAP_SPLICE_READ).
  */

@@ -410,11 +410,6 @@ int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int wh
  * file offsets (u64) and i_blocks counts 512-byte units, so nothing overflows. */
 #define HFS_MAX_FILE_SIZE 0x7fffffffffffffffull
 
-/* fuse_loop.c: the calling thread is about to wait for the device with
- * fs->lock dropped (phase B of a data section): a request loop thread that
- * serves its request with nobody reading /dev/fuse lets another thread
- * read meanwhile (fuse_loop.c L4).  A no-op on any other thread. */
-void hfs_fuse_will_wait(void);
 
 /* util.c: a page-aligned buffer for direct I/O, in huge pages when len is
  * 1 MiB or more (released with free) */
