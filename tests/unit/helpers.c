@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <errno.h>
+#include <pthread.h>
+#include "fs/hfs_int.h"
 #include "tests/unit/helpers.h"
 
 int tu_mkimage(char *path, size_t cap, uint64_t size)
@@ -95,4 +98,36 @@ uint64_t tu_rand(void)
 	x ^= x << 17;
 	tu_state = x;
 	return x;
+}
+
+int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off)
+{
+	struct hfs_inode ip;
+	ssize_t n;
+	int ret;
+
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_load(fs, ino, &ip);
+	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
+	if (n >= 0 && (size_t)n != len)
+		n = -EIO;
+	if (n > 0)
+		n = hfs_inode_store(fs, &ip) ? -EIO : n;
+	pthread_mutex_unlock(&fs->lock);
+	return n < 0 ? (int)n : 0;
+}
+
+long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+	struct hfs_inode ip;
+	ssize_t n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = hfs_inode_load(fs, ino, &ip);
+	if (!n)
+		n = hfs_file_read(fs, &ip, buf, len, off);
+	pthread_mutex_unlock(&fs->lock);
+	return (long)n;
 }

@@ -27,6 +27,12 @@ int tu_legs_teardown(void **st);
 /* Replace the rules file (a new inode, so the fault device's 50 ms check
  * sees the change even within one mtime tick). */
 void tu_legs_rules(struct tu_legs *f, const char *text);
+/* A file write or read of an open hfs_fs as op_write/op_read do it (lock,
+ * op_begin, load, write, store, unlock): 0 or -errno (a short write is
+ * -EIO); the read returns the bytes read or -errno. */
+struct hfs_fs;
+int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off);
+long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off);
 /* Seeded xorshift PRNG; the seed is printed once so a failure replays. */
 uint64_t tu_rand(void);
 void tu_seed(uint64_t seed);

@@ -58,37 +58,6 @@ static struct hfs_fs *mount_all(void)
 	return fs;
 }
 
-static int do_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-	int ret;
-
-	pthread_mutex_lock(&fs->lock);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
-	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
-	if (n >= 0 && (size_t)n != len)
-		n = -EIO;
-	if (n > 0)
-		n = hfs_inode_store(fs, &ip) ? -EIO : n;
-	pthread_mutex_unlock(&fs->lock);
-	return n < 0 ? (int)n : 0;
-}
-
-static ssize_t do_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-
-	pthread_mutex_lock(&fs->lock);
-	n = hfs_inode_load(fs, ino, &ip);
-	if (!n)
-		n = hfs_file_read(fs, &ip, buf, len, off);
-	pthread_mutex_unlock(&fs->lock);
-	return n;
-}
 
 static uint64_t new_file(struct hfs_fs *fs)
 {
@@ -173,10 +142,10 @@ static void test_records_and_reads(void **st)
 
 	assert_non_null(got);
 	assert_int_equal(hfs_le16(fs->vh.vh_minor), HFS_MINOR_CRC4K);
-	assert_int_equal(do_write(fs, ino, want, 2 * HFS_FBLOCK + 8192, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, 2 * HFS_FBLOCK + 8192, 0), 0);
 	/* a partial write into block 1: read, merge, stored whole again */
 	memset(want + HFS_FBLOCK + 5000, 0xee, 3000);
-	assert_int_equal(do_write(fs, ino, want + HFS_FBLOCK + 5000, 3000, HFS_FBLOCK + 5000), 0);
+	assert_int_equal(tu_file_write(fs, ino, want + HFS_FBLOCK + 5000, 3000, HFS_FBLOCK + 5000), 0);
 	for (p = 0; p < 2; p++) {
 		r = get_rec(fs, ino, p * HFS_FBLOCK);
 		assert_true(rec_crc4k(&r));
@@ -193,25 +162,25 @@ static void test_records_and_reads(void **st)
 
 	fs = mount_all();   /* nothing cached */
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, 4096, 5 * 4096), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 5 * 4096), 4096);
 	assert_memory_equal(got, want + 5 * 4096, 4096);
 	assert_int_equal(read_bytes(fs) - before, 4096);
 	/* unaligned, across a piece boundary: two pieces */
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, 4096, HFS_FBLOCK + 4096 + 2048), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, HFS_FBLOCK + 4096 + 2048), 4096);
 	assert_memory_equal(got, want + HFS_FBLOCK + 4096 + 2048, 4096);
 	assert_int_equal(read_bytes(fs) - before, 8192);
 	/* the end of block 0 and the start of block 1: a piece of each */
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, 200, HFS_FBLOCK - 100), 200);
+	assert_int_equal(tu_file_read(fs, ino, got, 200, HFS_FBLOCK - 100), 200);
 	assert_memory_equal(got, want + HFS_FBLOCK - 100, 200);
 	assert_int_equal(read_bytes(fs) - before, 8192);
 	/* the whole block: one 64 KiB read, verified by d_crc */
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, HFS_FBLOCK), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, HFS_FBLOCK), HFS_FBLOCK);
 	assert_memory_equal(got, want + HFS_FBLOCK, HFS_FBLOCK);
 	assert_int_equal(read_bytes(fs) - before, HFS_FBLOCK);
-	assert_int_equal(do_read(fs, ino, got, 2 * HFS_FBLOCK + 8192, 0), 2 * HFS_FBLOCK + 8192);
+	assert_int_equal(tu_file_read(fs, ino, got, 2 * HFS_FBLOCK + 8192, 0), 2 * HFS_FBLOCK + 8192);
 	assert_memory_equal(got, want, 2 * HFS_FBLOCK + 8192);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
@@ -227,17 +196,17 @@ static void test_overlays(void **st)
 	uint64_t ino = new_file(fs), before;
 
 	assert_non_null(got);
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	memset(want + 3 * 4096, 0x5c, 4096);   /* piece 3: an overlay */
-	assert_int_equal(do_write(fs, ino, want + 3 * 4096, 4096, 3 * 4096), 0);
+	assert_int_equal(tu_file_write(fs, ino, want + 3 * 4096, 4096, 3 * 4096), 0);
 	assert_int_equal(hfs_sync(fs), 0);
 	assert_int_equal(hfs_close(fs), 0);
 	fs = mount_all();
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, 8192, 2 * 4096 + 4096), 8192);   /* pieces 3, 4 */
+	assert_int_equal(tu_file_read(fs, ino, got, 8192, 2 * 4096 + 4096), 8192);   /* pieces 3, 4 */
 	assert_memory_equal(got, want + 3 * 4096, 8192);
 	assert_int_equal(read_bytes(fs) - before, 4096);   /* piece 4 of the base only */
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
 	assert_memory_equal(got, want, HFS_FBLOCK);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
@@ -262,7 +231,7 @@ static void test_heal_mirror(void **st)
 
 	assert_int_equal(posix_memalign((void **)&got, 4096, HFS_FBLOCK), 0);
 	assert_int_equal(posix_memalign((void **)&c, 4096, HFS_BLKSIZE), 0);
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	assert_int_equal(hfs_sync(fs), 0);
 	r = get_rec(fs, ino, 0);
 	assert_true(rec_crc4k(&r));
@@ -270,7 +239,7 @@ static void test_heal_mirror(void **st)
 	rot(fs, &r, 7, 0);
 	bc_get_stats(fs->bc, &bs);
 	healed = (int)bs.repaired;
-	assert_int_equal(do_read(fs, ino, got, 2 * HFS_BLKSIZE, 6 * HFS_BLKSIZE), 2 * HFS_BLKSIZE);
+	assert_int_equal(tu_file_read(fs, ino, got, 2 * HFS_BLKSIZE, 6 * HFS_BLKSIZE), 2 * HFS_BLKSIZE);
 	assert_memory_equal(got, want + 6 * HFS_BLKSIZE, 2 * HFS_BLKSIZE);
 	bc_get_stats(fs->bc, &bs);
 	assert_int_equal((int)bs.repaired, healed + 1);
@@ -281,7 +250,7 @@ static void test_heal_mirror(void **st)
 		good += !memcmp(c, want + (6 + k) * HFS_BLKSIZE, HFS_BLKSIZE);
 	}
 	assert_int_equal(good, 1);
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
 	assert_memory_equal(got, want, HFS_FBLOCK);
 	for (k = 0; k < 2; k++) {
 		/* every copy of the block good now */
@@ -298,7 +267,7 @@ static void test_heal_mirror(void **st)
 	rot(fs, &r, 10, 1);
 	bc_get_stats(fs->bc, &bs);
 	healed = (int)bs.repaired;
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
 	assert_memory_equal(got, want, HFS_FBLOCK);
 	bc_get_stats(fs->bc, &bs);
 	assert_int_equal((int)bs.repaired, healed + 2);
@@ -312,12 +281,12 @@ static void test_heal_mirror(void **st)
 	}
 	rot(fs, &r, 2, 0);
 	rot(fs, &r, 2, 1);
-	assert_int_equal(do_read(fs, ino, got, 100, 2 * HFS_BLKSIZE + 50), -EIO);
-	assert_int_equal(do_read(fs, ino, got, 2 * HFS_BLKSIZE, 0), 2 * HFS_BLKSIZE);
+	assert_int_equal(tu_file_read(fs, ino, got, 100, 2 * HFS_BLKSIZE + 50), -EIO);
+	assert_int_equal(tu_file_read(fs, ino, got, 2 * HFS_BLKSIZE, 0), 2 * HFS_BLKSIZE);
 	assert_memory_equal(got, want, 2 * HFS_BLKSIZE);
-	assert_int_equal(do_read(fs, ino, got, HFS_BLKSIZE, 3 * HFS_BLKSIZE), HFS_BLKSIZE);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_BLKSIZE, 3 * HFS_BLKSIZE), HFS_BLKSIZE);
 	assert_memory_equal(got, want + 3 * HFS_BLKSIZE, HFS_BLKSIZE);
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), -EIO);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), -EIO);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
 	free(got);
@@ -333,20 +302,20 @@ static void test_single_eio(void **st)
 	struct rec r;
 
 	assert_non_null(got);
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	assert_int_equal(hfs_sync(fs), 0);
 	r = get_rec(fs, ino, 0);
 	assert_true(rec_crc4k(&r));
 	rot(fs, &r, 11, 0);
 	assert_int_equal(hfs_close(fs), 0);
 	fs = mount_all();
-	assert_int_equal(do_read(fs, ino, got, 4096, 11 * 4096), -EIO);
-	assert_int_equal(do_read(fs, ino, got, 1, 12 * 4096 - 1), -EIO);
-	assert_int_equal(do_read(fs, ino, got, 4096, 10 * 4096), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 11 * 4096), -EIO);
+	assert_int_equal(tu_file_read(fs, ino, got, 1, 12 * 4096 - 1), -EIO);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 10 * 4096), 4096);
 	assert_memory_equal(got, want + 10 * 4096, 4096);
-	assert_int_equal(do_read(fs, ino, got, 4096, 12 * 4096), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 12 * 4096), 4096);
 	assert_memory_equal(got, want + 12 * 4096, 4096);
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), -EIO);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), -EIO);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
 	free(got);
@@ -386,7 +355,7 @@ static void test_old_minor(void **st)
 	img_minor(HFS_MINOR_PIECES);
 	fs = mount_all();
 	ino = new_file(fs);
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	r = get_rec(fs, ino, 0);
 	assert_true(r.present);
 	assert_false(rec_crc4k(&r));
@@ -395,18 +364,18 @@ static void test_old_minor(void **st)
 	assert_int_equal(img_minor(0), HFS_MINOR_PIECES);
 	fs = mount_all();
 	before = read_bytes(fs);
-	assert_int_equal(do_read(fs, ino, got, 4096, 4096), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 4096), 4096);
 	assert_memory_equal(got, want + 4096, 4096);
 	assert_int_equal(read_bytes(fs) - before, HFS_FBLOCK);   /* a plain record: all of it */
 	assert_int_equal(hfs_close(fs), 0);
 	img_minor(HFS_MINOR_CRC4K);
 	fs = mount_all();
-	assert_int_equal(do_write(fs, ino, want + HFS_FBLOCK, HFS_FBLOCK, HFS_FBLOCK), 0);
+	assert_int_equal(tu_file_write(fs, ino, want + HFS_FBLOCK, HFS_FBLOCK, HFS_FBLOCK), 0);
 	r = get_rec(fs, ino, HFS_FBLOCK);
 	assert_true(rec_crc4k(&r));
-	assert_int_equal(do_read(fs, ino, got, 2 * HFS_FBLOCK, 0), 2 * HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, 2 * HFS_FBLOCK, 0), 2 * HFS_FBLOCK);
 	assert_memory_equal(got, want, 2 * HFS_FBLOCK);
-	assert_int_equal(do_read(fs, ino, got, 4096, HFS_FBLOCK - 2048), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, HFS_FBLOCK - 2048), 4096);
 	assert_memory_equal(got, want + HFS_FBLOCK - 2048, 4096);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
@@ -426,7 +395,7 @@ static void test_punch(void **st)
 	unsigned p;
 
 	assert_non_null(got);
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	r0 = get_rec(fs, ino, 0);
 	assert_true(rec_crc4k(&r0));
 	pthread_mutex_lock(&fs->lock);
@@ -446,7 +415,7 @@ static void test_punch(void **st)
 			assert_int_equal(r.pcrc[p], r0.pcrc[p]);
 	assert_int_equal(hfs_close(fs), 0);
 	fs = mount_all();
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
 	assert_memory_equal(got, want, HFS_FBLOCK);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
@@ -472,19 +441,19 @@ static void test_inplace(void **st)
 	pthread_mutex_unlock(&fs->lock);
 	r0 = get_rec(fs, ino, 0);
 	assert_true(r0.present && (r0.flags & HFS_DATAF_ZERO));
-	assert_int_equal(do_write(fs, ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	r = get_rec(fs, ino, 0);
 	assert_int_equal(r.addr, r0.addr);   /* in place */
 	assert_int_equal(r.flags, 0);
 	assert_false(rec_crc4k(&r));
-	assert_int_equal(do_read(fs, ino, got, 4096, 4096), 4096);
+	assert_int_equal(tu_file_read(fs, ino, got, 4096, 4096), 4096);
 	assert_memory_equal(got, want + 4096, 4096);
 	memset(want + 100, 0x33, 200);
-	assert_int_equal(do_write(fs, ino, want + 100, 200, 100), 0);   /* copy on write */
+	assert_int_equal(tu_file_write(fs, ino, want + 100, 200, 100), 0);   /* copy on write */
 	r = get_rec(fs, ino, 0);
 	assert_true(r.addr != r0.addr);
 	assert_true(rec_crc4k(&r));
-	assert_int_equal(do_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, 0), HFS_FBLOCK);
 	assert_memory_equal(got, want, HFS_FBLOCK);
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);

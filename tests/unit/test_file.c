@@ -96,38 +96,6 @@ static uint8_t pat(int id, int round, uint64_t pos)
 	return (uint8_t)(id * 37 + round * 11 + (pos >> 12) * 3 + 1);
 }
 
-/* As op_write does it: lock, op_begin, load, write, store, unlock. */
-static int do_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-	int ret;
-
-	pthread_mutex_lock(&fs->lock);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
-	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
-	if (n >= 0 && (size_t)n != len)
-		n = -EIO;
-	if (n > 0)
-		n = hfs_inode_store(fs, &ip) ? -EIO : n;
-	pthread_mutex_unlock(&fs->lock);
-	return n < 0 ? (int)n : 0;
-}
-
-static ssize_t do_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-
-	pthread_mutex_lock(&fs->lock);
-	n = hfs_inode_load(fs, ino, &ip);
-	if (!n)
-		n = hfs_file_read(fs, &ip, buf, len, off);
-	pthread_mutex_unlock(&fs->lock);
-	return n;
-}
 
 /*
  * Writer id owns page id of every 64 KiB block (a partial write: read,
@@ -150,13 +118,13 @@ static void *writer(void *arg)
 			uint64_t pos = (uint64_t)b * HFS_FBLOCK + (uint64_t)c->id * PAGE;
 
 			memset(page, pat(c->id, r, pos), PAGE);
-			c->err = do_write(c->fs, c->ino, page, PAGE, pos);
+			c->err = tu_file_write(c->fs, c->ino, page, PAGE, pos);
 		}
 		if (!c->err) {
 			uint64_t pos = (uint64_t)(NBLK + c->id) * HFS_FBLOCK;
 
 			memset(blk, pat(c->id, r, pos), HFS_FBLOCK);
-			c->err = do_write(c->fs, c->ino, blk, HFS_FBLOCK, pos);
+			c->err = tu_file_write(c->fs, c->ino, blk, HFS_FBLOCK, pos);
 		}
 	}
 out:
@@ -189,7 +157,7 @@ static void *reader(void *arg)
 		return NULL;
 	}
 	while (!*c->stop && !c->err) {
-		ssize_t n = do_read(c->fs, c->ino, buf, len, 0);
+		ssize_t n = tu_file_read(c->fs, c->ino, buf, len, 0);
 		size_t i;
 
 		if (n < 0) {
@@ -215,7 +183,7 @@ static void check_final(struct hfs_fs *fs, uint64_t ino)
 	struct hfs_inode ip;
 
 	assert_non_null(buf);
-	assert_int_equal(do_read(fs, ino, buf, len, 0), (ssize_t)len);
+	assert_int_equal(tu_file_read(fs, ino, buf, len, 0), (ssize_t)len);
 	for (i = 0; i < len; i += PAGE) {
 		int b = (int)(i / HFS_FBLOCK), id = (int)(i % HFS_FBLOCK / PAGE);
 		uint8_t want;
@@ -308,8 +276,8 @@ static void test_punch_pieces(void **st)
 	assert_int_equal(hfs_op_begin(fs), 0);
 	assert_int_equal(hfs_inode_create(fs, &ip), 0);
 	pthread_mutex_unlock(&fs->lock);
-	assert_int_equal(do_write(fs, ip.ino, want, len, 0), 0);
-	assert_int_equal(do_write(fs, ip.ino, want + 8192, 4096, 8192), 0);   /* an overlay on block 0 */
+	assert_int_equal(tu_file_write(fs, ip.ino, want, len, 0), 0);
+	assert_int_equal(tu_file_write(fs, ip.ino, want + 8192, 4096, 8192), 0);   /* an overlay on block 0 */
 	pthread_mutex_lock(&fs->lock);
 	free0 = hfs_alloc_free_blocks(fs);
 	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
@@ -337,7 +305,7 @@ static void test_punch_pieces(void **st)
 	memset(want + HFS_FBLOCK + 15 * 4096, 0, 8192);
 	memset(want + 3 * HFS_FBLOCK + 3 * 4096 + 100, 0, 3 * 4096 - 100);
 	for (round = 0; round < 2; round++) {
-		assert_int_equal(do_read(fs, ip.ino, got, len, 0), (ssize_t)len);
+		assert_int_equal(tu_file_read(fs, ip.ino, got, len, 0), (ssize_t)len);
 		for (i = 0; i < len; i++)
 			if (got[i] != want[i])
 				fail_msg("round %d byte %zu: 0x%02x, want 0x%02x", round, i, got[i], want[i]);
@@ -399,7 +367,7 @@ static void test_old_minor(void **st)
 	assert_int_equal(hfs_op_begin(fs), 0);
 	assert_int_equal(hfs_inode_create(fs, &ip), 0);
 	pthread_mutex_unlock(&fs->lock);
-	assert_int_equal(do_write(fs, ip.ino, buf, 2 * HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ip.ino, buf, 2 * HFS_FBLOCK, 0), 0);
 	assert_int_equal(hfs_close(fs), 0);
 	assert_int_equal(img_minor(0), 4);   /* nothing of minor 6 written */
 	fs = mount1();
@@ -414,7 +382,7 @@ static void test_old_minor(void **st)
 	assert_int_equal(img_minor(0), HFS_MINOR_PIECES);
 	memset(buf + HFS_FBLOCK + 4096, 0, 4096);
 	fs = mount1();
-	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_FBLOCK, 0), (ssize_t)(2 * HFS_FBLOCK));
+	assert_int_equal(tu_file_read(fs, ip.ino, got, 2 * HFS_FBLOCK, 0), (ssize_t)(2 * HFS_FBLOCK));
 	assert_memory_equal(got, buf, 2 * HFS_FBLOCK);
 	assert_int_equal(hfs_close(fs), 0);
 	free(buf);
@@ -471,7 +439,7 @@ static void test_pieces_heal(void **st)
 	assert_int_equal(hfs_op_begin(fs), 0);
 	assert_int_equal(hfs_inode_create(fs, &ip), 0);
 	pthread_mutex_unlock(&fs->lock);
-	assert_int_equal(do_write(fs, ip.ino, want, HFS_FBLOCK, 0), 0);
+	assert_int_equal(tu_file_write(fs, ip.ino, want, HFS_FBLOCK, 0), 0);
 	pthread_mutex_lock(&fs->lock);
 	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
 	assert_int_equal(hfs_file_fallocate(fs, &ip, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0);
@@ -496,7 +464,7 @@ static void test_pieces_heal(void **st)
 	}
 	bc_get_stats(fs->bc, &bs);
 	healed = (int)bs.repaired;
-	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 6 * HFS_BLKSIZE), (ssize_t)(2 * HFS_BLKSIZE));
+	assert_int_equal(tu_file_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 6 * HFS_BLKSIZE), (ssize_t)(2 * HFS_BLKSIZE));
 	assert_memory_equal(got, want + 6 * HFS_BLKSIZE, 2 * HFS_BLKSIZE);
 	bc_get_stats(fs->bc, &bs);
 	assert_int_equal((int)bs.repaired, healed + 1);   /* the one bad copy the read met */
@@ -506,8 +474,8 @@ static void test_pieces_heal(void **st)
 		healed += !memcmp(c, want + (6 + k) * HFS_BLKSIZE, HFS_BLKSIZE);
 	}
 	assert_int_equal(healed, 1);
-	assert_int_equal(do_read(fs, ip.ino, got, HFS_BLKSIZE, 2 * HFS_BLKSIZE), -EIO);
-	assert_int_equal(do_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 0), (ssize_t)(2 * HFS_BLKSIZE));
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_BLKSIZE, 2 * HFS_BLKSIZE), -EIO);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, 0), (ssize_t)(2 * HFS_BLKSIZE));
 	assert_memory_equal(got, want, 2 * HFS_BLKSIZE);   /* piece 0 and the hole */
 	assert_int_equal(hfs_close(fs), 0);
 	free(want);
@@ -536,7 +504,7 @@ static void concurrent(void)
 		uint8_t *z = calloc(1, (size_t)NBLK * HFS_FBLOCK);
 
 		assert_non_null(z);
-		assert_int_equal(do_write(fs, ip.ino, z, (size_t)NBLK * HFS_FBLOCK, 0), 0);
+		assert_int_equal(tu_file_write(fs, ip.ino, z, (size_t)NBLK * HFS_FBLOCK, 0), 0);
 		free(z);
 	}
 	memset(&f, 0, sizeof(f));
