@@ -131,3 +131,20 @@ long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64
 	pthread_mutex_unlock(&fs->lock);
 	return (long)n;
 }
+
+unsigned tu_img_minor(const char *img, int set)
+{
+	const char *p[1] = { img };
+	struct raid_opts o = { 0 };
+	struct hfs_volhdr_ondisk vh;
+	struct raid_set *rs;
+
+	assert_int_equal(raid_open(p, 1, &o, &rs), 0);
+	assert_true(hfs_read_header(rs, &vh) >= 0);
+	if (set) {
+		vh.vh_minor = hfs_tole16((uint16_t)set);
+		assert_int_equal(hfs_write_header_raw(rs, &vh), 0);
+	}
+	raid_close(rs);
+	return hfs_le16(vh.vh_minor);
+}

@@ -33,6 +33,9 @@ void tu_legs_rules(struct tu_legs *f, const char *text);
 struct hfs_fs;
 int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off);
 long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off);
+/* The format minor in the volume header of a one-device image (set != 0:
+ * rewrite it to set first). */
+unsigned tu_img_minor(const char *img, int set);
 /* Seeded xorshift PRNG; the seed is printed once so a failure replays. */
 uint64_t tu_rand(void);
 void tu_seed(uint64_t seed);

@@ -321,24 +321,6 @@ static void test_single_eio(void **st)
 	free(got);
 }
 
-/* The header's minor version, read from the image (set: rewrite it). */
-static unsigned img_minor(int set)
-{
-	const char *p[1] = { img[0] };
-	struct raid_opts o = { 0 };
-	struct hfs_volhdr_ondisk vh;
-	struct raid_set *rs;
-
-	assert_int_equal(raid_open(p, 1, &o, &rs), 0);
-	assert_true(hfs_read_header(rs, &vh) >= 0);
-	if (set) {
-		vh.vh_minor = hfs_tole16((uint16_t)set);
-		assert_int_equal(hfs_write_header_raw(rs, &vh), 0);
-	}
-	raid_close(rs);
-	return hfs_le16(vh.vh_minor);
-}
-
 /* A volume of minor 6 keeps writing plain records (its minor stays, so
  * the software that made it still reads every block); blocks written
  * there read back whole and in part, and a later minor-7 mount reads
@@ -351,8 +333,8 @@ static void test_old_minor(void **st)
 	struct rec r;
 
 	assert_non_null(got);
-	assert_int_equal(img_minor(0), HFS_VERSION_MINOR);
-	img_minor(HFS_MINOR_PIECES);
+	assert_int_equal(tu_img_minor(img[0], 0), HFS_VERSION_MINOR);
+	tu_img_minor(img[0], HFS_MINOR_PIECES);
 	fs = mount_all();
 	ino = new_file(fs);
 	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
@@ -361,14 +343,14 @@ static void test_old_minor(void **st)
 	assert_false(rec_crc4k(&r));
 	assert_int_equal(r.flags, 0);
 	assert_int_equal(hfs_close(fs), 0);
-	assert_int_equal(img_minor(0), HFS_MINOR_PIECES);
+	assert_int_equal(tu_img_minor(img[0], 0), HFS_MINOR_PIECES);
 	fs = mount_all();
 	before = read_bytes(fs);
 	assert_int_equal(tu_file_read(fs, ino, got, 4096, 4096), 4096);
 	assert_memory_equal(got, want + 4096, 4096);
 	assert_int_equal(read_bytes(fs) - before, HFS_FBLOCK);   /* a plain record: all of it */
 	assert_int_equal(hfs_close(fs), 0);
-	img_minor(HFS_MINOR_CRC4K);
+	tu_img_minor(img[0], HFS_MINOR_CRC4K);
 	fs = mount_all();
 	assert_int_equal(tu_file_write(fs, ino, want + HFS_FBLOCK, HFS_FBLOCK, HFS_FBLOCK), 0);
 	r = get_rec(fs, ino, HFS_FBLOCK);

@@ -325,24 +325,6 @@ static void test_punch_pieces(void **st)
 	free(got);
 }
 
-/* The header's minor version, read from the image (set: rewrite it). */
-static unsigned img_minor(int set)
-{
-	const char *p[1] = { img };
-	struct raid_opts o = { 0 };
-	struct hfs_volhdr_ondisk vh;
-	struct raid_set *rs;
-
-	assert_int_equal(raid_open(p, 1, &o, &rs), 0);
-	assert_true(hfs_read_header(rs, &vh) >= 0);
-	if (set) {
-		vh.vh_minor = hfs_tole16((uint16_t)set);
-		assert_int_equal(hfs_write_header_raw(rs, &vh), 0);
-	}
-	raid_close(rs);
-	return hfs_le16(vh.vh_minor);
-}
-
 /* A volume of minor 4 (before REDO and pieces records) mounts and keeps
  * its minor until the first pieces record, whose commit raises it to
  * HFS_MINOR_PIECES (FORMAT.md §3). */
@@ -355,8 +337,8 @@ static void test_old_minor(void **st)
 
 	assert_non_null(buf);
 	assert_non_null(got);
-	assert_int_equal(img_minor(0), HFS_VERSION_MINOR);
-	img_minor(4);
+	assert_int_equal(tu_img_minor(img, 0), HFS_VERSION_MINOR);
+	tu_img_minor(img, 4);
 	fs = mount1();
 	for (i = 0; i < 2 * HFS_FBLOCK; i++)
 		buf[i] = (uint8_t)(i % 251 + 1);
@@ -369,7 +351,7 @@ static void test_old_minor(void **st)
 	pthread_mutex_unlock(&fs->lock);
 	assert_int_equal(tu_file_write(fs, ip.ino, buf, 2 * HFS_FBLOCK, 0), 0);
 	assert_int_equal(hfs_close(fs), 0);
-	assert_int_equal(img_minor(0), 4);   /* nothing of minor 6 written */
+	assert_int_equal(tu_img_minor(img, 0), 4);   /* nothing of minor 6 written */
 	fs = mount1();
 	pthread_mutex_lock(&fs->lock);
 	assert_int_equal(hfs_op_begin(fs), 0);
@@ -379,7 +361,7 @@ static void test_old_minor(void **st)
 	assert_int_equal(hfs_inode_store(fs, &ip), 0);
 	pthread_mutex_unlock(&fs->lock);
 	assert_int_equal(hfs_close(fs), 0);
-	assert_int_equal(img_minor(0), HFS_MINOR_PIECES);
+	assert_int_equal(tu_img_minor(img, 0), HFS_MINOR_PIECES);
 	memset(buf + HFS_FBLOCK + 4096, 0, 4096);
 	fs = mount1();
 	assert_int_equal(tu_file_read(fs, ip.ino, got, 2 * HFS_FBLOCK, 0), (ssize_t)(2 * HFS_FBLOCK));
