@@ -149,19 +149,22 @@ int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r,
 
 /* Read record r's bytes into out (r->len bytes), verifying the CRC; on a
  * mismatch the self-healing read finds a good copy and rewrites the bad. */
+int extent_read(struct hfs_fs *fs, uint64_t za, uint8_t *buf, uint32_t len)
+{
+	if (hfs_zone_of(za) == HFS_ZONE_LARGE)
+		return bc_direct_read(fs->bc, hfs_raw(za), buf, len, -1);
+	return small_read(fs, hfs_raw(za), buf, len);
+}
+
 int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out)
 {
-	uint64_t raw = hfs_raw(r->addr);
 	int ret;
 
 	if (r->flags & HFS_DATAF_ZERO) {
 		memset(out, 0, r->len);   /* unwritten: its bytes mean nothing */
 		return 0;
 	}
-	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
-		ret = bc_direct_read(fs->bc, raw, out, r->len, -1);
-	else
-		ret = small_read(fs, raw, out, r->len);
+	ret = extent_read(fs, r->addr, out, r->len);
 	if (!ret && crc_of(out, r->len) == r->crc)
 		return 0;
 	return rec_heal(fs, ino, fbo, r, out);
@@ -226,23 +229,34 @@ int crc4k_check(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec 
 	unsigned p;
 	int ret;
 
-	for (p = p0; p < p1; p++) {
-		struct rec pr;
-
-		if ((skip & (1u << p)) ||
-		    (!rerr && crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE) == r->pcrc[p]))
-			continue;
-		/* (C2): this piece alone, on every copy */
-		memset(&pr, 0, sizeof(pr));
-		pr.present = 1;
-		pr.addr = r->addr + (uint64_t)p * HFS_BLKSIZE;
-		pr.len = HFS_BLKSIZE;
-		pr.crc = r->pcrc[p];
-		ret = rec_heal(fs, ino, fbo + (uint64_t)p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
-		if (ret)
-			return ret;
-	}
+	for (p = p0; p < p1; p++)
+		if (!(skip & (1u << p)) && (ret = piece_verify(fs, ino, fbo, r, blk, p, rerr)) != 0)
+			return ret;   /* (C2) */
 	return 0;
+}
+
+struct rec rec_piece(const struct rec *r, unsigned p)
+{
+	struct rec pr;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.present = 1;
+	pr.addr = rec_pieces(r) ? r->paddr[p] : r->addr + (uint64_t)p * HFS_BLKSIZE;
+	pr.len = HFS_BLKSIZE;
+	pr.crc = r->pcrc[p];
+	return pr;
+}
+
+int piece_verify(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		 unsigned p, int rerr)
+{
+	struct rec pr;
+
+	if (!rerr && crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE) == r->pcrc[p])
+		return 0;
+	/* unreadable or bad: this piece alone, on every copy (healed) */
+	pr = rec_piece(r, p);
+	return rec_heal(fs, ino, fbo + (uint64_t)p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
 }
 
 int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
@@ -250,19 +264,14 @@ int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct re
 {
 	unsigned p0 = (unsigned)(lo / HFS_BLKSIZE);
 	unsigned p1 = (unsigned)((hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE);
-	uint64_t raw = hfs_raw(r->addr) + (uint64_t)p0 * HFS_BLKSIZE;
-	uint32_t n;
 	int ret;
 
 	if (!rec_crc4k(r) || hi <= lo || (lo == 0 && hi >= HFS_FBLOCK))
 		return rec_read(fs, ino, fbo, r, blk);
 	if (p1 > NPIECE)
 		p1 = NPIECE;
-	n = (p1 - p0) * HFS_BLKSIZE;
-	if (hfs_zone_of(r->addr) == HFS_ZONE_LARGE)
-		ret = bc_direct_read(fs->bc, raw, blk + p0 * HFS_BLKSIZE, n, -1);
-	else
-		ret = small_read(fs, raw, blk + p0 * HFS_BLKSIZE, n);
+	ret = extent_read(fs, r->addr + (uint64_t)p0 * HFS_BLKSIZE, blk + p0 * HFS_BLKSIZE,
+			  (p1 - p0) * HFS_BLKSIZE);
 	return crc4k_check(fs, ino, fbo, r, blk, p0, p1, skip, ret);
 }
 

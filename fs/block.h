@@ -76,6 +76,17 @@ uint32_t crc4k_sum(const uint8_t *blk, uint32_t pcrc[NPIECE]);
  * len HFS_FBLOCK) or plain.  Returns its length. */
 size_t data_encode(uint64_t za, uint32_t len, uint32_t crc, const uint32_t *pcrc,
 		   struct hfs_crc4k_ondisk *v);
+/* Read len bytes of extent za (zaddr: LARGE direct, SMALL through the
+ * cache), unverified: 0 or -errno.  fs->lock held for SMALL. */
+int extent_read(struct hfs_fs *fs, uint64_t za, uint8_t *buf, uint32_t len);
+/* Piece p of a pieces or CRC4K record r as a record of its own (for
+ * rec_heal): its own address and CRC. */
+struct rec rec_piece(const struct rec *r, unsigned p);
+/* Piece p of r, read into blk (block offsets; rerr: that read's result):
+ * 0 when its CRC matches, else it is read again from every copy (bad
+ * copies healed) or -EIO.  No fs->lock needed (as rec_heal). */
+int piece_verify(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
+		 unsigned p, int rerr);
 /* Verify pieces [p0, p1) of CRC4K record r, read into blk (block offsets;
  * rerr: that read's result), but not those of mask skip; a piece that
  * failed is read again from every copy (bad copies healed), else -EIO.

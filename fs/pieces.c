@@ -99,19 +99,6 @@ static int in_rec(const struct rec *r, uint64_t za)
 	return 0;
 }
 
-/* One piece as a record of its own, for rec_read / rec_heal. */
-static struct rec piece_rec(const struct rec *r, unsigned p)
-{
-	struct rec pr;
-
-	memset(&pr, 0, sizeof(pr));
-	pr.present = 1;
-	pr.addr = r->paddr[p];
-	pr.len = HFS_BLKSIZE;
-	pr.crc = r->pcrc[p];
-	return pr;
-}
-
 /* ---- I/O --------------------------------------------------------------------------- */
 
 int pieces_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *blk,
@@ -140,21 +127,10 @@ int pieces_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct
 		while (q < end && r->paddr[q] == r->paddr[p] + (uint64_t)(q - p) * HFS_BLKSIZE &&
 		       (raw + (uint64_t)(q - p) * HFS_BLKSIZE) % HFS_BIGBLOCK)
 			q++;
-		if (large)
-			rret = bc_direct_read(fs->bc, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE, -1);
-		else
-			rret = small_read(fs, raw, blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE);
-		for (; p < q; p++) {
-			struct rec pr;
-
-			if (!rret && crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE) == r->pcrc[p])
-				continue;
-			/* unreadable or bad: this piece alone, every copy (healed) */
-			pr = piece_rec(r, p);
-			ret = rec_heal(fs, ino, fbo + p * HFS_BLKSIZE, &pr, blk + p * HFS_BLKSIZE);
-			if (ret)
+		rret = extent_read(fs, r->paddr[p], blk + p * HFS_BLKSIZE, (q - p) * HFS_BLKSIZE);
+		for (; p < q; p++)
+			if ((ret = piece_verify(fs, ino, fbo, r, blk, p, rret)) != 0)
 				return ret;
-		}
 	}
 	return 0;
 }
