@@ -46,26 +46,9 @@
  * that merge with old bytes (partial blocks, overlays), or whose data is
  * not page-aligned in the caller's buffer: one copy here is cheaper than a
  * bounce buffer per mirror leg below. */
-static pthread_key_t stage_key;
-static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
-static void stage_key_init(void) { (void)pthread_key_create(&stage_key, free); }
-
 static uint8_t *stage_get(void)
 {
-	uint8_t *p;
-
-	pthread_once(&stage_once, stage_key_init);
-	p = pthread_getspecific(stage_key);
-	if (!p) {
-		p = hfs_iobuf_alloc((size_t)BATCH_MAX * HFS_FBLOCK);
-		if (!p)
-			return NULL;
-		if (pthread_setspecific(stage_key, p)) {
-			free(p);
-			return NULL;
-		}
-	}
-	return p;
+	return hfs_iobuf_local(HFS_IOBUF_STAGE, (size_t)BATCH_MAX * HFS_FBLOCK);
 }
 
 /* ---- read ------------------------------------------------------------------------ */

@@ -4,7 +4,6 @@
  * between the page cache and direct I/O.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,55 +154,6 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, -release_ino(fs, ino, !!(fi->fh & FH_WRITER)));
 }
 
-/* A thread's reply buffer for reads, kept from one request to the next:
- * a fresh 1 MiB allocation per request is an mmap and munmap, and the
- * faults on its pages cost about a fifth of the daemon's CPU in a
- * sequential read.  Page-aligned, so whole blocks are read straight into
- * it (no bounce).  Grows to the largest read seen (max_read bounds it). */
-struct reply_buf {
-	char *p;
-	size_t cap;
-};
-static pthread_key_t reply_key;
-static pthread_once_t reply_once = PTHREAD_ONCE_INIT;
-
-static void reply_free(void *v)
-{
-	struct reply_buf *r = v;
-
-	free(r->p);
-	free(r);
-}
-static void reply_key_init(void) { (void)pthread_key_create(&reply_key, reply_free); }
-
-static char *reply_buf_get(size_t size)
-{
-	struct reply_buf *r;
-	char *p;
-
-	pthread_once(&reply_once, reply_key_init);
-	r = pthread_getspecific(reply_key);
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return NULL;
-		if (pthread_setspecific(reply_key, r)) {
-			free(r);
-			return NULL;
-		}
-	}
-	if (size > r->cap) {
-		size = (size + 4095) & ~(size_t)4095;
-		p = hfs_iobuf_alloc(size);
-		if (!p)
-			return NULL;
-		free(r->p);
-		r->p = p;
-		r->cap = size;
-	}
-	return r->p;
-}
-
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
@@ -212,7 +162,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	ssize_t n;
 	int ret, touched;
 
-	buf = reply_buf_get(size ? size : 1);
+	/* the thread's reply buffer, kept from one request to the next: a
+	 * fresh 1 MiB allocation per request is an mmap and munmap, and the
+	 * faults on its pages cost about a fifth of the daemon's CPU in a
+	 * sequential read.  Page-aligned, so whole blocks are read straight
+	 * into it (no bounce). */
+	buf = hfs_iobuf_local(HFS_IOBUF_REPLY, size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -414,5 +414,10 @@ int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int wh
 /* util.c: a page-aligned buffer for direct I/O, in huge pages when len is
  * 1 MiB or more (released with free) */
 void *hfs_iobuf_alloc(size_t len);
+/* util.c: the calling thread's own I/O buffer of kind `which`, at least
+ * len bytes (hfs_iobuf_alloc; grown when a larger one is asked for, freed
+ * at thread exit), or NULL.  Valid until the thread's next call for it. */
+enum { HFS_IOBUF_STAGE, HFS_IOBUF_REPLY, HFS_IOBUF_KINDS };
+void *hfs_iobuf_local(unsigned which, size_t len);
 
 #endif

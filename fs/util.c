@@ -3,6 +3,7 @@
  * through hfs.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,4 +87,52 @@ void *hfs_iobuf_alloc(size_t len)
 	if (al == IOBUF_HUGE)
 		(void)madvise(p, len, MADV_HUGEPAGE);   /* a hint: 4 KiB pages work too */
 	return p;
+}
+
+/* The per-thread buffers of hfs_iobuf_local: one key, a small table per
+ * thread, freed with the thread. */
+struct iobuf_local {
+	void *p[HFS_IOBUF_KINDS];
+	size_t cap[HFS_IOBUF_KINDS];
+};
+static pthread_key_t iobuf_key;
+static pthread_once_t iobuf_once = PTHREAD_ONCE_INIT;
+
+static void iobuf_local_free(void *v)
+{
+	struct iobuf_local *l = v;
+	unsigned i;
+
+	for (i = 0; i < HFS_IOBUF_KINDS; i++)
+		free(l->p[i]);
+	free(l);
+}
+static void iobuf_key_init(void) { (void)pthread_key_create(&iobuf_key, iobuf_local_free); }
+
+void *hfs_iobuf_local(unsigned which, size_t len)
+{
+	struct iobuf_local *l;
+	void *p;
+
+	pthread_once(&iobuf_once, iobuf_key_init);
+	l = pthread_getspecific(iobuf_key);
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return NULL;
+		if (pthread_setspecific(iobuf_key, l)) {
+			free(l);
+			return NULL;
+		}
+	}
+	if (len > l->cap[which]) {
+		len = (len + 4095) & ~(size_t)4095;
+		p = hfs_iobuf_alloc(len);
+		if (!p)
+			return NULL;
+		free(l->p[which]);
+		l->p[which] = p;
+		l->cap[which] = len;
+	}
+	return l->p[which];
 }
