@@ -17,6 +17,8 @@
 #   BENCH_DIR=/var/tmp where the image files go
 #   BENCH_OUT=FILE     also write the raw results (fs metric value) there
 #   BENCH_HFS_OPTS=..  mount options for hfs (e.g. noredo: fsync always commits)
+#   BENCH_FUSE_URING=Y the fuse module's enable_uring for the run (N: hfs
+#                      serves /dev/fuse; put back afterwards either way)
 #   BENCH_PHASES="..." only these phases (default all: seqw seqr randw randr
 #                      meta small fsync); randw/randr lay their file out
 #                      themselves when seqw did not run
@@ -243,7 +245,7 @@ for c in $FSLIST; do
 	HAVE="$HAVE $c"
 done
 
-echo "bench: $(nproc) CPUs, $(uname -r), devices: loop over sparse files in $(df --output=source "$W" | tail -1) ($(numfmt --to=iec $DEVSIZE) each), file $SIZE, random phases ${RUNTIME}s" >&2
+echo "bench: $(nproc) CPUs, $(uname -r), devices: loop over sparse files in $(df --output=source "$W" | tail -1) ($(numfmt --to=iec $DEVSIZE) each), file $SIZE, random phases ${RUNTIME}s, FUSE over io_uring: $(cat "$URING_PARAM" 2>/dev/null || echo "not in this kernel")" >&2
 for c in $HAVE; do run_one "$c"; done
 zfs_stop
 

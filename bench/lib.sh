@@ -39,12 +39,24 @@ bench_cleanup() {
 	fi
 	rm -f /run/hfs/"$(printf %s "$W" | tr / _)"_*.json 2>/dev/null
 	[ -n "$CG" ] && [ -d "$CG" ] && { for l in "$CG"/*/; do rmdir "$l" 2>/dev/null; done; rmdir "$CG" 2>/dev/null; }
+	[ -n "${URING_WAS:-}" ] && echo "$URING_WAS" > "$URING_PARAM" 2>/dev/null
 	rm -rf "$W"
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 [ "$(id -u)" = 0 ] || die "needs root (loop devices, mounts, drop_caches)"
+
+# FUSE over io_uring (fs/fuse_ring.c) is the fuse module's choice: turned on
+# for the run where the kernel has it, and put back as found.  Daemons built
+# on libfuse 3.14 (fuse2fs, ntfs-3g) do not ask for it; BENCH_FUSE_URING=N
+# measures hfs on /dev/fuse.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_WAS=
+if [ -w "$URING_PARAM" ]; then
+	URING_WAS=$(cat "$URING_PARAM")
+	echo "${BENCH_FUSE_URING:-Y}" > "$URING_PARAM"
+fi
 
 # ---- devices ----------------------------------------------------------------
 # mkdev NAME -> a loop device over a fresh sparse image file of $DEVSIZE

@@ -29,6 +29,29 @@ extern struct fuse_session *hfs_session;  /* for notifications */
 /* fuse_loop.c: serve requests on nthreads threads until the session ends;
  * 0 or the first receive error (-errno, e.g. -ECONNABORTED) */
 int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads);
+/* fuse_loop.c: a thread with the signals left to the main thread */
+int hfs_fuse_thread(pthread_t *tid, void *(*fn)(void *), void *arg);
+/* fuse_ring.c: FUSE over io_uring (its top comment).  config before the
+ * mount (off: -o nofuse_uring); fuse_io.c prepares the threads when INIT
+ * offers it and accept()s it into the reply, then go(1) after the reply is
+ * written (go(0) if not); stop at the end of the loop.  ring_reply takes
+ * a reply to the request this thread serves (1, *res as writev's) or
+ * leaves it to /dev/fuse (0).  hfs_fuse_ring_info (hfs_int.h) tells the
+ * status. */
+struct fuse_init_in;
+struct fuse_init_out;
+struct fuse_in_header;
+void hfs_fuse_ring_config(struct fuse_session *se, unsigned nthreads, int off);
+int hfs_fuse_ring_wanted(void);
+int hfs_fuse_ring_offered(const struct fuse_init_in *in);
+int hfs_fuse_ring_prepare(int fd, size_t payload_cap);
+void hfs_fuse_ring_accept(struct fuse_init_out *out);
+void hfs_fuse_ring_go(int accepted);
+void hfs_fuse_ring_stop(void);
+int hfs_fuse_ring_reply(const struct iovec *iov, int count, ssize_t *res);
+/* fuse_io.c: what a request's headers ask of the thread serving it (K2);
+ * len: the request's length, all of it in memory */
+void hfs_fuse_note_request(const struct fuse_in_header *h, size_t len);
 
 int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags);
 int enospc_commit(struct hfs_fs *fs, int ret);

@@ -1,7 +1,8 @@
 /*
  * fuse_io.c — the daemon's own reads and writes of /dev/fuse (libfuse's
  * custom I/O hooks), for what libfuse 3.14 cannot negotiate or pass on:
- * FUSE_HANDLE_KILLPRIV_V2 (docs/DESIGN.md "Set-ID bits: killpriv v2").
+ * FUSE_HANDLE_KILLPRIV_V2 (docs/DESIGN.md "Set-ID bits: killpriv v2") and
+ * FUSE over io_uring (K4).
  *
  * Why: without it the kernel asks GETXATTR security.capability before
  * every write(2) to the page cache (file_remove_privs: FUSE sets no
@@ -21,6 +22,11 @@
  *       in a thread-local flag: the thread that received a request
  *       processes it before it reads again (fuse_loop.c: each thread
  *       serves the request it read to the end).
+ *  (K4) FUSE over io_uring (fuse_ring.c): the read hook sees whether INIT
+ *       offers it, the writev hook puts it into the reply once the ring
+ *       threads stand ready, and hands replies to ring requests to them.
+ *       Ring threads note their requests' kill flags as the read hook does
+ *       (hfs_fuse_note_request).
  *  (K3) Splice reads would bypass the read hook: hfs never asks for them
  *       (no write_buf operation; op_init clears FUSE_CAP_SPLICE_READ).
  */
@@ -33,6 +39,7 @@
 
 static uint64_t init_unique = UINT64_MAX;   /* INIT request being answered (K1) */
 static int kp2_offered;                      /* set before op_init runs */
+static int ring_offered;                     /* INIT offers FUSE over io_uring (K4) */
 int hfs_killpriv_v2;                         /* negotiated (the reply carried it) */
 static __thread int req_kill;                /* (K2) the current request's kill flag */
 
@@ -40,58 +47,90 @@ int hfs_kp2_offered(void) { return kp2_offered; }
 int hfs_fuse_killpriv_v2(void) { return hfs_killpriv_v2; }
 int hfs_req_kill_suidgid(void) { return req_kill; }
 
-static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+void hfs_fuse_note_request(const struct fuse_in_header *h, size_t n)
 {
-	const struct fuse_in_header *h = buf;
-	ssize_t n = read(fd, buf, len);
-
-	(void)userdata;
 	req_kill = 0;
-	if (n < (ssize_t)sizeof(*h))
-		return n;
+	if (n < sizeof(*h))
+		return;
 	switch (h->opcode) {
 	case FUSE_INIT:
-		if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t))) {
+		if (n >= sizeof(*h) + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
 			const struct fuse_init_in *in = (const void *)(h + 1);
 
 			init_unique = h->unique;
 			kp2_offered = !!(in->flags & FUSE_HANDLE_KILLPRIV_V2);
+			ring_offered = n >= sizeof(*h) + offsetof(struct fuse_init_in, flags2) +
+					    sizeof(uint32_t) && hfs_fuse_ring_offered(in);
 		}
 		break;
 	case FUSE_WRITE:
-		if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_write_in))) {
+		if (n >= sizeof(*h) + sizeof(struct fuse_write_in)) {
 			const struct fuse_write_in *in = (const void *)(h + 1);
 
 			req_kill = !!(in->write_flags & FUSE_WRITE_KILL_SUIDGID);
 		}
 		break;
 	case FUSE_SETATTR:
-		if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_setattr_in))) {
+		if (n >= sizeof(*h) + sizeof(struct fuse_setattr_in)) {
 			const struct fuse_setattr_in *in = (const void *)(h + 1);
 
 			req_kill = !!(in->valid & FATTR_KILL_SUIDGID);
 		}
 		break;
 	}
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	hfs_fuse_note_request(buf, n > 0 ? (size_t)n : 0);
 	return n;
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *o = iov[0].iov_base;
+	int ring = 0;
+	ssize_t res;
 
 	(void)userdata;
-	/* (K1) the INIT reply: header, then fuse_init_out (flags at 12) */
+	if (hfs_fuse_ring_reply(iov, count, &res))
+		return res;
+	/* (K1) the INIT reply: header, then fuse_init_out */
 	if (init_unique != UINT64_MAX && count >= 2 && iov[0].iov_len >= sizeof(*o) &&
 	    o->unique == init_unique) {
+		struct fuse_init_out *out = iov[1].iov_base;
+
 		if (!o->error && kp2_offered &&
 		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
-			struct fuse_init_out *out = iov[1].iov_base;
-
 			out->flags |= FUSE_HANDLE_KILLPRIV_V2;
 			hfs_killpriv_v2 = 1;
 		}
+		/* (K4) FUSE over io_uring: the ring threads first (fuse_ring.c R1);
+		 * the payload must hold the largest request and reply */
+		if (!o->error && ring_offered && hfs_fuse_ring_wanted() &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, unused)) {
+			size_t cap = out->max_write > 8192 ? out->max_write : 8192;
+			int err;
+
+			if ((size_t)out->max_pages * 4096 > cap)
+				cap = (size_t)out->max_pages * 4096;
+			err = hfs_fuse_ring_prepare(fd, cap);
+			if (!err) {
+				hfs_fuse_ring_accept(out);
+				ring = 1;
+			} else {
+				HFS_INFO("no FUSE over io_uring (%s): requests go through /dev/fuse",
+					 strerror(-err));
+			}
+		}
 		init_unique = UINT64_MAX;
+		res = writev(fd, iov, count);
+		if (ring)
+			hfs_fuse_ring_go(res >= 0);
+		return res;
 	}
 	return writev(fd, iov, count);
 }

@@ -13,7 +13,8 @@
  *
  * Every idle thread waits in read(2); the kernel hands each request to
  * one of them and that thread serves it to the end (fuse_io.c relies on
- * it, K2).  A leader/followers loop (one reader at a time, requests served
+ * it, K2).  Where the kernel offers FUSE over io_uring, fuse_ring.c's
+ * threads take the requests instead, and these keep FORGET and INTERRUPT.  A leader/followers loop (one reader at a time, requests served
  * inline) was measured against this on the quiet machine and lost: half
  * the creates, deletes and small-file writes per second (docs/DESIGN.md).
  */
@@ -81,7 +82,7 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int start_thread(struct loop_thread *t)
+int hfs_fuse_thread(pthread_t *tid, void *(*fn)(void *), void *arg)
 {
 	sigset_t block, old;
 	int err;
@@ -93,7 +94,7 @@ static int start_thread(struct loop_thread *t)
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	err = pthread_create(&t->tid, NULL, loop_main, t);
+	err = pthread_create(tid, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -err;
 }
@@ -123,7 +124,7 @@ int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 		}
 		/* the header ends, and a WRITE's data starts, on a page boundary */
 		t[i].buf.mem = (char *)t[i].base + PAGE - WRITE_HDR;
-		if ((ret = start_thread(&t[i])) != 0)
+		if ((ret = hfs_fuse_thread(&t[i].tid, loop_main, &t[i])) != 0)
 			break;
 		t[i].started = 1;
 		started++;
@@ -140,6 +141,7 @@ int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 		for (i = 0; i < nthreads; i++)
 			if (t[i].started)
 				pthread_join(t[i].tid, NULL);
+		hfs_fuse_ring_stop();
 		ret = loop.error;
 	}
 	for (i = 0; i < nthreads; i++)

@@ -590,6 +590,7 @@ int hfs_fuse_run(struct hfs_fs *fs, const char *mountpoint, int foreground, int 
 		nthr = ncpu > 0 ? (unsigned)ncpu * 4 : 8;
 		nthr = nthr < 8 ? 8 : nthr > 32 ? 32 : nthr;
 	}
+	hfs_fuse_ring_config(se, nthr, fs->opts.no_fuse_uring);
 	if (hfs_fuse_on_mounted)
 		hfs_fuse_on_mounted();
 	ret = hfs_fuse_loop(se, nthr);

@@ -69,6 +69,8 @@ struct hfs_mount_opts {
 	int      force_pieces;      /* "pieces": never a contiguous extent for a
 				     * copy-on-write block (testing) */
 	int      redo_off;          /* -o noredo: every fsync commits (no REDO records) */
+	int      no_fuse_uring;     /* -o nofuse_uring: /dev/fuse even where the
+				     * kernel offers FUSE over io_uring */
 	int      norecovery;        /* with readonly: no recovery, nothing written;
 				     * an interrupted flush is rolled back in memory */
 };

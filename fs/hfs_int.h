@@ -223,6 +223,9 @@ int  hfs_fsync_locked(struct hfs_fs *fs);
 int  hfs_redo_replay(struct hfs_fs *fs, const struct hfs_redo_set *set);
 
 /* fuse_io.c: 1 once the kernel took FUSE_HANDLE_KILLPRIV_V2 (status) */
+/* fuse_ring.c: the io_uring queues serving FUSE requests (0: /dev/fuse
+ * serves them), threads per queue and requests served so far */
+int  hfs_fuse_ring_info(unsigned *per_queue, unsigned long long *requests);
 int  hfs_fuse_killpriv_v2(void);
 
 /* undo.c */
@@ -419,5 +422,9 @@ void *hfs_iobuf_alloc(size_t len);
  * at thread exit), or NULL.  Valid until the thread's next call for it. */
 enum { HFS_IOBUF_STAGE, HFS_IOBUF_REPLY, HFS_IOBUF_KINDS };
 void *hfs_iobuf_local(unsigned which, size_t len);
+/* util.c: make p (cap bytes, owned by the caller and outliving the thread's
+ * use of it) the calling thread's buffer of kind `which` (fuse_ring.c: a
+ * READ's reply is read straight into the ring entry) */
+int hfs_iobuf_local_lend(unsigned which, void *p, size_t cap);
 
 #endif

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"usage: hfs [-f] [-o opt[,opt...]] DEV... MOUNTPOINT\n"
 		"options (-o): ro, norecovery (with ro), degraded, engine=uring|pool,\n"
 		"  cache_size=N[KMG], flush_interval=SEC, nodirect, nowriteback,\n"
+		"  nofuse_uring (requests through /dev/fuse even where the kernel\n"
+		"  offers FUSE over io_uring),\n"
 		"  noredo (every fsync commits), pieces, write_log=FILE, fault=FILE\n"
 		"  (test devices), noatime|relatime|strictatime, nodiratime|diratime,\n"
 		"  and libfuse mount options\n"
@@ -83,6 +85,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->raid.allow_degraded = 1;
 		} else if (!strcmp(tok, "nowriteback")) {
 			o->no_writeback = 1;
+		} else if (!strcmp(tok, "nofuse_uring") || !strcmp(tok, "fuse_uring")) {
+			o->no_fuse_uring = tok[0] == 'n';
 		} else if (!strcmp(tok, "pieces")) {
 			o->force_pieces = 1;
 		} else if (!strcmp(tok, "noredo")) {

@@ -35,7 +35,9 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 	struct raid_fault_counts fc;
 	struct bc_stats bs;
 	char label[HFS_LABEL_MAX + 1], u[37];
-	int n, i;
+	unsigned per_q = 0;
+	unsigned long long ring_reqs = 0;
+	int n, i, nq = hfs_fuse_ring_info(&per_q, &ring_reqs);
 
 	n = raid_status(fs->rs, cs, RAID_MAX_COMP);
 	bc_get_stats(fs->bc, &bs);
@@ -51,6 +53,8 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"redo_fsyncs\": %llu,\n"
 		   "  \"killpriv_v2\": %s,\n  \"getxattr_requests\": %llu,\n"
+		   "  \"fuse_transport\": \"%s\",\n  \"fuse_uring_queues\": %d,\n"
+		   "  \"fuse_uring_threads_per_queue\": %u,\n  \"fuse_uring_requests\": %llu,\n"
 		   "  \"cache_bytes\": %zu,\n"
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
@@ -59,7 +63,8 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		(unsigned long long)hfs_alloc_free_blocks(fs) * HFS_BLKSIZE,
 		(unsigned long long)hfs_le64(fs->vh.vh_ninodes), (unsigned long long)bs.flushes,
 		(unsigned long long)fs->redo_fsyncs, hfs_fuse_killpriv_v2() ? "true" : "false",
-		(unsigned long long)__atomic_load_n(&fs->getxattr_reqs, __ATOMIC_RELAXED), bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
+		(unsigned long long)__atomic_load_n(&fs->getxattr_reqs, __ATOMIC_RELAXED),
+		nq ? "io_uring" : "/dev/fuse", nq, per_q, ring_reqs, bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries);
 	for (i = 0; i < n; i++)
 		fprintf(f, "    { \"path\": \"%s\", \"state\": \"%s\", \"read_errors\": %llu, "
 			   "\"write_errors\": %llu, \"crc_errors\": %llu, \"repaired\": %llu }%s\n",

@@ -94,6 +94,7 @@ void *hfs_iobuf_alloc(size_t len)
 struct iobuf_local {
 	void *p[HFS_IOBUF_KINDS];
 	size_t cap[HFS_IOBUF_KINDS];
+	unsigned char lent[HFS_IOBUF_KINDS];   /* hfs_iobuf_local_lend: not ours to free */
 };
 static pthread_key_t iobuf_key;
 static pthread_once_t iobuf_once = PTHREAD_ONCE_INIT;
@@ -104,15 +105,15 @@ static void iobuf_local_free(void *v)
 	unsigned i;
 
 	for (i = 0; i < HFS_IOBUF_KINDS; i++)
-		free(l->p[i]);
+		if (!l->lent[i])
+			free(l->p[i]);
 	free(l);
 }
 static void iobuf_key_init(void) { (void)pthread_key_create(&iobuf_key, iobuf_local_free); }
 
-void *hfs_iobuf_local(unsigned which, size_t len)
+static struct iobuf_local *iobuf_table(void)
 {
 	struct iobuf_local *l;
-	void *p;
 
 	pthread_once(&iobuf_once, iobuf_key_init);
 	l = pthread_getspecific(iobuf_key);
@@ -125,14 +126,40 @@ void *hfs_iobuf_local(unsigned which, size_t len)
 			return NULL;
 		}
 	}
+	return l;
+}
+
+void *hfs_iobuf_local(unsigned which, size_t len)
+{
+	struct iobuf_local *l = iobuf_table();
+	void *p;
+
+	if (!l)
+		return NULL;
 	if (len > l->cap[which]) {
 		len = (len + 4095) & ~(size_t)4095;
 		p = hfs_iobuf_alloc(len);
 		if (!p)
 			return NULL;
-		free(l->p[which]);
+		if (!l->lent[which])
+			free(l->p[which]);
 		l->p[which] = p;
 		l->cap[which] = len;
+		l->lent[which] = 0;
 	}
 	return l->p[which];
+}
+
+int hfs_iobuf_local_lend(unsigned which, void *p, size_t cap)
+{
+	struct iobuf_local *l = iobuf_table();
+
+	if (!l)
+		return -ENOMEM;
+	if (!l->lent[which])
+		free(l->p[which]);
+	l->p[which] = p;
+	l->cap[which] = cap;
+	l->lent[which] = 1;
+	return 0;
 }

@@ -152,6 +152,13 @@ static void print_status(const char *js)
 	/* "read-only", or "read-only (critical write error)" after a failed metadata write */
 	if (strcmp(jget(js, "state", b, sizeof(b)), "online"))
 		printf("  mode:   %s\n", b);
+	if (!strcmp(jget(js, "fuse_transport", a, sizeof(a)), "io_uring"))
+		printf("  fuse:   io_uring, %s queues of %s threads, %s requests\n",
+		       jget(js, "fuse_uring_queues", b, sizeof(b)),
+		       jget(js, "fuse_uring_threads_per_queue", c, sizeof(c)),
+		       jget(js, "fuse_uring_requests", d, sizeof(d)));
+	else if (*a)
+		printf("  fuse:   %s\n", a);
 	printf("  space:  %llu MiB, %llu MiB free, %s inodes\n",
 	       strtoull(jget(js, "size_bytes", a, sizeof(a)), NULL, 10) >> 20,
 	       strtoull(jget(js, "free_bytes", b, sizeof(b)), NULL, 10) >> 20,
