@@ -22,13 +22,13 @@
  *       in a thread-local flag: the thread that received a request
  *       processes it before it reads again (fuse_loop.c: each thread
  *       serves the request it read to the end).
+ *  (K3) Splice reads would bypass the read hook: hfs never asks for them
+ *       (no write_buf operation; op_init clears FUSE_CAP_SPLICE_READ).
  *  (K4) FUSE over io_uring (fuse_ring.c): the read hook sees whether INIT
  *       offers it, the writev hook puts it into the reply once the ring
  *       threads stand ready, and hands replies to ring requests to them.
  *       Ring threads note their requests' kill flags as the read hook does
  *       (hfs_fuse_note_request).
- *  (K3) Splice reads would bypass the read hook: hfs never asks for them
- *       (no write_buf operation; op_init clears FUSE_CAP_SPLICE_READ).
  */
 #include <errno.h>
 #include <linux/fuse.h>

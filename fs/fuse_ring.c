@@ -50,7 +50,16 @@
  *       and unlink went from about 9,000 and 12,000/s to 33,000 and 30,000/s
  *       (bench/fsops.py); with both CPUs busy with other work it changes
  *       nothing, as there is no idle CPU to move to.  Only where the thread
- *       may turn back (idle_wait_allowed).
+ *       may turn back (idle_wait_allowed).  Not while a queue streams data
+ *       (a large request in the last 50 ms): a READ of a readahead that
+ *       arrives while the reader runs on that CPU would wait for the
+ *       reader's slice instead of preempting it (sequential read 1,445 ->
+ *       1,023 MB/s with the idle wait always on).
+ *  (R7) Large READs and WRITEs leave the pin while they are served: the
+ *       kernel queues a readahead's or a writeback's requests on the one
+ *       CPU that issued them, and their CRCs and copies would all run
+ *       there while the other CPU idles.  A request of 128 KiB or more
+ *       costs far more than the two affinity changes.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -60,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <linux/fuse.h>
@@ -91,6 +101,10 @@ _Static_assert(sizeof(struct ring_req_header) == 288, "fuse_uring_req_header");
 _Static_assert(sizeof(struct ring_cmd_req) == 24, "fuse_uring_cmd_req");
 
 #define PAGE 4096u
+/* (R7) a request this large is served on whichever CPU is free */
+#define WIDE_MIN (128u << 10)
+/* (R6) a queue that served one within this many ms waits as SCHED_OTHER */
+#define WIDE_QUIET_MS 50
 #define IN_HDR sizeof(struct fuse_in_header)
 _Static_assert(sizeof(struct ring_req_header) + IN_HDR + 128 <= PAGE, "headers fit the page");
 
@@ -98,6 +112,7 @@ struct ring_thread {
 	pthread_t tid;
 	struct io_uring ring;
 	unsigned qid;
+	cpu_set_t cpu;             /* its queue's CPU */
 	int state;                 /* 0 starting, 1 ready, -errno failed */
 	int started;
 	int registered;            /* a request came: the kernel took the entry */
@@ -121,6 +136,8 @@ static struct {
 	int go;                    /* 1 register, -1 leave */
 	volatile int stop;
 	int idle_wait;             /* (R6) */
+	cpu_set_t all;             /* the CPUs the daemon may use (R7) */
+	uint64_t *wide_ms;         /* per queue: when it last served a large request (R6) */
 	int registered;            /* entries the kernel took (a first request came) */
 	unsigned long long served; /* requests served through the rings */
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
@@ -218,13 +235,23 @@ static void ring_cmd(struct ring_thread *t, unsigned op, uint64_t commit_id)
 	c->commit_id = commit_id;
 }
 
-/* (R3) one request from the entry through libfuse */
-static void serve(struct ring_thread *t)
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* (R3) one request from the entry through libfuse; 1 if the thread left
+ * its pin for it (R7) */
+static int serve(struct ring_thread *t)
 {
 	struct fuse_in_header h;
 	uint32_t plen = t->hdr->ent.payload_sz;
 	size_t arg = 0;
 	char *start;
+	int wide = 0;
 
 	memcpy(&h, t->hdr->in_out, sizeof(h));
 	t->unique = h.unique;
@@ -239,6 +266,12 @@ static void serve(struct ring_thread *t)
 		hfs_fuse_note_request((const struct fuse_in_header *)start, h.len);
 		buf.mem = start;
 		buf.size = h.len;
+		/* (R7) */
+		wide = R.nq > 1 && ((h.opcode == FUSE_WRITE && plen >= WIDE_MIN) ||
+				    (h.opcode == FUSE_READ && arg >= sizeof(struct fuse_read_in) &&
+				     ((const struct fuse_read_in *)t->hdr->op_in)->size >= WIDE_MIN));
+		if (wide)
+			(void)pthread_setaffinity_np(pthread_self(), sizeof(R.all), &R.all);
 		fuse_session_process_buf(R.se, &buf);
 	} else {
 		HFS_WARN("FUSE ring: request %llu (opcode %u) has len %u with %u bytes of payload",
@@ -251,21 +284,22 @@ static void serve(struct ring_thread *t)
 		memcpy(t->hdr->in_out, &o, sizeof(o));
 		t->hdr->ent.payload_sz = 0;
 	}
+	return wide;
 }
 
 static void *ring_main(void *arg)
 {
 	struct ring_thread *t = arg;
 	struct sched_param sp = { 0 };
-	cpu_set_t cpus;
 	int ret;
 
 	self = t;
 	/* placement is the point (top comment); a CPU that cannot be had
 	 * (offline) leaves the thread where the scheduler puts it */
-	CPU_ZERO(&cpus);
-	CPU_SET(t->qid, &cpus);
-	(void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	CPU_ZERO(&t->cpu);
+	CPU_SET(t->qid, &t->cpu);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(t->cpu), &t->cpu) != 0)
+		t->cpu = R.all;
 	ret = ring_setup(t);
 	pthread_mutex_lock(&R.lock);
 	t->state = ret ? ret : 1;
@@ -280,23 +314,26 @@ static void *ring_main(void *arg)
 	for (;;) {
 		struct __kernel_timespec ts = { .tv_sec = 1 };
 		struct io_uring_cqe *cqe = NULL;
-		int res;
+		int res, wide, idle;
 
+		idle = R.idle_wait && now_ms() - __atomic_load_n(&R.wide_ms[t->qid], __ATOMIC_RELAXED) >
+					      WIDE_QUIET_MS;
+		if (idle)
+			(void)sched_setscheduler(0, SCHED_IDLE, &sp);   /* (R6) */
 		/* the timeout only lets a session that ends without an unmount
 		 * (a signal) stop the thread; an unmount ends the entry */
-		if (R.idle_wait)
-			(void)sched_setscheduler(0, SCHED_IDLE, &sp);   /* (R6) */
 		ret = io_uring_submit_and_wait_timeout(&t->ring, &cqe, 1, &ts, NULL);
-		if (R.idle_wait && sched_setscheduler(0, SCHED_OTHER, &sp) != 0) {
+		if (idle && sched_setscheduler(0, SCHED_OTHER, &sp) != 0) {
 			/* cannot be (idle_wait_allowed); never stay an idle-class thread */
 			HFS_WARN("FUSE ring queue %u: cannot leave SCHED_IDLE: %s", t->qid,
 				 strerror(errno));
 			break;
 		}
-		if (R.stop)
-			break;
-		if (ret == -ETIME || ret == -EINTR)
+		if (ret == -ETIME || ret == -EINTR) {
+			if (R.stop)
+				break;
 			continue;
+		}
 		if (ret < 0) {
 			HFS_WARN("FUSE ring queue %u: %s", t->qid, strerror(-ret));
 			break;
@@ -318,8 +355,21 @@ static void *ring_main(void *arg)
 			__atomic_fetch_add(&R.registered, 1, __ATOMIC_RELAXED);
 		}
 		__atomic_fetch_add(&R.served, 1, __ATOMIC_RELAXED);
-		serve(t);
+		wide = serve(t);
 		ring_cmd(t, RING_CMD_COMMIT_AND_FETCH, t->unique);
+		if (wide) {
+			__atomic_store_n(&R.wide_ms[t->qid], now_ms(), __ATOMIC_RELAXED);
+			/* the commit copies a READ's data into the page cache: on
+			 * this CPU still, then back to the queue's for the wait */
+			(void)io_uring_submit(&t->ring);
+			(void)pthread_setaffinity_np(pthread_self(), sizeof(t->cpu), &t->cpu);
+		}
+		if (R.stop) {
+			/* the request in hand is answered; what the commit fetched
+			 * ends with the unmount that follows (hfs_fuse_run) */
+			(void)io_uring_submit(&t->ring);
+			break;
+		}
 	}
 out:
 	self = NULL;
@@ -338,7 +388,9 @@ static void ring_join_all(void)
 	for (i = 0; i < R.n; i++)
 		free(R.t[i].base);
 	free(R.t);
+	free(R.wide_ms);
 	R.t = NULL;
+	R.wide_ms = NULL;
 	R.n = 0;
 }
 
@@ -362,9 +414,17 @@ int hfs_fuse_ring_prepare(int fd, size_t payload_cap)
 	R.go = 0;
 	R.stop = 0;
 	R.idle_wait = idle_wait_allowed();
+	if (sched_getaffinity(0, sizeof(R.all), &R.all) != 0)
+		return -errno;
 	R.t = calloc(R.n, sizeof(*R.t));
-	if (!R.t)
+	R.wide_ms = calloc(R.nq, sizeof(*R.wide_ms));
+	if (!R.t || !R.wide_ms) {
+		free(R.t);
+		free(R.wide_ms);
+		R.t = NULL;
+		R.wide_ms = NULL;
 		return -ENOMEM;
+	}
 	for (i = 0; i < R.n; i++) {
 		R.t[i].qid = i % R.nq;
 		if ((err = hfs_fuse_thread(&R.t[i].tid, ring_main, &R.t[i])) != 0)
