@@ -55,11 +55,12 @@
  *       arrives while the reader runs on that CPU would wait for the
  *       reader's slice instead of preempting it (sequential read 1,445 ->
  *       1,023 MB/s with the idle wait always on).
- *  (R7) Large READs and WRITEs leave the pin while they are served: the
- *       kernel queues a readahead's or a writeback's requests on the one
- *       CPU that issued them, and their CRCs and copies would all run
- *       there while the other CPU idles.  A request of 128 KiB or more
- *       costs far more than the two affinity changes.
+ *  (R7) Large READs and WRITEs (128 KiB or more) are served unpinned, and
+ *       the thread stays unpinned while its queue streams: the kernel
+ *       queues a readahead's or a writeback's requests on the one CPU that
+ *       issued them, and their CRCs and page-cache copies would all run
+ *       there while the other CPU idles.  A small request, or 50 ms without
+ *       a large one, pins it again.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -116,6 +117,7 @@ struct ring_thread {
 	int state;                 /* 0 starting, 1 ready, -errno failed */
 	int started;
 	int registered;            /* a request came: the kernel took the entry */
+	int unpinned;              /* serving a stream, off its CPU pin (R7) */
 	char *base;                /* header page, then the payload; what to free */
 	struct ring_req_header *hdr;
 	char *payload;             /* base + PAGE */
@@ -243,8 +245,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* (R3) one request from the entry through libfuse; 1 if the thread left
- * its pin for it (R7) */
+/* (R3) one request from the entry through libfuse; 1 if it was a large
+ * one, served unpinned (R7) */
 static int serve(struct ring_thread *t)
 {
 	struct fuse_in_header h;
@@ -270,8 +272,10 @@ static int serve(struct ring_thread *t)
 		wide = R.nq > 1 && ((h.opcode == FUSE_WRITE && plen >= WIDE_MIN) ||
 				    (h.opcode == FUSE_READ && arg >= sizeof(struct fuse_read_in) &&
 				     ((const struct fuse_read_in *)t->hdr->op_in)->size >= WIDE_MIN));
-		if (wide)
+		if (wide && !t->unpinned) {
 			(void)pthread_setaffinity_np(pthread_self(), sizeof(R.all), &R.all);
+			t->unpinned = 1;
+		}
 		fuse_session_process_buf(R.se, &buf);
 	} else {
 		HFS_WARN("FUSE ring: request %llu (opcode %u) has len %u with %u bytes of payload",
@@ -285,6 +289,12 @@ static int serve(struct ring_thread *t)
 		t->hdr->ent.payload_sz = 0;
 	}
 	return wide;
+}
+
+static void pin(struct ring_thread *t)
+{
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(t->cpu), &t->cpu);
+	t->unpinned = 0;
 }
 
 static void *ring_main(void *arg)
@@ -314,10 +324,13 @@ static void *ring_main(void *arg)
 	for (;;) {
 		struct __kernel_timespec ts = { .tv_sec = 1 };
 		struct io_uring_cqe *cqe = NULL;
-		int res, wide, idle;
+		int res, wide, idle, streaming;
 
-		idle = R.idle_wait && now_ms() - __atomic_load_n(&R.wide_ms[t->qid], __ATOMIC_RELAXED) >
-					      WIDE_QUIET_MS;
+		streaming = now_ms() - __atomic_load_n(&R.wide_ms[t->qid], __ATOMIC_RELAXED) <=
+			    WIDE_QUIET_MS;
+		if (t->unpinned && !streaming)
+			pin(t);
+		idle = R.idle_wait && !streaming;
 		if (idle)
 			(void)sched_setscheduler(0, SCHED_IDLE, &sp);   /* (R6) */
 		/* the timeout only lets a session that ends without an unmount
@@ -359,10 +372,11 @@ static void *ring_main(void *arg)
 		ring_cmd(t, RING_CMD_COMMIT_AND_FETCH, t->unique);
 		if (wide) {
 			__atomic_store_n(&R.wide_ms[t->qid], now_ms(), __ATOMIC_RELAXED);
-			/* the commit copies a READ's data into the page cache: on
-			 * this CPU still, then back to the queue's for the wait */
+		} else if (t->unpinned) {
+			/* a small request after a stream: its reply goes out from
+			 * here, then the thread waits on its queue's CPU again */
 			(void)io_uring_submit(&t->ring);
-			(void)pthread_setaffinity_np(pthread_self(), sizeof(t->cpu), &t->cpu);
+			pin(t);
 		}
 		if (R.stop) {
 			/* the request in hand is answered; what the commit fetched
