@@ -231,20 +231,50 @@ int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
 	return 1;
 }
 
-/* First run of k free blocks at alignment al in big-block bi, or -1. */
-static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
+/* Bits 64w..64w+63 of a big-block map (bit i is byte i / 8, bit i % 8). */
+static uint64_t map_word(const uint8_t *m, unsigned w)
 {
-	unsigned j, n;
+	uint64_t v;
 
-	if (bi->nfree < k)
+	memcpy(&v, m + 8 * w, sizeof(v));
+	return hfs_le64(v);
+}
+
+int hfs_alloc_find_run(const uint8_t *map, const uint8_t *pend, const uint8_t *hold,
+		       unsigned k, unsigned al)
+{
+	uint64_t busy[HFS_BLKS_PER_BB / 64];
+	unsigned w, j, n;
+
+	if (!k || !al || 64 % al)
 		return -1;
+	/* a word at a time: the bit-by-bit scan through three maps was a
+	 * seventh of the daemon's CPU in fsync'd random writes (each 64 KiB
+	 * copy-on-write block looks for a free aligned run) */
+	for (w = 0; w < HFS_BLKS_PER_BB / 64; w++)
+		busy[w] = map_word(map, w) | (pend ? map_word(pend, w) : 0) |
+			  (hold ? map_word(hold, w) : 0);
 	for (j = 0; j + k <= HFS_BLKS_PER_BB; j += al) {
-		for (n = 0; n < k && !busy(bi, j + n); n++)
+		if (busy[j / 64] == ~0ull) {
+			j = (j / 64 + 1) * 64 - al;   /* the next word; al divides 64 */
+			continue;
+		}
+		for (n = 0; n < k && !((busy[(j + n) / 64] >> ((j + n) % 64)) & 1); n++)
 			;
 		if (n == k)
 			return (int)j;
+		/* every start up to j + n covers the busy bit: go past it */
+		j = (j + n + 1 + al - 1) / al * al - al;
 	}
 	return -1;
+}
+
+/* First run of k free blocks at alignment al in big-block bi, or -1. */
+static int find_run(const struct bbinfo *bi, unsigned k, unsigned al)
+{
+	if (bi->nfree < k)
+		return -1;
+	return hfs_alloc_find_run(bi->map, bi->pend, bi->hold, k, al);
 }
 
 /* Mark blocks [run, run + k) of big-block bbi allocated to zone z. */

@@ -242,6 +242,11 @@ uint64_t hfs_undo_headroom(const struct hfs_fs *fs);  /* bytes left this group *
  * never a big-block boundary).  -ENOSPC when full. */
 int  hfs_alloc_load(struct hfs_fs *fs);
 void hfs_alloc_unload(struct hfs_fs *fs);
+/* alloc.c: the first run of k free blocks at alignment al (dividing 64) in
+ * a big-block whose blocks are busy where map, pend or hold (NULL: none)
+ * has a bit set, or -1 (exported for its unit test) */
+int  hfs_alloc_find_run(const uint8_t *map, const uint8_t *pend, const uint8_t *hold,
+			unsigned k, unsigned al);
 int  hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr);
 /* One 4 KiB block for a piece of a file block (FORMAT.md pieces records):
  * SMALL space first (a fresh big-block becomes SMALL), then the 4 KiB holes
