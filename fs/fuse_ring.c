@@ -66,7 +66,6 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +115,6 @@ struct ring_thread {
 	cpu_set_t cpu;             /* its queue's CPU */
 	int state;                 /* 0 starting, 1 ready, -errno failed */
 	int started;
-	int registered;            /* a request came: the kernel took the entry */
 	int unpinned;              /* serving a stream, off its CPU pin (R7) */
 	char *base;                /* header page, then the payload; what to free */
 	struct ring_req_header *hdr;
@@ -140,8 +138,8 @@ static struct {
 	int idle_wait;             /* (R6) */
 	cpu_set_t all;             /* the CPUs the daemon may use (R7) */
 	uint64_t *wide_ms;         /* per queue: when it last served a large request (R6) */
-	int registered;            /* entries the kernel took (a first request came) */
-	unsigned long long served; /* requests served through the rings */
+	unsigned long long served; /* requests served through the rings (one
+				    * served: the kernel took the entries) */
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static __thread struct ring_thread *self;
@@ -363,10 +361,6 @@ static void *ring_main(void *arg)
 					 t->qid, strerror(-res));
 			break;
 		}
-		if (!t->registered) {
-			t->registered = 1;
-			__atomic_fetch_add(&R.registered, 1, __ATOMIC_RELAXED);
-		}
 		__atomic_fetch_add(&R.served, 1, __ATOMIC_RELAXED);
 		wide = serve(t);
 		ring_cmd(t, RING_CMD_COMMIT_AND_FETCH, t->unique);
@@ -433,10 +427,8 @@ int hfs_fuse_ring_prepare(int fd, size_t payload_cap)
 	R.t = calloc(R.n, sizeof(*R.t));
 	R.wide_ms = calloc(R.nq, sizeof(*R.wide_ms));
 	if (!R.t || !R.wide_ms) {
-		free(R.t);
-		free(R.wide_ms);
-		R.t = NULL;
-		R.wide_ms = NULL;
+		R.n = 0;   /* no thread to join */
+		ring_join_all();
 		return -ENOMEM;
 	}
 	for (i = 0; i < R.n; i++) {
@@ -501,10 +493,11 @@ void hfs_fuse_ring_stop(void)
 
 int hfs_fuse_ring_info(unsigned *per_queue, unsigned long long *requests)
 {
-	int on = R.t && R.go > 0 && __atomic_load_n(&R.registered, __ATOMIC_RELAXED) > 0;
+	unsigned long long served = __atomic_load_n(&R.served, __ATOMIC_RELAXED);
+	int on = R.t && R.go > 0 && served > 0;
 
 	*per_queue = on ? R.per_q : 0;
-	*requests = __atomic_load_n(&R.served, __ATOMIC_RELAXED);
+	*requests = served;
 	return on ? (int)R.nq : 0;
 }
 
