@@ -81,6 +81,20 @@ os.close(fd)
 d = open(m + '/d/fa', 'rb').read()
 assert d[4096:8192] == b'm' * 4096 and d[:4096] == bytes(4096), 'mmap'
 sums[m + '/d/fa'] = hashlib.md5(d).hexdigest()
+# random 4 KiB writes, an fsync every 32: writebacks of many pages of one
+# file, served with the queue busy (R6 in fs/fuse_ring.c)
+img = bytearray(rnd.randbytes(4 << 20))
+fd = os.open(m + '/d/rw', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, img)
+for i in range(1024):
+    off = rnd.randrange(1024) * 4096
+    blk = rnd.randbytes(4096)
+    os.pwrite(fd, blk, off); img[off:off + 4096] = blk
+    if i % 32 == 31:
+        os.fsync(fd)
+os.close(fd)
+assert open(m + '/d/rw', 'rb').read() == img, 'random writes read back differ'
+sums[m + '/d/rw'] = hashlib.md5(img).hexdigest()
 for i in range(100, 150):
     os.unlink('%s/d/s%d' % (m, i)); del sums['%s/d/s%d' % (m, i)]
 os.mkdir(m + '/d/sub'); os.rmdir(m + '/d/sub')
