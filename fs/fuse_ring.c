@@ -294,6 +294,7 @@ static int serve(struct ring_thread *t)
 	memcpy(&h, t->hdr->in_out, sizeof(h));
 	t->unique = h.unique;
 	t->replied = 0;
+	t->writeback = 0;
 	if (plen <= R.payload_cap && h.len >= IN_HDR + plen &&
 	    (arg = h.len - IN_HDR - plen) <= sizeof(t->hdr->op_in)) {
 		struct fuse_buf buf = { 0 };
@@ -304,8 +305,9 @@ static int serve(struct ring_thread *t)
 		hfs_fuse_note_request((const struct fuse_in_header *)start, h.len);
 		buf.mem = start;
 		buf.size = h.len;
-		/* (R7) */
+		/* (R6) */
 		t->writeback = h.opcode == FUSE_WRITE && writeback_burst(&R.q[t->qid], h.nodeid);
+		/* (R7) */
 		wide = R.nq > 1 && ((h.opcode == FUSE_WRITE && plen >= WIDE_MIN) ||
 				    (h.opcode == FUSE_READ && arg >= sizeof(struct fuse_read_in) &&
 				     ((const struct fuse_read_in *)t->hdr->op_in)->size >= WIDE_MIN));
