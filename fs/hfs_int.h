@@ -266,6 +266,9 @@ int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
 /* Free blocks file data can use: all free blocks but those inside the
  * B-tree's big-blocks (statfs f_bavail). */
 uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
+/* 0, or -EUCLEAN if a running count of the allocator was ever found out of
+ * step with what it counts (checked at every commit; for the tests) */
+int hfs_alloc_selfcheck(struct hfs_fs *fs);
 /* Blocks kept for the kernel's already-cached writes (writeback reserve R,
  * dirty.c): 32 MiB, at most 1/8 of the volume, or what hfs_dirty_setup
  * sized to the kernel's dirty limit.  statfs f_bavail and creates leave it

@@ -270,6 +270,9 @@ static void test_random_ops(void **st)
 	}
 	assert_int_equal(check_tree(&depth), model_count());
 	verify_all();
+	/* the allocator's running counts kept in step through splits, merges
+	 * and commits (fs/alloc.c) */
+	assert_int_equal(hfs_alloc_selfcheck(fs), 0);
 	pthread_mutex_unlock(&fs->lock);
 	/* persistence */
 	reopen();
@@ -283,6 +286,9 @@ static void test_random_ops(void **st)
 			do_op(i, 1);
 	assert_int_equal(check_tree(&depth), 1);
 	assert_int_equal(depth, 1);
+	assert_int_equal(hfs_alloc_selfcheck(fs), 0);
+	assert_int_equal(hfs_flush_locked(fs), 0);
+	assert_int_equal(hfs_alloc_selfcheck(fs), 0);
 	pthread_mutex_unlock(&fs->lock);
 	reopen();
 	pthread_mutex_lock(&fs->lock);

@@ -202,6 +202,7 @@ static void check_final(struct hfs_fs *fs, uint64_t ino)
 	uint64_t novl = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_alloc_selfcheck(fs), 0);   /* its running counts (fs/alloc.c) */
 	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
 	while (hfs_bt_next(fs, &from, &to, &k, NULL, 0, NULL) == 0) {
 		novl++;
