@@ -397,21 +397,6 @@ int hfs_alloc_piece(struct hfs_fs *fs, uint64_t *zaddr)
 	return -ENOSPC;
 }
 
-int hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n)
-{
-	struct hfs_alloc *a = fs->alloc;
-	uint64_t i, slots = 0;
-
-	/* BTREE big-blocks hold only node-aligned nodes: nfree / 4 is exact */
-	for (i = 0; i < a->nbb && slots < n; i++) {
-		if (a->bb[i].zone == HFS_ZONE_BTREE)
-			slots += a->bb[i].nfree / (HFS_BUFSIZE / HFS_BLKSIZE);
-		else if (a->bb[i].zone == HFS_ZONE_FREE)
-			slots += HFS_BIGBLOCK / HFS_BUFSIZE;
-	}
-	return slots >= n;
-}
-
 uint64_t hfs_alloc_wb_reserve(struct hfs_fs *fs)
 {
 	uint64_t r = (32u << 20) / HFS_BLKSIZE, eighth = hfs_le64(fs->vh.vh_size) / HFS_BLKSIZE / 8;

@@ -260,9 +260,6 @@ uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after
  * is allocated or freed-but-pending: its bytes are garbage nobody, not even
  * the committed state, references (len 0: 1). */
 int  hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len);
-/* 1 when n B-tree nodes can be allocated now (free node slots of the BTREE
- * big-blocks plus whole free big-blocks), else 0. */
-int  hfs_alloc_btree_room(struct hfs_fs *fs, unsigned n);
 /* Free blocks file data can use: all free blocks but those inside the
  * B-tree's big-blocks (statfs f_bavail). */
 uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
