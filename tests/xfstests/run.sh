@@ -125,11 +125,19 @@ CFG
 # Watchdog: a test running longer than TMO seconds is killed (it then counts
 # as failed); if its processes hang in the filesystem, our mounts' FUSE
 # connections are aborted.
+# The time is counted in the watchdog's own 5-second sleeps since it first
+# saw the test, not read off a clock: ps's etimes once gave 4,123,168,608 s
+# for a test a second old on this VM (its clocks after a host pause), which
+# killed generic/362 as it started; a wall clock may be stepped as well.
 watchdog() {
-	local pid et args
+	local pid args et ticks=0
+	local -A seen
 	while sleep 5; do
-		while read -r pid et args; do
+		ticks=$((ticks + 1))
+		while read -r pid args; do
 			case $args in *tests/*/[0-9]*) ;; *) continue ;; esac
+			[ -n "${seen[$pid]:-}" ] || seen[$pid]=$ticks
+			et=$(((ticks - seen[$pid]) * 5))
 			[ "$et" -gt "$TMO" ] || continue
 			echo "watchdog: ${args##* } ran ${et}s > ${TMO}s, killed" | tee -a "$RES/watchdog.log"
 			kill_tree "$pid" TERM; sleep 10
@@ -142,7 +150,7 @@ watchdog() {
 					done
 				fi
 			fi
-		done < <(ps -o pid=,etimes=,args= --ppid "$CHECK_PID" 2>/dev/null)
+		done < <(ps -o pid=,args= --ppid "$CHECK_PID" 2>/dev/null)
 	done
 }
 
