@@ -129,15 +129,17 @@ CFG
 # saw the test, not read off a clock: ps's etimes once gave 4,123,168,608 s
 # for a test a second old on this VM (its clocks after a host pause), which
 # killed generic/362 as it started; a wall clock may be stepped as well.
+# A pid gone from one listing is forgotten: pids are reused (pid_max 32768).
 watchdog() {
 	local pid args et ticks=0
-	local -A seen
+	local -A seen now
 	while sleep 5; do
 		ticks=$((ticks + 1))
+		now=()
 		while read -r pid args; do
 			case $args in *tests/*/[0-9]*) ;; *) continue ;; esac
-			[ -n "${seen[$pid]:-}" ] || seen[$pid]=$ticks
-			et=$(((ticks - seen[$pid]) * 5))
+			now[$pid]=${seen[$pid]:-$ticks}
+			et=$(((ticks - now[$pid]) * 5))
 			[ "$et" -gt "$TMO" ] || continue
 			echo "watchdog: ${args##* } ran ${et}s > ${TMO}s, killed" | tee -a "$RES/watchdog.log"
 			kill_tree "$pid" TERM; sleep 10
@@ -151,6 +153,8 @@ watchdog() {
 				fi
 			fi
 		done < <(ps -o pid=,args= --ppid "$CHECK_PID" 2>/dev/null)
+		seen=()
+		for pid in "${!now[@]}"; do seen[$pid]=${now[$pid]}; done
 	done
 }
 
