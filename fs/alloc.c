@@ -130,6 +130,24 @@ static uint64_t btree_free_sum(const struct hfs_alloc *a)
 	return n;
 }
 
+/* After the load, a big-block's free count and zone change only here, so that
+ * btree_free, their sum over the BTREE big-blocks, moves with them. */
+static void bb_nfree_add(struct hfs_alloc *a, struct bbinfo *bi, int64_t d)
+{
+	bi->nfree = (uint32_t)((int64_t)bi->nfree + d);
+	if (bi->zone == HFS_ZONE_BTREE)
+		a->btree_free = (uint64_t)((int64_t)a->btree_free + d);
+}
+
+static void bb_set_zone(struct hfs_alloc *a, struct bbinfo *bi, uint8_t zone)
+{
+	if (bi->zone == HFS_ZONE_BTREE)
+		a->btree_free -= bi->nfree;
+	bi->zone = zone;
+	if (zone == HFS_ZONE_BTREE)
+		a->btree_free += bi->nfree;
+}
+
 /* ---- load ---------------------------------------------------------------------- */
 
 int hfs_alloc_load(struct hfs_fs *fs)
@@ -301,16 +319,12 @@ static int claim(struct hfs_fs *fs, enum hfs_zone z, uint64_t bbi, unsigned run,
 
 	for (j = 0; j < k; j++)
 		setbit(a->bb[bbi].map, run + j);
-	a->bb[bbi].nfree -= k;
-	if (a->bb[bbi].zone == HFS_ZONE_BTREE)
-		a->btree_free -= k;
+	bb_nfree_add(a, &a->bb[bbi], -(int64_t)k);
 	ret = fm_update(fs, bbi);
 	if (ret) {
 		for (j = 0; j < k; j++)
 			clrbit(a->bb[bbi].map, run + j);
-		a->bb[bbi].nfree += k;
-		if (a->bb[bbi].zone == HFS_ZONE_BTREE)
-			a->btree_free += k;
+		bb_nfree_add(a, &a->bb[bbi], k);
 		return ret;
 	}
 	if (z != HFS_ZONE_LARGE || k == HFS_FBLOCK / HFS_BLKSIZE)
@@ -353,9 +367,7 @@ int hfs_alloc(struct hfs_fs *fs, enum hfs_zone z, uint32_t len, uint64_t *zaddr)
 	for (i = 0; run < 0 && i < a->nbb; i++)
 		if (a->bb[i].zone == HFS_ZONE_FREE && (run = find_run(&a->bb[i], k, al)) >= 0) {
 			bbi = i;
-			a->bb[i].zone = (uint8_t)z;
-			if (z == HFS_ZONE_BTREE)
-				a->btree_free += a->bb[i].nfree;
+			bb_set_zone(a, &a->bb[i], (uint8_t)z);
 		}
 	if (run < 0) {
 		uint64_t nz = 0, nf = 0, pend = 0;
@@ -457,15 +469,10 @@ int hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len)
 		clrbit(bi->map, first + j);
 		setbit(bi->pend, first + j);
 	}
-	bi->nfree += k;
+	bb_nfree_add(a, bi, k);
 	a->pending_blocks += k;
-	if (bi->zone == HFS_ZONE_BTREE)
-		a->btree_free += k;
-	if (bi->nfree == HFS_BLKS_PER_BB) {
-		if (bi->zone == HFS_ZONE_BTREE)
-			a->btree_free -= bi->nfree;
-		bi->zone = HFS_ZONE_FREE;   /* pending bits still guard reuse */
-	}
+	if (bi->nfree == HFS_BLKS_PER_BB)
+		bb_set_zone(a, bi, HFS_ZONE_FREE);   /* pending bits still guard reuse */
 	fs->vh.vh_free_blocks = hfs_tole64(hfs_le64(fs->vh.vh_free_blocks) + k);
 	return fm_update(fs, bbi);
 }
