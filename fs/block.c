@@ -278,34 +278,47 @@ int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct re
 /* ---- overlays ------------------------------------------------------------------ */
 
 /* Every overlay of block fbo of inode ino (fs->lock held). */
+struct ovl_scan {
+	struct hfs_fs *fs;
+	uint64_t ino, fbo;
+	struct ovl *o;
+};
+
+static int ovl_one(void *priv, const struct hfs_key *k, const void *val, size_t len)
+{
+	struct ovl_scan *sc = priv;
+	unsigned p = (unsigned)((k->key - sc->fbo) / HFS_BLKSIZE);
+	struct rec *r = &sc->o->r[p];
+	struct hfs_data_ondisk d;
+
+	if (len != sizeof(d) || k->key % HFS_BLKSIZE)
+		goto bad;
+	memcpy(&d, val, sizeof(d));
+	r->addr = hfs_le64(d.d_addr);
+	r->len = hfs_le32(d.d_len);
+	r->crc = hfs_le32(d.d_crc);
+	r->flags = hfs_le32(d.d_flags);
+	r->present = 1;
+	if (r->len != HFS_BLKSIZE || hfs_zone_of(r->addr) != HFS_ZONE_SMALL ||
+	    hfs_raw(r->addr) % HFS_BLKSIZE ||
+	    hfs_raw(r->addr) + r->len > hfs_le64(sc->fs->vh.vh_size))
+		goto bad;
+	sc->o->mask |= 1u << p;
+	sc->o->n++;
+	return 0;
+bad:
+	return HFS_CORRUPT("overlay record of inode %llu at %llu is invalid",
+			   (unsigned long long)sc->ino, (unsigned long long)k->key);
+}
+
 int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
 {
 	struct hfs_key from = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo);
-	struct hfs_key to = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo + HFS_FBLOCK - 1), k;
-	struct hfs_data_ondisk d;
-	size_t len;
-	int ret;
+	struct hfs_key to = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo + HFS_FBLOCK - 1);
+	struct ovl_scan sc = { fs, ino, fbo, o };
 
 	memset(o, 0, sizeof(*o));
-	while ((ret = hfs_bt_next(fs, &from, &to, &k, &d, sizeof(d), &len)) == 0) {
-		unsigned p = (unsigned)((k.key - fbo) / HFS_BLKSIZE);
-		struct rec *r = &o->r[p];
-
-		r->addr = hfs_le64(d.d_addr);
-		r->len = hfs_le32(d.d_len);
-		r->crc = hfs_le32(d.d_crc);
-		r->flags = hfs_le32(d.d_flags);
-		r->present = 1;
-		if (len != sizeof(d) || k.key % HFS_BLKSIZE || r->len != HFS_BLKSIZE ||
-		    hfs_zone_of(r->addr) != HFS_ZONE_SMALL || hfs_raw(r->addr) % HFS_BLKSIZE ||
-		    hfs_raw(r->addr) + r->len > hfs_le64(fs->vh.vh_size))
-			return HFS_CORRUPT("overlay record of inode %llu at %llu is invalid",
-					   (unsigned long long)ino, (unsigned long long)k.key);
-		o->mask |= 1u << p;
-		o->n++;
-		from = hfs_mkkey(ino, HFS_REC_DATAOVL, k.key + 1);
-	}
-	return ret == -ENOENT ? 0 : ret;
+	return hfs_bt_range(fs, &from, &to, ovl_one, &sc);
 }
 
 /* Base records that can carry overlays: full blocks. */

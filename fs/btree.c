@@ -892,6 +892,65 @@ int hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_
 	}
 }
 
+/* The key right after k in key order; 0, or 1 if k is the largest key. */
+static int key_succ(struct hfs_key *k)
+{
+	if (k->key != UINT64_MAX) {
+		k->key++;
+		return 0;
+	}
+	k->key = 0;
+	if (k->type != UINT8_MAX) {
+		k->type++;
+		return 0;
+	}
+	k->type = 0;
+	return k->obj++ == UINT64_MAX;
+}
+
+int hfs_bt_range(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
+		 hfs_bt_rec_fn fn, void *priv)
+{
+	struct hfs_key at = *from, k;
+	int ret;
+
+	for (;;) {
+		struct path p;
+		struct bc_buf *b;
+		int i, n, seen = 0;
+
+		/* one descent per leaf, not one per record (hfs_bt_next): a
+		 * block's overlays are read on every write into it */
+		ret = descend(fs, &at, &p, 0, &b);
+		if (ret)
+			return ret;
+		n = nitems(b->b_data);
+		for (i = leaf_find(b->b_data, &at, NULL); i < n; i++) {
+			k = skey(b->b_data, i);
+			if (hfs_key_cmp(&k, to) > 0) {
+				bc_put(b);
+				return 0;
+			}
+			ret = fn(priv, &k, b->b_data + hfs_le16(slot(b->b_data, i)->bs_off),
+				 hfs_le16(slot(b->b_data, i)->bs_len));
+			if (ret) {
+				bc_put(b);
+				return ret;
+			}
+			at = k;
+			seen = 1;
+		}
+		bc_put(b);
+		/* the leaf ended below `to`: the rest is in the leaves after it */
+		if (seen && key_succ(&at))
+			return 0;
+		ret = hfs_bt_next(fs, &at, to, &k, NULL, 0, NULL);
+		if (ret)
+			return ret == -ENOENT ? 0 : ret;
+		at = k;
+	}
+}
+
 int hfs_bt_scan_leaf(struct hfs_fs *fs, const struct hfs_key *k, hfs_bt_node_fn node_fn,
 		     hfs_bt_rec_fn rec_fn, void *priv, struct hfs_key *next)
 {

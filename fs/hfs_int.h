@@ -311,6 +311,12 @@ int  hfs_bt_delete(struct hfs_fs *fs, const struct hfs_key *k);                 
 /* First record with from <= key <= to: 0 and fills *found/val/len, or -ENOENT. */
 int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
 		 struct hfs_key *found, void *val, size_t cap, size_t *len);
+/* fn(priv, key, val, len) for each record with from <= key <= to, in key
+ * order, until fn returns non-zero (returned; val points into the cached
+ * leaf, and fn must not change the tree).  0 at the end of the range. */
+int  hfs_bt_range(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
+		  int (*fn)(void *priv, const struct hfs_key *k, const void *val, size_t len),
+		  void *priv);
 /* Scrub walk: descend to the leaf holding k; node_fn(priv, zaddr, level)
  * for every inner node entered through its item 0 (an ascending walk so
  * meets each inner node once) and for the leaf, then rec_fn for each leaf

@@ -245,6 +245,75 @@ static void verify_iteration(void)
 	free(idx);
 }
 
+struct range_seen {
+	const int *idx;   /* the expected records, in key order */
+	int n, got, stop_at;
+};
+
+static int range_fn(void *priv, const struct hfs_key *k, const void *val, size_t len)
+{
+	struct range_seen *rs = priv;
+	uint8_t v[HFS_MAX_VALUE];
+	struct hfs_key want;
+	int i;
+
+	assert_true(rs->got < rs->n);
+	i = rs->idx[rs->got++];
+	want = key_of(i);
+	assert_int_equal(hfs_key_cmp(k, &want), 0);
+	assert_int_equal(len, model[i].len);
+	val_of(v, model[i].len, model[i].seed);
+	assert_memory_equal(val, v, len);
+	return rs->got == rs->stop_at ? 7 : 0;
+}
+
+/* hfs_bt_range over random spans of the model (most cross leaves, some
+ * start or end between keys): exactly the records inside, in order, with
+ * their values; a callback's non-zero return ends the scan and is
+ * returned. */
+static void verify_range(void)
+{
+	int *idx = malloc(sizeof(int) * NKEYS), n = 0;
+
+	for (int i = 0; i < NKEYS; i++)
+		if (model[i].present)
+			idx[n++] = i;
+	qsort(idx, (size_t)n, sizeof(int), cmp_idx);
+	for (int t = 0; t < 300 && n; t++) {
+		int a = (int)(tu_rand() % (uint64_t)n), span = (int)(tu_rand() % 3000), b, lo, hi;
+		struct hfs_key from, to;
+		struct range_seen rs = { NULL, 0, 0, -1 };
+
+		b = a + span < n ? a + span : n - 1;
+		from = key_of(idx[a]);
+		to = key_of(idx[b]);
+		if (t % 3 == 1 && from.key)
+			from.key--;   /* starts between keys */
+		if (t % 3 == 2 && to.key)
+			to.key--;     /* ends between keys */
+		/* the expected records: the model's keys inside [from, to] */
+		for (lo = 0; lo < n; lo++) {
+			struct hfs_key k = key_of(idx[lo]);
+
+			if (hfs_key_cmp(&k, &from) >= 0)
+				break;
+		}
+		for (hi = lo; hi < n; hi++) {
+			struct hfs_key k = key_of(idx[hi]);
+
+			if (hfs_key_cmp(&k, &to) > 0)
+				break;
+		}
+		rs.idx = idx + lo;
+		rs.n = hi - lo;
+		if (t % 10 == 9 && rs.n)
+			rs.stop_at = rs.n / 2 + 1;
+		assert_int_equal(hfs_bt_range(fs, &from, &to, range_fn, &rs), rs.stop_at > 0 ? 7 : 0);
+		assert_int_equal(rs.got, rs.stop_at > 0 ? rs.stop_at : rs.n);
+	}
+	free(idx);
+}
+
 static void test_random_ops(void **st)
 {
 	int depth, op;
@@ -262,6 +331,7 @@ static void test_random_ops(void **st)
 	assert_int_equal(n, model_count());
 	assert_true(depth >= 3);
 	verify_iteration();
+	verify_range();
 	/* churn */
 	for (op = 0; op < 60000; op++) {
 		do_op((int)(tu_rand() % NKEYS), (int)(tu_rand() % 4));
@@ -280,6 +350,7 @@ static void test_random_ops(void **st)
 	assert_int_equal(check_tree(&depth), model_count());
 	verify_all();
 	verify_iteration();
+	verify_range();
 	/* delete everything: merges down to one leaf */
 	for (int i = 0; i < NKEYS; i++)
 		if (model[i].present)
