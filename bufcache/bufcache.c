@@ -719,6 +719,24 @@ int bc_flush_undo(struct bc *c)
 	return ret ? go_readonly(c, BC_UNDO, ret) : 0;
 }
 
+int bc_peek(struct bc *c, uint64_t off, void *out, size_t len)
+{
+	uint64_t boff = off - off % BC_BUFSIZE;
+	struct bcb *b;
+	int ret = -ENOENT;
+
+	if (len > BC_BUFSIZE - (off - boff))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	b = find(c, boff);
+	if (b && b->b_state != BCB_LOADING) {
+		memcpy(out, b->pub.b_data + (off - boff), len);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 uint64_t bc_seq(const struct bc *c) { return c->seq; }
 int bc_readonly(const struct bc *c) { return c->readonly; }
 

@@ -108,6 +108,11 @@ void bc_put(struct bc_buf *b);
 #define BC_RA_MAX 16
 int  bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out);
 
+/* Copy [off, off+len) (inside one buffer) from the cache if a buffer
+ * holds it, without reading on a miss.  0, -ENOENT (not cached) or
+ * -EINVAL.  The caller keeps those bytes from changing meanwhile. */
+int  bc_peek(struct bc *c, uint64_t off, void *out, size_t len);
+
 /* Begin/end a change of b's bytes.  bc_modify may call the undo hook
  * (META, first time in the group) and may block on the write interlock. */
 int  bc_modify(struct bc_buf *b);

@@ -320,11 +320,74 @@ struct wblk {
 	int partial, old_ready, err;
 	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
+	unsigned preload;    /* its DATA buffers to read in phase B (small_reads) */
 	int locked;          /* stored in phase C with fs->lock held (pieces: a
 			      * pieces block, or no contiguous extent free) */
-	uint32_t ovmask;     /* overlays merged into data in phase A (D4 checks them) */
+	uint32_t ovmask;     /* overlays merged into data (D4 checks them) */
 	uint64_t ovaddr[NPIECE];
+	struct ovmerge *om;  /* a merge over a LARGE base, read in phase B */
 };
+
+/* A merge's overlays: copied from the cache in phase A, or read from the
+ * device in phase B with fs->lock dropped (a merge of eight overlays the
+ * cache no longer holds was eight synchronous reads with every other
+ * write waiting).  Their extents stay as they are until phase C: no
+ * commit runs inside a data section, and frees wait for a commit. */
+struct ovmerge {
+	uint8_t data[HFS_FBLOCK];   /* first: 4 KiB-aligned for direct reads */
+	uint32_t crc[NPIECE];
+	uint32_t miss;              /* pieces to read in phase B */
+	int err[NPIECE];
+	struct rio rio[NPIECE];
+};
+
+static int ovl_stage(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct ovl *o,
+		     struct ovmerge *om)
+{
+	unsigned p;
+	int ret;
+
+	om->miss = 0;
+	for (p = 0; p < NPIECE; p++) {
+		uint8_t *dst = om->data + p * HFS_BLKSIZE;
+
+		if (!(o->mask & (1u << p)))
+			continue;
+		om->crc[p] = o->r[p].crc;
+		ret = bc_peek(fs->bc, hfs_raw(o->r[p].addr), dst, HFS_BLKSIZE);
+		if (ret == -ENOENT) {
+			om->miss |= 1u << p;
+			continue;
+		}
+		if (!ret && crc_of(dst, HFS_BLKSIZE) == o->r[p].crc)
+			continue;
+		/* a bad cached copy: the self-healing read, now */
+		ret = rec_read(fs, ino, fbo + p * HFS_BLKSIZE, &o->r[p], dst);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Phase B: lay the overlays over the base just read.  0, or 1 when one
+ * read from the device failed or does not match its CRC: the block is
+ * then done again in phase C with fs->lock held (which heals it). */
+static int ovl_lay(struct wblk *b)
+{
+	struct ovmerge *om = b->om;
+	unsigned p;
+
+	for (p = 0; p < NPIECE; p++) {
+		const uint8_t *src = om->data + p * HFS_BLKSIZE;
+
+		if (!(b->ovmask & (1u << p)))
+			continue;
+		if ((om->miss & (1u << p)) && (om->err[p] || crc_of(src, HFS_BLKSIZE) != om->crc[p]))
+			return 1;
+		memcpy(b->data + p * HFS_BLKSIZE, src, HFS_BLKSIZE);
+	}
+	return 0;
+}
 
 /* (D4) for a merge: the overlays are still those phase A merged. */
 static int ovl_same(const struct wblk *b, const struct ovl *o)
@@ -548,20 +611,34 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				}
 				if (ret)
 					break;
+				if (b->ovl)
+					b->preload = small_reads(fs, hfs_raw(b->za), b->len);
 				nb++;
 				done += n;
 				continue;
 			}
 			if (o.n) {
-				/* merge: the block as the file sees it, now (overlays
-				 * live in the cache); phase C checks they stayed (D4) */
+				/* merge: the block as the file sees it; phase C
+				 * checks the overlays stayed (D4) */
 				b->ovmask = o.mask;
 				for (p = 0; p < NPIECE; p++)
 					b->ovaddr[p] = o.r[p].addr;
-				ret = block_read(fs, ip->ino, fbo, &b->old, b->data);
-				if (ret)
-					break;
-				b->old_ready = 1;
+				if (hfs_zone_of(b->old.addr) == HFS_ZONE_LARGE) {
+					/* the base and what the cache lacks of the
+					 * overlays in phase B (struct ovmerge) */
+					ret = posix_memalign((void **)&b->om, 4096, sizeof(*b->om)) ? -ENOMEM :
+					      ovl_stage(fs, ip->ino, fbo, &o, b->om);
+					if (ret) {
+						free(b->om);
+						b->om = NULL;
+						break;
+					}
+				} else {
+					ret = block_read(fs, ip->ino, fbo, &b->old, b->data);
+					if (ret)
+						break;
+					b->old_ready = 1;
+				}
 			}
 		}
 		if (b->partial) {
@@ -591,8 +668,10 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		nb++;
 		done += n;
 	}
-	if (!nb)
+	if (!nb) {
+		free(bl[0].om);
 		return ret;
+	}
 	ret = 0;   /* what was prepared is written; a later call reports the error */
 	pthread_mutex_unlock(&fs->lock);
 
@@ -611,6 +690,21 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			b->err = -EIO;
 		}
 		reads++;
+		for (unsigned p = 0; b->om && p < NPIECE; p++) {
+			struct ovmerge *om = b->om;
+
+			if (!(om->miss & (1u << p)))
+				continue;
+			om->err[p] = 0;
+			om->rio[p].w = &rw;
+			om->rio[p].err = &om->err[p];
+			batch_add(&rw, 1);
+			if (bc_direct_read_async(fs->bc, hfs_raw(b->ovaddr[p]), om->data + p * HFS_BLKSIZE,
+						 HFS_BLKSIZE, -1, rio_done, &om->rio[p]) != 0) {
+				batch_add(&rw, -1);
+				om->err[p] = -EIO;
+			}
+		}
 	}
 	if (reads)
 		(void)batch_wait_all(&rw);
@@ -622,6 +716,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			continue;   /* all of it in phase C */
 		if (b->ovl) {
 			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
+			if (b->preload)
+				small_preload(fs, hfs_raw(b->za), b->preload);
 			continue;
 		}
 		if (b->partial) {
@@ -635,6 +731,10 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				}
 				if (b->old.len < HFS_FBLOCK)
 					memset(b->data + b->old.len, 0, HFS_FBLOCK - b->old.len);
+				if (b->om && ovl_lay(b)) {
+					b->locked = 1;   /* not written here */
+					continue;
+				}
 			}
 		}
 		if (!b->partial && ((uintptr_t)(src + b->at) & (HFS_BLKSIZE - 1)) == 0) {
@@ -660,12 +760,13 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 
 		if (b->err)
 			break;
-		if (hfs_zone_of(b->za) != HFS_ZONE_LARGE) {
+		if (hfs_zone_of(b->za) != HFS_ZONE_LARGE || b->locked) {
 			i++;
 			continue;
 		}
 		while (j < nb && !bl[j].err && hfs_zone_of(bl[j].za) == HFS_ZONE_LARGE &&
-		       bl[j].za == bl[j - 1].za + HFS_FBLOCK && bl[j].data == bl[j - 1].data + HFS_FBLOCK)
+		       !bl[j].locked && bl[j].za == bl[j - 1].za + HFS_FBLOCK &&
+		       bl[j].data == bl[j - 1].data + HFS_FBLOCK)
 			j++;
 		batch_add(&ww, 1);
 		ret = bc_direct_write(fs->bc, hfs_raw(b->za), b->data, (size_t)(j - i) * HFS_FBLOCK,
@@ -728,6 +829,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				ip->size = off + b->at + b->n;
 		}
 	}
+	for (i = 0; i < BATCH_MAX; i++)
+		free(bl[i].om);   /* the one phase A stopped at too */
 	*changed = ip->blocks != blocks_c;
 	return wrote ? (ssize_t)wrote : ret;
 }

@@ -521,6 +521,111 @@ static void concurrent(void)
 	assert_int_equal(hfs_close(fs), 0);
 }
 
+/* Rot one copy of overlay piece p of block fbo (fs->lock taken here). */
+static void rot_overlay(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, unsigned p, int copy)
+{
+	uint8_t *c = NULL;
+	struct ovl o;
+
+	assert_int_equal(posix_memalign((void **)&c, 4096, HFS_BLKSIZE), 0);
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(ovl_get(fs, ino, fbo, &o), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_true(o.mask & (1u << p));
+	assert_int_equal(raid_read_copy(fs->rs, copy, hfs_raw(o.r[p].addr), c, HFS_BLKSIZE), 0);
+	c[7] ^= 0x40;
+	assert_int_equal(raid_write_copy(fs->rs, copy, hfs_raw(o.r[p].addr), c, HFS_BLKSIZE), 0);
+	free(c);
+}
+
+/* A merge over overlays the cache does not hold (after a remount) reads
+ * them with the base in phase B, outside fs->lock: one direct read each.
+ * An overlay bad on one leg still merges right (a phase-B read that met
+ * the bad copy has the block redone with fs->lock held, which heals);
+ * bad on both legs, the write fails with EIO and the block is as it was.
+ * Fresh overlays next to committed ones (buffers read before their
+ * write, in phase B) keep their neighbours' bytes. */
+static void test_merge_cold(void **st)
+{
+	const char *p[2] = { mimg[0], mimg[1] };
+	uint8_t *want = malloc(3 * HFS_FBLOCK), *got = NULL, pc[HFS_BLKSIZE];
+	struct bc_stats b0, b1;
+	struct hfs_inode ip;
+	struct hfs_fs *fs;
+	unsigned k;
+	size_t i;
+
+	assert_non_null(want);
+	assert_int_equal(posix_memalign((void **)&got, 4096, 3 * HFS_FBLOCK), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	for (i = 0; i < 3 * HFS_FBLOCK; i++)
+		want[i] = (uint8_t)(i * 7 + (i >> 12) + 1);
+	memset(&ip, 0, sizeof(ip));
+	ip.mode = S_IFREG | 0644;
+	ip.nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(hfs_op_begin(fs), 0);
+	assert_int_equal(hfs_inode_create(fs, &ip), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_file_write(fs, ip.ino, want, 3 * HFS_FBLOCK, 0), 0);
+	/* HFS_OVL_MAX overlays on blocks 0 and 1 (pieces 0..7), committed */
+	for (k = 0; k < 2 * HFS_OVL_MAX; k++) {
+		uint64_t off = (k / HFS_OVL_MAX) * HFS_FBLOCK + (k % HFS_OVL_MAX) * HFS_BLKSIZE;
+
+		for (i = 0; i < HFS_BLKSIZE; i++)
+			want[off + i] = (uint8_t)(k * 31 + i * 3);
+		assert_int_equal(tu_file_write(fs, ip.ino, want + off, HFS_BLKSIZE, off), 0);
+	}
+	/* and two on block 2: half of the next DATA buffer */
+	for (k = 0; k < 2; k++) {
+		uint64_t off = 2 * HFS_FBLOCK + 2 * k * HFS_BLKSIZE;
+
+		for (i = 0; i < HFS_BLKSIZE; i++)
+			want[off + i] = (uint8_t)(k * 41 + i * 11 + 5);
+		assert_int_equal(tu_file_write(fs, ip.ino, want + off, HFS_BLKSIZE, off), 0);
+	}
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	rot_overlay(fs, ip.ino, 0, 3, 0);   /* block 0: piece 3 bad on leg 0 */
+	rot_overlay(fs, ip.ino, HFS_FBLOCK, 2, 0);   /* block 1: piece 2 bad on both */
+	rot_overlay(fs, ip.ino, HFS_FBLOCK, 2, 1);
+	/* a ninth piece on block 0: a merge */
+	memset(pc, 0xA5, sizeof(pc));
+	memcpy(want + 12 * HFS_BLKSIZE, pc, sizeof(pc));
+	bc_get_stats(fs->bc, &b0);
+	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc), 12 * HFS_BLKSIZE), 0);
+	bc_get_stats(fs->bc, &b1);
+	/* the base and the eight overlays, at least (a redo reads again) */
+	assert_true(b1.direct_reads - b0.direct_reads >= 1 + HFS_OVL_MAX);
+	/* block 1: the merge cannot read piece 2 */
+	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc), HFS_FBLOCK + 12 * HFS_BLKSIZE), -EIO);
+	/* fresh overlays on block 2, the first two into the rest of the
+	 * buffer of its committed ones (read first, in phase B) */
+	for (k = 0; k < 3; k++) {
+		uint64_t off = 2 * HFS_FBLOCK + (2 * k + 1) * HFS_BLKSIZE;
+
+		for (i = 0; i < HFS_BLKSIZE; i++)
+			want[off + i] = (uint8_t)(k * 57 + i * 5 + 9);
+		assert_int_equal(tu_file_write(fs, ip.ino, want + off, HFS_BLKSIZE, off), 0);
+	}
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_FBLOCK, 0), (ssize_t)HFS_FBLOCK);
+	assert_memory_equal(got, want, HFS_FBLOCK);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_FBLOCK, 2 * HFS_FBLOCK), (ssize_t)HFS_FBLOCK);
+	assert_memory_equal(got, want + 2 * HFS_FBLOCK, HFS_FBLOCK);
+	/* block 1 as it was, but for the piece no copy of which is good */
+	assert_int_equal(tu_file_read(fs, ip.ino, got, 2 * HFS_BLKSIZE, HFS_FBLOCK), (ssize_t)(2 * HFS_BLKSIZE));
+	assert_memory_equal(got, want + HFS_FBLOCK, 2 * HFS_BLKSIZE);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_BLKSIZE, HFS_FBLOCK + 2 * HFS_BLKSIZE), -EIO);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_FBLOCK - 3 * HFS_BLKSIZE, HFS_FBLOCK + 3 * HFS_BLKSIZE),
+			 (ssize_t)(HFS_FBLOCK - 3 * HFS_BLKSIZE));
+	assert_memory_equal(got, want + HFS_FBLOCK + 3 * HFS_BLKSIZE, HFS_FBLOCK - 3 * HFS_BLKSIZE);
+	assert_int_equal(hfs_close(fs), 0);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +636,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_punch_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_minor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pieces_heal, setup_mirror, teardown_mirror),
+		cmocka_unit_test_setup_teardown(test_merge_cold, setup_mirror, teardown_mirror),
 	};
 
 	tu_seed(0);
