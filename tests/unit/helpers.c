@@ -119,6 +119,21 @@ int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, 
 	return n < 0 ? (int)n : 0;
 }
 
+int tu_new_file(struct hfs_fs *fs, struct hfs_inode *ip)
+{
+	int ret;
+
+	memset(ip, 0, sizeof(*ip));
+	ip->mode = S_IFREG | 0644;
+	ip->nlink = 1;
+	pthread_mutex_lock(&fs->lock);
+	ret = hfs_op_begin(fs);
+	if (!ret)
+		ret = hfs_inode_create(fs, ip);
+	pthread_mutex_unlock(&fs->lock);
+	return ret;
+}
+
 long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
 {
 	struct hfs_inode ip;

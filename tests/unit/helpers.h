@@ -33,6 +33,9 @@ void tu_legs_rules(struct tu_legs *f, const char *text);
 struct hfs_fs;
 int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off);
 long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off);
+/* A new empty regular file (mode 0644) in *ip: 0 or -errno. */
+struct hfs_inode;
+int tu_new_file(struct hfs_fs *fs, struct hfs_inode *ip);
 /* The format minor in the volume header of a one-device image (set != 0:
  * rewrite it to set first). */
 unsigned tu_img_minor(const char *img, int set);

@@ -63,13 +63,7 @@ static uint64_t new_file(struct hfs_fs *fs)
 {
 	struct hfs_inode ip;
 
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	return ip.ino;
 }
 

@@ -270,13 +270,7 @@ static void test_punch_pieces(void **st)
 	assert_non_null(got);
 	for (i = 0; i < len; i++)
 		want[i] = (uint8_t)(i * 7 + (i >> 12) + 1);
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	assert_int_equal(tu_file_write(fs, ip.ino, want, len, 0), 0);
 	assert_int_equal(tu_file_write(fs, ip.ino, want + 8192, 4096, 8192), 0);   /* an overlay on block 0 */
 	pthread_mutex_lock(&fs->lock);
@@ -343,13 +337,7 @@ static void test_old_minor(void **st)
 	fs = mount1();
 	for (i = 0; i < 2 * HFS_FBLOCK; i++)
 		buf[i] = (uint8_t)(i % 251 + 1);
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	assert_int_equal(tu_file_write(fs, ip.ino, buf, 2 * HFS_FBLOCK, 0), 0);
 	assert_int_equal(hfs_close(fs), 0);
 	assert_int_equal(tu_img_minor(img, 0), 4);   /* nothing of minor 6 written */
@@ -415,13 +403,7 @@ static void test_pieces_heal(void **st)
 	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
 	for (i = 0; i < HFS_FBLOCK; i++)
 		want[i] = (uint8_t)(i * 13 + (i >> 12) + 3);
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	assert_int_equal(tu_file_write(fs, ip.ino, want, HFS_FBLOCK, 0), 0);
 	pthread_mutex_lock(&fs->lock);
 	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
@@ -475,13 +457,7 @@ static void concurrent(void)
 	struct hfs_inode ip;
 	int i;
 
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	/* the whole-block region first, so partial merges find LARGE records */
 	{
 		uint8_t *z = calloc(1, (size_t)NBLK * HFS_FBLOCK);
@@ -560,13 +536,7 @@ static void test_merge_cold(void **st)
 	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
 	for (i = 0; i < 3 * HFS_FBLOCK; i++)
 		want[i] = (uint8_t)(i * 7 + (i >> 12) + 1);
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_create(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
 	assert_int_equal(tu_file_write(fs, ip.ino, want, 3 * HFS_FBLOCK, 0), 0);
 	/* HFS_OVL_MAX overlays on blocks 0 and 1 (pieces 0..7), committed */
 	for (k = 0; k < 2 * HFS_OVL_MAX; k++) {
