@@ -314,7 +314,6 @@ int rec_read_part(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct re
 
 /* ---- overlays ------------------------------------------------------------------ */
 
-/* Every overlay of block fbo of inode ino (fs->lock held). */
 struct ovl_scan {
 	struct hfs_fs *fs;
 	uint64_t ino, fbo;
@@ -348,6 +347,7 @@ bad:
 			   (unsigned long long)sc->ino, (unsigned long long)k->key);
 }
 
+/* Every overlay of block fbo of inode ino (fs->lock held). */
 int ovl_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct ovl *o)
 {
 	struct hfs_key from = hfs_mkkey(ino, HFS_REC_DATAOVL, fbo);

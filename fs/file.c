@@ -369,6 +369,28 @@ static int ovl_stage(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct
 	return 0;
 }
 
+/* Phase B: start the reads of the overlays phase A did not find cached
+ * (completions counted in rw, errors in om->err). */
+static void ovl_fetch(struct hfs_fs *fs, const struct wblk *b, struct batch_wait *rw)
+{
+	struct ovmerge *om = b->om;
+	unsigned p;
+
+	for (p = 0; p < NPIECE; p++) {
+		if (!(om->miss & (1u << p)))
+			continue;
+		om->err[p] = 0;
+		om->rio[p].w = rw;
+		om->rio[p].err = &om->err[p];
+		batch_add(rw, 1);
+		if (bc_direct_read_async(fs->bc, hfs_raw(b->ovaddr[p]), om->data + p * HFS_BLKSIZE,
+					 HFS_BLKSIZE, -1, rio_done, &om->rio[p]) != 0) {
+			batch_add(rw, -1);
+			om->err[p] = -EIO;
+		}
+	}
+}
+
 /* Phase B: lay the overlays over the base just read.  0, or 1 when one
  * read from the device failed or does not match its CRC: the block is
  * then done again in phase C with fs->lock held (which heals it). */
@@ -690,21 +712,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			b->err = -EIO;
 		}
 		reads++;
-		for (unsigned p = 0; b->om && p < NPIECE; p++) {
-			struct ovmerge *om = b->om;
-
-			if (!(om->miss & (1u << p)))
-				continue;
-			om->err[p] = 0;
-			om->rio[p].w = &rw;
-			om->rio[p].err = &om->err[p];
-			batch_add(&rw, 1);
-			if (bc_direct_read_async(fs->bc, hfs_raw(b->ovaddr[p]), om->data + p * HFS_BLKSIZE,
-						 HFS_BLKSIZE, -1, rio_done, &om->rio[p]) != 0) {
-				batch_add(&rw, -1);
-				om->err[p] = -EIO;
-			}
-		}
+		if (b->om)
+			ovl_fetch(fs, b, &rw);
 	}
 	if (reads)
 		(void)batch_wait_all(&rw);

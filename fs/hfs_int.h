@@ -311,12 +311,6 @@ int  hfs_bt_delete(struct hfs_fs *fs, const struct hfs_key *k);                 
 /* First record with from <= key <= to: 0 and fills *found/val/len, or -ENOENT. */
 int  hfs_bt_next(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
 		 struct hfs_key *found, void *val, size_t cap, size_t *len);
-/* fn(priv, key, val, len) for each record with from <= key <= to, in key
- * order, until fn returns non-zero (returned; val points into the cached
- * leaf, and fn must not change the tree).  0 at the end of the range. */
-int  hfs_bt_range(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
-		  int (*fn)(void *priv, const struct hfs_key *k, const void *val, size_t len),
-		  void *priv);
 /* Scrub walk: descend to the leaf holding k; node_fn(priv, zaddr, level)
  * for every inner node entered through its item 0 (an ascending walk so
  * meets each inner node once) and for the leaf, then rec_fn for each leaf
@@ -327,6 +321,11 @@ typedef int (*hfs_bt_node_fn)(void *priv, uint64_t zaddr, int level);
 typedef int (*hfs_bt_rec_fn)(void *priv, const struct hfs_key *k, const void *val, size_t len);
 int  hfs_bt_scan_leaf(struct hfs_fs *fs, const struct hfs_key *k, hfs_bt_node_fn node_fn,
 		      hfs_bt_rec_fn rec_fn, void *priv, struct hfs_key *next);
+/* fn(priv, key, val, len) for each record with from <= key <= to, in key
+ * order, until fn returns non-zero (returned; val points into the cached
+ * leaf, and fn must not change the tree).  0 at the end of the range. */
+int  hfs_bt_range(struct hfs_fs *fs, const struct hfs_key *from, const struct hfs_key *to,
+		  hfs_bt_rec_fn fn, void *priv);
 /* mkfs: write an empty root leaf at zaddr (raid direct). */
 int  hfs_bt_format_root(struct raid_set *rs, uint64_t zaddr, uint64_t seq);
 
