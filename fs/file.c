@@ -562,9 +562,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	struct rio rio[BATCH_MAX];
 	size_t start = done, wrote = 0;
 	uint64_t blocks_c;
-	int nb = 0, i, ret = 0, reads = 0;
+	int nb = 0, i, ret = 0, reads = 0, used = 0;
 
-	memset(bl, 0, sizeof(bl));
 	*changed = 0;
 	/* phase A: old records, new extents */
 	while (done < len && nb < BATCH_MAX) {
@@ -574,6 +573,10 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 
 		if (n > len - done)
 			n = len - done;
+		/* entries as they are taken: a 4 KiB write cleared all 32
+		 * (10 KiB) for the one it uses */
+		memset(b, 0, sizeof(*b));
+		used = nb + 1;   /* the one phase A may stop at included */
 		b->fbo = fbo;
 		b->at = done;
 		b->in = in;
@@ -691,7 +694,8 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		done += n;
 	}
 	if (!nb) {
-		free(bl[0].om);
+		if (used)
+			free(bl[0].om);
 		return ret;
 	}
 	ret = 0;   /* what was prepared is written; a later call reports the error */
@@ -838,7 +842,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				ip->size = off + b->at + b->n;
 		}
 	}
-	for (i = 0; i < BATCH_MAX; i++)
+	for (i = 0; i < used; i++)
 		free(bl[i].om);   /* the one phase A stopped at too */
 	*changed = ip->blocks != blocks_c;
 	return wrote ? (ssize_t)wrote : ret;

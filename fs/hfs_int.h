@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <time.h>
 #include "fs/hfs.h"
@@ -58,9 +59,35 @@ struct hfs_key {
 	uint64_t key;
 	uint8_t  type;     /* enum hfs_rec_type */
 };
-int  hfs_key_cmp(const struct hfs_key *a, const struct hfs_key *b);
-void hfs_key_encode(struct hfs_key_ondisk *d, const struct hfs_key *k);
-void hfs_key_decode(struct hfs_key *k, const struct hfs_key_ondisk *d);
+/* Key order (obj, type, key) and the little-endian encoding.  Inline: a
+ * B-tree search decodes and compares a key at every step of its binary
+ * searches; as calls into another file they were 2% of all CPU samples of
+ * fsync'd random writes (perf), a twentieth of the daemon's. */
+static inline int hfs_key_cmp(const struct hfs_key *a, const struct hfs_key *b)
+{
+	if (a->obj != b->obj)
+		return a->obj < b->obj ? -1 : 1;
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return 0;
+}
+
+static inline void hfs_key_encode(struct hfs_key_ondisk *d, const struct hfs_key *k)
+{
+	memset(d, 0, sizeof(*d));
+	d->k_obj = hfs_tole64(k->obj);
+	d->k_key = hfs_tole64(k->key);
+	d->k_type = k->type;
+}
+
+static inline void hfs_key_decode(struct hfs_key *k, const struct hfs_key_ondisk *d)
+{
+	k->obj = hfs_le64(d->k_obj);
+	k->key = hfs_le64(d->k_key);
+	k->type = d->k_type;
+}
 static inline struct hfs_key hfs_mkkey(uint64_t obj, uint8_t type, uint64_t key)
 { struct hfs_key k = { obj, key, type }; return k; }
 
