@@ -110,7 +110,7 @@ $(BUILDDIR)/nullfs: bench/nullfs.c
 all: $(BUILDDIR)/nullfs
 
 # bench-cpu's program: the write path in process, counted by callgrind
-$(BUILDDIR)/benchcpu: $(BUILDDIR)/bench/cpu.o $(LIBS)
+$(BUILDDIR)/benchcpu: $(BUILDDIR)/bench/cpu.o $(BUILDDIR)/tests/unit/fileops.o $(LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 all: $(BUILDDIR)/benchcpu
 

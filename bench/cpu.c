@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "fs/hfs_int.h"
+#include "tests/unit/fileops.h"
 
 #define FSYNC_EVERY 32
 
@@ -34,31 +35,6 @@ static uint64_t next_rand(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-static int write_op(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off,
-		    int logged)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-	int ret;
-
-	pthread_mutex_lock(&fs->lock);
-	hfs_redo_op(logged);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
-	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
-	if (n == (ssize_t)len) {
-		ret = hfs_inode_store(fs, &ip);
-		if (!ret && logged)
-			hfs_redo_write(fs, &ip, off, buf, len);
-	} else {
-		ret = n < 0 ? (int)n : -EIO;
-	}
-	hfs_redo_op(0);
-	pthread_mutex_unlock(&fs->lock);
-	return ret;
 }
 
 int main(int argc, char **argv)
@@ -81,26 +57,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: cannot open %s\n", argv[0], argv[1]);
 		return 1;
 	}
-	memset(&ip, 0, sizeof(ip));
-	ip.mode = S_IFREG | 0644;
-	ip.nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_create(fs, &ip);
-	pthread_mutex_unlock(&fs->lock);
+	ret = tu_new_file(fs, &ip);
 	if (ret || posix_memalign((void **)&buf, 4096, 1u << 20)) {
 		fprintf(stderr, "%s: create: %s\n", argv[0], strerror(ret ? -ret : ENOMEM));
 		return 1;
 	}
 	memset(buf, 0x5a, 1u << 20);
 	for (off = 0; off < fsize && !ret; off += 1u << 20)
-		ret = write_op(fs, ip.ino, buf, 1u << 20, off, 0);
+		ret = tu_file_op_write(fs, ip.ino, buf, 1u << 20, off, 0);
 	if (!ret)
 		ret = hfs_sync(fs);
 	for (i = 0; i < nw && !ret; i++) {
 		buf[0] = (uint8_t)i;
-		ret = write_op(fs, ip.ino, buf, 4096, next_rand() % (fsize / 4096) * 4096, 1);
+		ret = tu_file_op_write(fs, ip.ino, buf, 4096, next_rand() % (fsize / 4096) * 4096, 1);
 		if (!ret && i % FSYNC_EVERY == FSYNC_EVERY - 1) {
 			pthread_mutex_lock(&fs->lock);
 			ret = hfs_fsync_locked(fs);

@@ -100,53 +100,6 @@ uint64_t tu_rand(void)
 	return x;
 }
 
-int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-	int ret;
-
-	pthread_mutex_lock(&fs->lock);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_load(fs, ino, &ip);
-	n = ret ? ret : hfs_file_write(fs, &ip, buf, len, off);
-	if (n >= 0 && (size_t)n != len)
-		n = -EIO;
-	if (n > 0)
-		n = hfs_inode_store(fs, &ip) ? -EIO : n;
-	pthread_mutex_unlock(&fs->lock);
-	return n < 0 ? (int)n : 0;
-}
-
-int tu_new_file(struct hfs_fs *fs, struct hfs_inode *ip)
-{
-	int ret;
-
-	memset(ip, 0, sizeof(*ip));
-	ip->mode = S_IFREG | 0644;
-	ip->nlink = 1;
-	pthread_mutex_lock(&fs->lock);
-	ret = hfs_op_begin(fs);
-	if (!ret)
-		ret = hfs_inode_create(fs, ip);
-	pthread_mutex_unlock(&fs->lock);
-	return ret;
-}
-
-long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off)
-{
-	struct hfs_inode ip;
-	ssize_t n;
-
-	pthread_mutex_lock(&fs->lock);
-	n = hfs_inode_load(fs, ino, &ip);
-	if (!n)
-		n = hfs_file_read(fs, &ip, buf, len, off);
-	pthread_mutex_unlock(&fs->lock);
-	return (long)n;
-}
-
 unsigned tu_img_minor(const char *img, int set)
 {
 	const char *p[1] = { img };

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "tests/unit/fileops.h"
 
 /* Create (or truncate) a sparse image file of 'size' bytes under
  * $TMPDIR (default /tmp); writes its path to 'path' (cap bytes).  Returns 0. */
@@ -27,15 +28,6 @@ int tu_legs_teardown(void **st);
 /* Replace the rules file (a new inode, so the fault device's 50 ms check
  * sees the change even within one mtime tick). */
 void tu_legs_rules(struct tu_legs *f, const char *text);
-/* A file write or read of an open hfs_fs as op_write/op_read do it (lock,
- * op_begin, load, write, store, unlock): 0 or -errno (a short write is
- * -EIO); the read returns the bytes read or -errno. */
-struct hfs_fs;
-int tu_file_write(struct hfs_fs *fs, uint64_t ino, const void *buf, size_t len, uint64_t off);
-long tu_file_read(struct hfs_fs *fs, uint64_t ino, void *buf, size_t len, uint64_t off);
-/* A new empty regular file (mode 0644) in *ip: 0 or -errno. */
-struct hfs_inode;
-int tu_new_file(struct hfs_fs *fs, struct hfs_inode *ip);
 /* The format minor in the volume header of a one-device image (set != 0:
  * rewrite it to set first). */
 unsigned tu_img_minor(const char *img, int set);
