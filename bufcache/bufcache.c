@@ -27,9 +27,11 @@
 #include <bsd/sys/tree.h>
 #include "bufcache/bufcache.h"
 #include "bufcache/bc_test.h"
+#include "bufcache/bc_mem.h"
 
 #define BC_HASH_SIZE  8192u
 #define BC_BACKLOG    64         /* buffer writes in flight per flush step */
+_Static_assert(BC_BACKLOG * BC_BUFSIZE <= BC_MEM_AREA, "a flush step fits the staging area");
 
 enum bcb_state { BCB_LOADING = 0, BCB_CLEAN, BCB_DIRTY, BCB_RUNNING, BCB_IOERROR };
 
@@ -81,6 +83,7 @@ struct bc {
 	struct bc_stats st;
 	void (*trace)(void *priv, enum bc_type t, uint64_t off);
 	void *trace_priv;
+	struct bc_mem mem;               /* buffer data and run staging, reused */
 };
 
 static const char *const type_names[BC_NTYPES] = { "volume", "meta", "undo", "data" };
@@ -124,7 +127,7 @@ static void destroy(struct bc *c, struct bcb *b)
 	lru_remove(c, b);
 	unhash(c, b);
 	c->cached -= BC_BUFSIZE;
-	free(b->pub.b_data);
+	bc_mem_buf_free(&c->mem, b->pub.b_data);
 	free(b);
 }
 
@@ -163,6 +166,7 @@ int bc_open(struct raid_set *rs, const struct bc_opts *o, const struct bc_hooks 
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	bc_mem_init(&c->mem);
 	c->rs = rs;
 	if (h)
 		c->hooks = *h;
@@ -195,6 +199,7 @@ void bc_close(struct bc *c)
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
+	bc_mem_fini(&c->mem);
 	free(c);
 }
 
@@ -274,7 +279,7 @@ again:
 	}
 	reclaim(c, BC_BUFSIZE);
 	b = calloc(1, sizeof(*b));
-	if (!b || posix_memalign((void **)&b->pub.b_data, 4096, BC_BUFSIZE)) {
+	if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
 		free(b);
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
@@ -333,7 +338,7 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 	while (n < ra && off + (uint64_t)(n + 1) * BC_BUFSIZE <= raid_size(c->rs) &&
 	       !find(c, off + (uint64_t)n * BC_BUFSIZE))
 		n++;
-	if (n < 2 || posix_memalign((void **)&tmp, 4096, (size_t)n * BC_BUFSIZE)) {
+	if (n < 2 || !(tmp = bc_mem_run(&c->mem, (size_t)n * BC_BUFSIZE))) {
 		pthread_mutex_unlock(&c->lock);
 		return bc_get(c, t, off, 0, out);
 	}
@@ -341,7 +346,7 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 	for (i = 0; i < n; i++) {
 		struct bcb *b = calloc(1, sizeof(*b));
 
-		if (!b || posix_memalign((void **)&b->pub.b_data, 4096, BC_BUFSIZE)) {
+		if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
 			free(b);
 			break;
 		}
@@ -378,7 +383,7 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 	}
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->lock);
-	free(tmp);
+	bc_mem_run_free(&c->mem, tmp);
 	if (ret)   /* perhaps only a neighbour failed: the buffer on its own */
 		return bc_get(c, t, off, 0, out);
 	*out = &bl[0]->pub;
@@ -507,6 +512,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 	for (;;) {
 		struct bcb *b = NULL;
 		struct wctx w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+		uint8_t *area = NULL;    /* the step's runs: x[i]'s bytes at i * BC_BUFSIZE */
 
 		for (t = 0; t < BC_NTYPES && !b; t++)
 			if (mask & (1u << t))
@@ -572,8 +578,10 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			while (j < n && x[j].b->pub.b_type == x[i].b->pub.b_type &&
 			       x[j].b->pub.b_off == x[j - 1].b->pub.b_off + BC_BUFSIZE)
 				j++;
-			if (j - i > 1 &&
-			    !posix_memalign((void **)&x[i].bounce, 4096, (size_t)(j - i) * BC_BUFSIZE)) {
+			if (j - i > 1 && !area)
+				area = bc_mem_run(&c->mem, (size_t)n * BC_BUFSIZE);
+			if (j - i > 1 && area) {
+				x[i].bounce = area + (size_t)i * BC_BUFSIZE;
 				for (k = i; k < j; k++) {
 					memcpy(x[i].bounce + (size_t)(k - i) * BC_BUFSIZE, x[k].b->pub.b_data,
 					       BC_BUFSIZE);
@@ -629,8 +637,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 				}
 			}
 		}
-		for (i = 0; i < n; i++)
-			free(x[i].bounce);
+		bc_mem_run_free(&c->mem, area);
 		pthread_cond_broadcast(&c->cv);
 	}
 	reclaim(c, 0);
