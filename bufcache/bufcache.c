@@ -1,7 +1,7 @@
 /*
  * bufcache.c — HAMMER-style I/O buffers: lookup, modify tracking with one
  * red-black modify tree per type, delayed CRC, the flush cycle, LRU
- * reclaim, direct I/O.  Invariants (1)-(6) are in bufcache.h.
+ * reclaim (direct I/O: direct.c).  Invariants (1)-(6) are in bufcache.h.
  *
  * Buffer states (b_state) and the function owning each transition:
  *
@@ -27,64 +27,13 @@
 #include <bsd/sys/tree.h>
 #include "bufcache/bufcache.h"
 #include "bufcache/bc_test.h"
-#include "bufcache/bc_mem.h"
+#include "bufcache/bc_int.h"
 
-#define BC_HASH_SIZE  8192u
-#define BC_BACKLOG    64         /* buffer writes in flight per flush step */
-_Static_assert(BC_BACKLOG * BC_BUFSIZE <= BC_MEM_AREA, "a flush step fits the staging area");
-
-enum bcb_state { BCB_LOADING = 0, BCB_CLEAN, BCB_DIRTY, BCB_RUNNING, BCB_IOERROR };
-
-/* An entry of the running-I/O list: every buffer or direct write in flight,
- * in issue order, plus the placemarkers of bc_wait_all callers. */
-struct bc_run {
-	TAILQ_ENTRY(bc_run) r_link;
-	int r_placemark;
-};
-
-struct bcb {
-	struct bc_buf pub;               /* must be first */
-	struct bc *b_cache;
-	struct bcb *b_hnext;             /* hash chain */
-	RB_ENTRY(bcb) b_rb;              /* modify tree of its type while dirty */
-	TAILQ_ENTRY(bcb) b_lru;          /* clean and unreferenced */
-	enum bcb_state b_state;
-	int b_refs;
-	int b_modify_refs;               /* -1 = write interlock (invariant 5) */
-	int b_on_lru;
-	int b_needs_crc;
-	uint64_t b_undo_seq;             /* group whose pre-image is already saved */
-};
-
-static int bcb_cmp(struct bcb *a, struct bcb *b)
+int bcb_cmp(struct bcb *a, struct bcb *b)
 {
 	return a->pub.b_off < b->pub.b_off ? -1 : a->pub.b_off > b->pub.b_off;
 }
-RB_HEAD(bc_modtree, bcb);
-/* libbsd's _STATIC variants need a BSD __unused; the global ones carry the bc_ prefix. */
-RB_PROTOTYPE(bc_modtree, bcb, b_rb, bcb_cmp)
 RB_GENERATE(bc_modtree, bcb, b_rb, bcb_cmp)
-
-struct bc {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;               /* loads finished, interlock released, direct I/O done */
-	struct raid_set *rs;
-	struct bc_hooks hooks;
-	struct bc_opts opts;
-	struct bcb *hash[BC_HASH_SIZE];
-	struct bc_modtree tree[BC_NTYPES];
-	TAILQ_HEAD(, bcb) lru;
-	uint64_t seq;
-	size_t cached, dirty;
-	int readonly;
-	long direct_outstanding;
-	int direct_err;
-	TAILQ_HEAD(, bc_run) running;     /* in-flight writes and placemarkers */
-	struct bc_stats st;
-	void (*trace)(void *priv, enum bc_type t, uint64_t off);
-	void *trace_priv;
-	struct bc_mem mem;               /* buffer data and run staging, reused */
-};
 
 static const char *const type_names[BC_NTYPES] = { "volume", "meta", "undo", "data" };
 
@@ -95,7 +44,7 @@ static unsigned hash_of(uint64_t off)
 
 /* ---- lookup and lifetime (c->lock held) --------------------------------- */
 
-static struct bcb *find(struct bc *c, uint64_t off)
+struct bcb *bcb_find(struct bc *c, uint64_t off)
 {
 	struct bcb *b;
 
@@ -122,7 +71,7 @@ static void lru_remove(struct bc *c, struct bcb *b)
 	}
 }
 
-static void destroy(struct bc *c, struct bcb *b)
+void bcb_destroy(struct bc *c, struct bcb *b)
 {
 	lru_remove(c, b);
 	unhash(c, b);
@@ -137,18 +86,18 @@ static void reclaim(struct bc *c, size_t want_free)
 	while (c->cached + want_free > c->opts.mem_limit && !TAILQ_EMPTY(&c->lru)) {
 		struct bcb *b = TAILQ_FIRST(&c->lru);
 
-		destroy(c, b);
+		bcb_destroy(c, b);
 		c->st.reclaims++;
 	}
 }
 
-static void run_start(struct bc *c, struct bc_run *r)   /* c->lock held */
+void bc_run_start(struct bc *c, struct bc_run *r)   /* c->lock held */
 {
 	r->r_placemark = 0;
 	TAILQ_INSERT_TAIL(&c->running, r, r_link);
 }
 
-static void run_end(struct bc *c, struct bc_run *r)     /* c->lock held */
+void bc_run_end(struct bc *c, struct bc_run *r)     /* c->lock held */
 {
 	TAILQ_REMOVE(&c->running, r, r_link);
 	pthread_cond_broadcast(&c->cv);
@@ -195,7 +144,7 @@ void bc_close(struct bc *c)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < BC_HASH_SIZE; i++)
 		while (c->hash[i])
-			destroy(c, c->hash[i]);
+			bcb_destroy(c, c->hash[i]);
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cv);
@@ -258,7 +207,7 @@ int bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf 
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
 again:
-	b = find(c, off);
+	b = bcb_find(c, off);
 	if (b) {
 		if (b->b_state == BCB_LOADING) {
 			pthread_cond_wait(&c->cv, &c->lock);
@@ -303,7 +252,7 @@ again:
 	}
 	pthread_mutex_lock(&c->lock);
 	if (ret) {
-		destroy(c, b);
+		bcb_destroy(c, b);
 		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->lock);
 		return ret;
@@ -331,12 +280,12 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 	pthread_mutex_lock(&c->lock);
 	/* a hit, or a miss that does not follow a cached buffer (not a
 	 * sequential pass): the plain get */
-	if (find(c, off) || off < BC_BUFSIZE || !find(c, off - BC_BUFSIZE)) {
+	if (bcb_find(c, off) || off < BC_BUFSIZE || !bcb_find(c, off - BC_BUFSIZE)) {
 		pthread_mutex_unlock(&c->lock);
 		return bc_get(c, t, off, 0, out);
 	}
 	while (n < ra && off + (uint64_t)(n + 1) * BC_BUFSIZE <= raid_size(c->rs) &&
-	       !find(c, off + (uint64_t)n * BC_BUFSIZE))
+	       !bcb_find(c, off + (uint64_t)n * BC_BUFSIZE))
 		n++;
 	if (n < 2 || !(tmp = bc_mem_run(&c->mem, (size_t)n * BC_BUFSIZE))) {
 		pthread_mutex_unlock(&c->lock);
@@ -370,7 +319,7 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 		struct bcb *b = bl[i];
 
 		if (ret) {
-			destroy(c, b);   /* waiters find nothing and read it themselves */
+			bcb_destroy(c, b);   /* waiters find nothing and read it themselves */
 			continue;
 		}
 		memcpy(b->pub.b_data, tmp + (size_t)i * BC_BUFSIZE, BC_BUFSIZE);
@@ -487,7 +436,7 @@ static void write_done(struct raid_io *io, int err)
 	struct wctx *w = x->w;
 
 	pthread_mutex_lock(&x->c->lock);
-	run_end(x->c, &x->run);
+	bc_run_end(x->c, &x->run);
 	pthread_mutex_unlock(&x->c->lock);
 	pthread_mutex_lock(&w->m);
 	if (err && !w->err)
@@ -599,7 +548,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++)
 			if (x[i].head == i)
-				run_start(c, &x[i].run);
+				bc_run_start(c, &x[i].run);
 		pthread_mutex_unlock(&c->lock);
 		for (i = 0; i < n; i++) {
 			int r = x[i].head == i ? raid_submit(c->rs, &x[i].io) : 0;
@@ -735,7 +684,7 @@ int bc_peek(struct bc *c, uint64_t off, void *out, size_t len)
 	if (len > BC_BUFSIZE - (off - boff))
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	b = find(c, boff);
+	b = bcb_find(c, boff);
 	if (b && b->b_state != BCB_LOADING) {
 		memcpy(out, b->pub.b_data + (off - boff), len);
 		ret = 0;
@@ -782,197 +731,4 @@ void bc_test_set_write_trace(struct bc *c, void (*fn)(void *priv, enum bc_type t
 {
 	c->trace = fn;
 	c->trace_priv = priv;
-}
-
-/* ---- direct I/O ------------------------------------------------------------------- */
-
-void bc_invalidate(struct bc *c, uint64_t off, uint64_t len)
-{
-	uint64_t o;
-
-	pthread_mutex_lock(&c->lock);
-	for (o = off - off % BC_BUFSIZE; o < off + len; o += BC_BUFSIZE) {
-		struct bcb *b = find(c, o);
-
-		if (!b || b->b_refs > 0 || b->b_state == BCB_LOADING || b->b_state == BCB_RUNNING)
-			continue;
-		if (b->b_state == BCB_DIRTY) {
-			/* superseded by the direct write */
-			RB_REMOVE(bc_modtree, &c->tree[b->pub.b_type], b);
-			c->dirty -= BC_BUFSIZE;
-		}
-		destroy(c, b);
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-struct dio {
-	struct raid_io io;
-	struct bc *c;
-	bc_direct_done_fn done;
-	void *priv;
-	struct bc_run run;
-};
-
-static void direct_done(struct raid_io *io, int err)
-{
-	struct dio *d = (struct dio *)io;
-	struct bc *c = d->c;
-
-	d->done(d->priv, err);
-	pthread_mutex_lock(&c->lock);
-	run_end(c, &d->run);
-	if (err && !c->direct_err)
-		c->direct_err = err;
-	if (--c->direct_outstanding == 0)
-		pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->lock);
-	free(d);
-}
-
-int bc_direct_write(struct bc *c, uint64_t off, const void *buf, size_t len,
-		    bc_direct_done_fn done, void *priv)
-{
-	struct dio *d;
-	int ret;
-
-	if (c->readonly)
-		return -EROFS;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	bc_invalidate(c, off, len);
-	d->io.io_op = RAID_OP_WRITE;
-	d->io.io_off = off;
-	d->io.io_buf = (void *)buf;
-	d->io.io_len = len;
-	d->io.io_copy = -1;
-	d->io.io_done = direct_done;
-	d->c = c;
-	d->done = done;
-	d->priv = priv;
-	pthread_mutex_lock(&c->lock);
-	c->direct_outstanding++;
-	c->st.direct_writes++;
-	run_start(c, &d->run);
-	pthread_mutex_unlock(&c->lock);
-	ret = raid_submit(c->rs, &d->io);
-	if (ret) {
-		pthread_mutex_lock(&c->lock);
-		run_end(c, &d->run);
-		c->direct_outstanding--;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->lock);
-		free(d);
-	}
-	return ret;
-}
-
-/* Reads need no place in the running-I/O list: nothing waits for them but
- * their caller, and they never make data durable. */
-static void direct_read_done(struct raid_io *io, int err)
-{
-	struct dio *d = (struct dio *)io;
-
-	d->done(d->priv, err);
-	free(d);
-}
-
-int bc_direct_read_async(struct bc *c, uint64_t off, void *buf, size_t len, int copy,
-			 bc_direct_done_fn done, void *priv)
-{
-	struct dio *d = calloc(1, sizeof(*d));
-	int ret;
-
-	if (!d)
-		return -ENOMEM;
-	d->io.io_op = RAID_OP_READ;
-	d->io.io_off = off;
-	d->io.io_buf = buf;
-	d->io.io_len = len;
-	d->io.io_copy = copy;
-	d->io.io_done = direct_read_done;
-	d->c = c;
-	d->done = done;
-	d->priv = priv;
-	pthread_mutex_lock(&c->lock);
-	c->st.direct_reads++;
-	c->st.direct_read_bytes += len;
-	pthread_mutex_unlock(&c->lock);
-	ret = raid_submit(c->rs, &d->io);
-	if (ret)
-		free(d);
-	return ret;
-}
-
-int bc_read_verified(struct bc *c, uint64_t off, void *buf, size_t len, raid_verify_fn verify,
-		     void *priv, unsigned flags)
-{
-	int ret, healed = 0;
-
-	uint64_t o;
-
-	ret = raid_read_verified(c->rs, off, buf, len, verify, priv, flags, &healed);
-	pthread_mutex_lock(&c->lock);
-	/* a clean cached buffer may hold the bad bytes: the next get rereads.
-	 * Dirty ones are newer than any copy on disk and stay. */
-	for (o = off - off % BC_BUFSIZE; o < off + len; o += BC_BUFSIZE) {
-		struct bcb *b = find(c, o);
-
-		if (b && b->b_refs == 0 && b->b_state == BCB_CLEAN)
-			destroy(c, b);
-	}
-	c->st.direct_reads++;
-	c->st.direct_read_bytes += len;
-	if (healed) {
-		c->st.crc_retries++;
-		c->st.repaired += (uint64_t)healed;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return ret < 0 ? ret : healed;
-}
-
-int bc_direct_read(struct bc *c, uint64_t off, void *buf, size_t len, int copy)
-{
-	pthread_mutex_lock(&c->lock);
-	c->st.direct_reads++;
-	c->st.direct_read_bytes += len;
-	pthread_mutex_unlock(&c->lock);
-	return copy < 0 ? raid_read(c->rs, off, buf, len) : raid_read_copy(c->rs, copy, off, buf, len);
-}
-
-int bc_wait_all(struct bc *c)
-{
-	struct bc_run mark = { .r_placemark = 1 };
-	int err;
-
-	/* Wait until everything issued before the placemarker has left the
-	 * list; writes issued after it do not hold us up. */
-	pthread_mutex_lock(&c->lock);
-	TAILQ_INSERT_TAIL(&c->running, &mark, r_link);
-	while (TAILQ_FIRST(&c->running) != &mark) {
-		struct bc_run *r = TAILQ_FIRST(&c->running);
-
-		if (r->r_placemark) {
-			/* another waiter's mark ahead of ours: skip over it */
-			struct bc_run *n = TAILQ_NEXT(r, r_link);
-
-			while (n != &mark && n->r_placemark)
-				n = TAILQ_NEXT(n, r_link);
-			if (n == &mark)
-				break;
-		}
-		pthread_cond_wait(&c->cv, &c->lock);
-	}
-	TAILQ_REMOVE(&c->running, &mark, r_link);
-	pthread_cond_broadcast(&c->cv);
-	err = c->direct_err;
-	c->direct_err = 0;
-	pthread_mutex_unlock(&c->lock);
-	return err;
-}
-
-int bc_wait_direct(struct bc *c)
-{
-	return bc_wait_all(c);
 }
