@@ -38,7 +38,11 @@ struct bcb {
 	int b_on_lru;
 	int b_needs_crc;
 	uint64_t b_undo_seq;             /* group whose pre-image is already saved */
+	unsigned b_missing;              /* 4 KiB sectors never read (bc_get_part), bit s = sector s */
 };
+
+#define BC_SECT   4096u
+#define BC_NSECT  (BC_BUFSIZE / BC_SECT)
 
 int bcb_cmp(struct bcb *a, struct bcb *b);
 RB_HEAD(bc_modtree, bcb);

@@ -198,6 +198,108 @@ static int load(struct bc *c, struct bcb *b)
 	return ret;
 }
 
+/* Read the sectors of a bc_get_part buffer that were never read (b
+ * referenced, c->lock not held).  Sectors a writer claims meanwhile
+ * (bc_get_part) are left alone: only those still missing at the copy are
+ * taken from disk, and the disk holds what they hold, since a flush writes
+ * only the sectors a buffer has. */
+static int fill(struct bc *c, struct bcb *b)
+{
+	uint8_t *tmp = bc_mem_buf(&c->mem);
+	unsigned s;
+	int ret;
+
+	if (!tmp)
+		return -ENOMEM;
+	ret = raid_read(c->rs, b->pub.b_off, tmp, BC_BUFSIZE);
+	pthread_mutex_lock(&c->lock);
+	if (!ret) {
+		for (s = 0; s < BC_NSECT; s++)
+			if (b->b_missing & (1u << s))
+				memcpy(b->pub.b_data + s * BC_SECT, tmp + s * BC_SECT, BC_SECT);
+		b->b_missing = 0;
+		c->st.fills++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	bc_mem_buf_free(&c->mem, tmp);
+	return ret;
+}
+
+/* The sectors [in, in+len) of a buffer touch. */
+static unsigned sect_mask(uint64_t in, size_t len)
+{
+	unsigned first = (unsigned)(in / BC_SECT), last = (unsigned)((in + len + BC_SECT - 1) / BC_SECT);
+
+	return len ? ((1u << last) - 1) & ~((1u << first) - 1) : 0;
+}
+
+/* Whether the sectors a buffer holds (not in missing) are one run. */
+static int held_contiguous(unsigned missing)
+{
+	unsigned held = ~missing & ((1u << BC_NSECT) - 1);
+
+	held >>= __builtin_ctz(held | (1u << BC_NSECT));
+	return (held & (held + 1)) == 0;
+}
+
+int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc_buf **out)
+{
+	unsigned mask;
+	struct bcb *b;
+
+	if (off % BC_BUFSIZE || in % BC_SECT || len % BC_SECT || !len || in + len > BC_BUFSIZE)
+		return -EINVAL;
+	if (len == BC_BUFSIZE)
+		return bc_get(c, BC_DATA, off, BC_GET_NEW, out);
+	mask = ((1u << (len / BC_SECT)) - 1) << (in / BC_SECT);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		b = bcb_find(c, off);
+		if (!b || b->b_state != BCB_LOADING)
+			break;
+		pthread_cond_wait(&c->cv, &c->lock);
+	}
+	if (b && b->b_missing && !held_contiguous(b->b_missing & ~mask)) {
+		/* the buffer would hold two runs (a flush writes one run per
+		 * buffer): read it in full */
+		pthread_mutex_unlock(&c->lock);
+		return bc_get(c, BC_DATA, off, 0, out);
+	}
+	if (b) {
+		b->b_missing &= ~mask;
+		b->b_refs++;
+		lru_remove(c, b);
+		b->pub.b_type = BC_DATA;
+		c->st.hits++;
+		pthread_mutex_unlock(&c->lock);
+		*out = &b->pub;
+		return 0;
+	}
+	/* a miss: a buffer holding only the caller's sectors, nothing read */
+	reclaim(c, BC_BUFSIZE);
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
+		free(b);
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	memset(b->pub.b_data, 0, BC_BUFSIZE);
+	b->pub.b_off = off;
+	b->pub.b_type = BC_DATA;
+	b->b_cache = c;
+	b->b_refs = 1;
+	b->b_state = BCB_CLEAN;
+	b->b_missing = ((1u << BC_NSECT) - 1) & ~mask;
+	b->b_hnext = c->hash[hash_of(off)];
+	c->hash[hash_of(off)] = b;
+	c->cached += BC_BUFSIZE;
+	c->st.misses++;
+	c->st.parts++;
+	pthread_mutex_unlock(&c->lock);
+	*out = &b->pub;
+	return 0;
+}
+
 int bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out)
 {
 	struct bcb *b;
@@ -221,8 +323,14 @@ again:
 			b->pub.b_user = 0;
 			b->b_undo_seq = c->seq;
 		}
+		if (flags & BC_GET_NEW)
+			b->b_missing = 0;   /* the caller owns every byte */
 		c->st.hits++;
 		pthread_mutex_unlock(&c->lock);
+		if (b->b_missing && (ret = fill(c, b)) != 0) {
+			bc_put(&b->pub);
+			return ret;
+		}
 		*out = &b->pub;
 		return 0;
 	}
@@ -427,6 +535,7 @@ struct wio {
 	struct bc *c;
 	struct bc_run run;
 	int head;                        /* index of the entry whose write carries this buffer */
+	unsigned missing;                /* b_missing when the step took the buffer */
 	uint8_t *bounce;                 /* head of a run: the run's bytes, one device write */
 };
 
@@ -489,6 +598,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 				if (!x)
 					abort();   /* a 64-entry array: out of memory is fatal */
 			}
+			x[n].missing = b->b_missing;
 			x[n++].b = b;
 			b = next;
 		}
@@ -508,6 +618,17 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			x[i].io.io_off = bb->pub.b_off;
 			x[i].io.io_buf = bb->pub.b_data;
 			x[i].io.io_len = BC_BUFSIZE;
+			if (x[i].missing) {
+				/* a bc_get_part buffer: only the run of sectors it
+				 * holds, the others on disk stay as they are */
+				unsigned held = ~x[i].missing & ((1u << BC_NSECT) - 1);
+				unsigned s0 = (unsigned)__builtin_ctz(held);
+				unsigned s1 = BC_NSECT - (unsigned)__builtin_clz(held << (32 - BC_NSECT));
+
+				x[i].io.io_off += s0 * BC_SECT;
+				x[i].io.io_buf += s0 * BC_SECT;
+				x[i].io.io_len = (s1 - s0) * BC_SECT;
+			}
 			x[i].io.io_copy = -1;
 			x[i].io.io_done = write_done;
 			x[i].w = &w;
@@ -524,7 +645,8 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 		for (i = 0; i < n; ) {
 			int j = i + 1, k;
 
-			while (j < n && x[j].b->pub.b_type == x[i].b->pub.b_type &&
+			while (j < n && !x[i].missing && !x[j].missing &&
+			       x[j].b->pub.b_type == x[i].b->pub.b_type &&
 			       x[j].b->pub.b_off == x[j - 1].b->pub.b_off + BC_BUFSIZE)
 				j++;
 			if (j - i > 1 && !area)
@@ -571,7 +693,8 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 				bb->b_state = BCB_CLEAN;
 				c->dirty -= BC_BUFSIZE;
 				c->st.writes[bb->pub.b_type]++;
-				c->st.bytes_written[bb->pub.b_type] += BC_BUFSIZE;
+				c->st.bytes_written[bb->pub.b_type] +=
+					BC_BUFSIZE - BC_SECT * (unsigned)__builtin_popcount(x[i].missing);
 				if (bb->b_refs == 0) {
 					TAILQ_INSERT_TAIL(&c->lru, bb, b_lru);
 					bb->b_on_lru = 1;
@@ -685,7 +808,7 @@ int bc_peek(struct bc *c, uint64_t off, void *out, size_t len)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
 	b = bcb_find(c, boff);
-	if (b && b->b_state != BCB_LOADING) {
+	if (b && b->b_state != BCB_LOADING && !(b->b_missing & sect_mask(off - boff, len))) {
 		memcpy(out, b->pub.b_data + (off - boff), len);
 		ret = 0;
 	}

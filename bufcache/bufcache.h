@@ -25,6 +25,9 @@
  *      interlock); bc_modify waits.
  *  (6) Memory is bounded: clean unreferenced buffers are reclaimed LRU;
  *      when dirty bytes exceed dirty_limit, bc_throttle() asks for a flush.
+ *  (7) A DATA buffer made by bc_get_part holds one run of 4 KiB sectors:
+ *      the flush writes only that run, and no get returns it, nor bc_peek
+ *      copies from it, before the other sectors are read from disk.
  *
  * Thread safety: all calls are thread-safe (internal lock).  The caller
  * must serialize *changes to the same buffer* and must not modify any
@@ -108,6 +111,15 @@ void bc_put(struct bc_buf *b);
 #define BC_RA_MAX 16
 int  bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out);
 
+/* A DATA buffer of which the caller overwrites [in, in+len) (4 KiB
+ * multiples) between bc_modify and bc_modify_done before anything reads
+ * those bytes, as bc_get would give it, but on a miss nothing is read:
+ * the buffer holds only those sectors, a flush writes only the sectors it
+ * holds (the rest on disk is left as it is), and a bc_get or bc_peek that
+ * needs the others reads them then.  A hit that would hold two separate
+ * runs of sectors is read in full first.  0 or -errno as bc_get. */
+int  bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc_buf **out);
+
 /* Copy [off, off+len) (inside one buffer) from the cache if a buffer
  * holds it, without reading on a miss.  0, -ENOENT (not cached) or
  * -EINVAL.  The caller keeps those bytes from changing meanwhile. */
@@ -177,6 +189,7 @@ int  bc_wait_all(struct bc *c);
 struct bc_stats {
 	uint64_t hits, misses, reclaims, flushes, writes[BC_NTYPES], bytes_written[BC_NTYPES];
 	uint64_t direct_writes, direct_reads, crc_retries;
+	uint64_t parts, fills;        /* bc_get_part misses (nothing read); their later reads */
 	uint64_t direct_read_bytes;   /* bytes asked of raid/ by direct and verified reads */
 	uint64_t repaired;    /* bad copies rewritten by self-healing reads */
 	size_t   cached_bytes, dirty_bytes;

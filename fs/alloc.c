@@ -248,21 +248,6 @@ static int busy(const struct bbinfo *bi, unsigned j)
 	return bit(bi->map, j) || (bi->pend && bit(bi->pend, j)) || (bi->hold && bit(bi->hold, j));
 }
 
-int hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len)
-{
-	struct hfs_alloc *a = fs->alloc;
-	uint64_t bbi = raw / HFS_BIGBLOCK;
-	unsigned j = (unsigned)(raw % HFS_BIGBLOCK / HFS_BLKSIZE), e;
-
-	if (!a || raw % HFS_BLKSIZE || len % HFS_BLKSIZE || bbi >= a->nbb ||
-	    raw % HFS_BIGBLOCK + len > HFS_BIGBLOCK)
-		return 0;
-	for (e = j + (unsigned)(len / HFS_BLKSIZE); j < e; j++)
-		if (busy(&a->bb[bbi], j))
-			return 0;
-	return 1;
-}
-
 /* Bits 64w..64w+63 of a big-block map (bit i is byte i / 8, bit i % 8). */
 static uint64_t map_word(const uint8_t *m, unsigned w)
 {

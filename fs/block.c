@@ -83,17 +83,6 @@ int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len)
 	return 0;
 }
 
-/* Whether a write of [in, in+n) into the DATA buffer at boff must read
- * the buffer first: not if it covers the buffer, nor if the buffer's other
- * bytes are unused space (fresh 4 KiB overlays fill buffers piece by
- * piece: no 16 KiB read for each first).  fs->lock held. */
-static int buf_needs_read(struct hfs_fs *fs, uint64_t boff, uint64_t in, uint64_t n)
-{
-	return !(in == 0 && n == BC_BUFSIZE) &&
-	       !(hfs_alloc_unused(fs, boff, in) &&
-		 hfs_alloc_unused(fs, boff + in + n, BC_BUFSIZE - in - n));
-}
-
 int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t len)
 {
 	while (len) {
@@ -103,7 +92,10 @@ int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t le
 
 		if (n > len)
 			n = len;
-		ret = bc_get(fs->bc, BC_DATA, boff, buf_needs_read(fs, boff, in, n) ? 0 : BC_GET_NEW, &b);
+		/* the rest of the buffer is not read: a fresh 4 KiB overlay
+		 * beside committed data costs no 16 KiB read (bc_get_part) */
+		ret = in % HFS_BLKSIZE || n % HFS_BLKSIZE ? bc_get(fs->bc, BC_DATA, boff, 0, &b) :
+		      bc_get_part(fs->bc, boff, (unsigned)in, (unsigned)n, &b);
 		if (ret)
 			return ret;
 		ret = bc_modify(b);
@@ -119,38 +111,6 @@ int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t le
 		len -= (uint32_t)n;
 	}
 	return 0;
-}
-
-unsigned small_reads(struct hfs_fs *fs, uint64_t raw, uint32_t len)
-{
-	uint64_t first = raw - raw % BC_BUFSIZE;
-	unsigned mask = 0;
-
-	while (len) {
-		uint64_t boff = raw - raw % BC_BUFSIZE, in = raw - boff, n = BC_BUFSIZE - in;
-
-		if (n > len)
-			n = len;
-		if (buf_needs_read(fs, boff, in, n))
-			mask |= 1u << ((boff - first) / BC_BUFSIZE);
-		raw += n;
-		len -= (uint32_t)n;
-	}
-	return mask;
-}
-
-void small_preload(struct hfs_fs *fs, uint64_t raw, unsigned mask)
-{
-	uint64_t first = raw - raw % BC_BUFSIZE;
-	unsigned k;
-
-	for (k = 0; mask >> k; k++) {
-		struct bc_buf *b;
-
-		/* a read error is small_write's to report */
-		if ((mask & (1u << k)) && bc_get(fs->bc, BC_DATA, first + k * BC_BUFSIZE, 0, &b) == 0)
-			bc_put(b);
-	}
 }
 
 int crc_verify(void *priv, const void *buf, size_t len)

@@ -52,14 +52,9 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 /* records and extents (block.c); fs->lock held unless said otherwise */
 int rec_get(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r);
 int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len);
+/* Writes through DATA buffers without reading the rest of a buffer it
+ * covers in part (bc_get_part). */
 int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t len);
-/* The buffers small_write(raw, len) would read first, as a mask of their
- * index from raw's buffer (fs->lock held); and their read into the cache
- * beforehand, fs->lock not held, so that small_write finds them there
- * instead of reading with every other write waiting for fs->lock.  The
- * caller keeps the extent allocated meanwhile. */
-unsigned small_reads(struct hfs_fs *fs, uint64_t raw, uint32_t len);
-void small_preload(struct hfs_fs *fs, uint64_t raw, unsigned mask);
 int crc_verify(void *priv, const void *buf, size_t len);
 int rec_heal(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out);
 int rec_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *r, uint8_t *out);

@@ -320,7 +320,6 @@ struct wblk {
 	int partial, old_ready, err;
 	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
-	unsigned preload;    /* its DATA buffers to read in phase B (small_reads) */
 	int locked;          /* stored in phase C with fs->lock held (pieces: a
 			      * pieces block, or no contiguous extent free) */
 	uint32_t ovmask;     /* overlays merged into data (D4 checks them) */
@@ -636,8 +635,6 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				}
 				if (ret)
 					break;
-				if (b->ovl)
-					b->preload = small_reads(fs, hfs_raw(b->za), b->len);
 				nb++;
 				done += n;
 				continue;
@@ -729,8 +726,6 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			continue;   /* all of it in phase C */
 		if (b->ovl) {
 			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
-			if (b->preload)
-				small_preload(fs, hfs_raw(b->za), b->preload);
 			continue;
 		}
 		if (b->partial) {

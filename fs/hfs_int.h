@@ -283,10 +283,6 @@ int  hfs_free(struct hfs_fs *fs, uint64_t zaddr, uint32_t len);
 void hfs_alloc_committed(struct hfs_fs *fs);      /* delayed frees become reusable */
 uint64_t hfs_alloc_free_blocks(struct hfs_fs *fs);
 uint64_t hfs_alloc_pending_blocks(struct hfs_fs *fs);   /* freed, reusable after the commit */
-/* 1 when no block of raw range [raw, raw+len) (one big-block, 4 KiB aligned)
- * is allocated or freed-but-pending: its bytes are garbage nobody, not even
- * the committed state, references (len 0: 1). */
-int  hfs_alloc_unused(struct hfs_fs *fs, uint64_t raw, uint64_t len);
 /* Free blocks file data can use: all free blocks but those inside the
  * B-tree's big-blocks (statfs f_bavail). */
 uint64_t hfs_alloc_data_blocks(struct hfs_fs *fs);
