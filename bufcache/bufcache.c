@@ -80,6 +80,26 @@ void bcb_destroy(struct bc *c, struct bcb *b)
 	free(b);
 }
 
+/* A new unreferenced buffer at off, hashed and counted as cached (its
+ * bytes uninitialized); NULL when out of memory.  c->lock held. */
+static struct bcb *bcb_new(struct bc *c, enum bc_type t, uint64_t off, enum bcb_state state)
+{
+	struct bcb *b = calloc(1, sizeof(*b));
+
+	if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
+		free(b);
+		return NULL;
+	}
+	b->pub.b_off = off;
+	b->pub.b_type = t;
+	b->b_cache = c;
+	b->b_state = state;
+	b->b_hnext = c->hash[hash_of(off)];
+	c->hash[hash_of(off)] = b;
+	c->cached += BC_BUFSIZE;
+	return b;
+}
+
 /* Invariant (6): drop clean unreferenced buffers, oldest first. */
 static void reclaim(struct bc *c, size_t want_free)
 {
@@ -277,22 +297,13 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 	}
 	/* a miss: a buffer holding only the caller's sectors, nothing read */
 	reclaim(c, BC_BUFSIZE);
-	b = calloc(1, sizeof(*b));
-	if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
-		free(b);
+	if (!(b = bcb_new(c, BC_DATA, off, BCB_CLEAN))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
 	memset(b->pub.b_data, 0, BC_BUFSIZE);
-	b->pub.b_off = off;
-	b->pub.b_type = BC_DATA;
-	b->b_cache = c;
 	b->b_refs = 1;
-	b->b_state = BCB_CLEAN;
 	b->b_missing = ((1u << BC_NSECT) - 1) & ~mask;
-	b->b_hnext = c->hash[hash_of(off)];
-	c->hash[hash_of(off)] = b;
-	c->cached += BC_BUFSIZE;
 	c->st.misses++;
 	c->st.parts++;
 	pthread_mutex_unlock(&c->lock);
@@ -335,20 +346,11 @@ again:
 		return 0;
 	}
 	reclaim(c, BC_BUFSIZE);
-	b = calloc(1, sizeof(*b));
-	if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
-		free(b);
+	if (!(b = bcb_new(c, t, off, BCB_LOADING))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
 	}
-	b->pub.b_off = off;
-	b->pub.b_type = t;
-	b->b_cache = c;
 	b->b_refs = 1;
-	b->b_state = BCB_LOADING;
-	b->b_hnext = c->hash[hash_of(off)];
-	c->hash[hash_of(off)] = b;
-	c->cached += BC_BUFSIZE;
 	c->st.misses++;
 	pthread_mutex_unlock(&c->lock);
 
@@ -401,20 +403,11 @@ int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc
 	}
 	reclaim(c, (size_t)n * BC_BUFSIZE);
 	for (i = 0; i < n; i++) {
-		struct bcb *b = calloc(1, sizeof(*b));
+		struct bcb *b = bcb_new(c, t, off + (uint64_t)i * BC_BUFSIZE, BCB_LOADING);
 
-		if (!b || !(b->pub.b_data = bc_mem_buf(&c->mem))) {
-			free(b);
+		if (!b)
 			break;
-		}
-		b->pub.b_off = off + (uint64_t)i * BC_BUFSIZE;
-		b->pub.b_type = t;
-		b->b_cache = c;
 		b->b_refs = i == 0;     /* the first is the caller's */
-		b->b_state = BCB_LOADING;
-		b->b_hnext = c->hash[hash_of(b->pub.b_off)];
-		c->hash[hash_of(b->pub.b_off)] = b;
-		c->cached += BC_BUFSIZE;
 		bl[i] = b;
 	}
 	n = i;
