@@ -314,7 +314,7 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 int bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out)
 {
 	struct bcb *b;
-	int ret;
+	int ret, partial;
 
 	if ((unsigned)t >= BC_NTYPES || off % BC_BUFSIZE)
 		return -EINVAL;
@@ -336,9 +336,10 @@ again:
 		}
 		if (flags & BC_GET_NEW)
 			b->b_missing = 0;   /* the caller owns every byte */
+		partial = b->b_missing != 0;   /* read under the lock: fill rechecks it */
 		c->st.hits++;
 		pthread_mutex_unlock(&c->lock);
-		if (b->b_missing && (ret = fill(c, b)) != 0) {
+		if (partial && (ret = fill(c, b)) != 0) {
 			bc_put(&b->pub);
 			return ret;
 		}
