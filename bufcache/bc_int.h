@@ -43,6 +43,7 @@ struct bcb {
 
 #define BC_SECT   4096u
 #define BC_NSECT  (BC_BUFSIZE / BC_SECT)
+#define BC_SECT_ALL ((1u << BC_NSECT) - 1)
 
 int bcb_cmp(struct bcb *a, struct bcb *b);
 RB_HEAD(bc_modtree, bcb);

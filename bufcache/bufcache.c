@@ -100,6 +100,15 @@ static struct bcb *bcb_new(struct bc *c, enum bc_type t, uint64_t off, enum bcb_
 	return b;
 }
 
+/* Take a reference on a cached buffer for a get of type t. */
+static void take(struct bc *c, struct bcb *b, enum bc_type t)
+{
+	b->b_refs++;
+	lru_remove(c, b);
+	b->pub.b_type = t;
+	c->st.hits++;
+}
+
 /* Invariant (6): drop clean unreferenced buffers, oldest first. */
 static void reclaim(struct bc *c, size_t want_free)
 {
@@ -253,25 +262,28 @@ static unsigned sect_mask(uint64_t in, size_t len)
 	return len ? ((1u << last) - 1) & ~((1u << first) - 1) : 0;
 }
 
-/* Whether the sectors a buffer holds (not in missing) are one run. */
-static int held_contiguous(unsigned missing)
+/* The sectors [*s0, *s1) from the first to the last a buffer holds (not
+ * in missing, which leaves at least one); 1 if it holds all of them, one
+ * run. */
+static int held_run(unsigned missing, unsigned *s0, unsigned *s1)
 {
-	unsigned held = ~missing & ((1u << BC_NSECT) - 1);
+	unsigned held = ~missing & BC_SECT_ALL;
 
-	held >>= __builtin_ctz(held | (1u << BC_NSECT));
-	return (held & (held + 1)) == 0;
+	*s0 = (unsigned)__builtin_ctz(held);
+	*s1 = 32 - (unsigned)__builtin_clz(held);
+	return (unsigned)__builtin_popcount(held) == *s1 - *s0;
 }
 
 int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc_buf **out)
 {
-	unsigned mask;
+	unsigned mask, s0, s1;
 	struct bcb *b;
 
 	if (off % BC_BUFSIZE || in % BC_SECT || len % BC_SECT || !len || in + len > BC_BUFSIZE)
 		return -EINVAL;
 	if (len == BC_BUFSIZE)
 		return bc_get(c, BC_DATA, off, BC_GET_NEW, out);
-	mask = ((1u << (len / BC_SECT)) - 1) << (in / BC_SECT);
+	mask = sect_mask(in, len);
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		b = bcb_find(c, off);
@@ -279,7 +291,7 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 			break;
 		pthread_cond_wait(&c->cv, &c->lock);
 	}
-	if (b && b->b_missing && !held_contiguous(b->b_missing & ~mask)) {
+	if (b && b->b_missing && !held_run(b->b_missing & ~mask, &s0, &s1)) {
 		/* the buffer would hold two runs (a flush writes one run per
 		 * buffer): read it in full */
 		pthread_mutex_unlock(&c->lock);
@@ -287,10 +299,7 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 	}
 	if (b) {
 		b->b_missing &= ~mask;
-		b->b_refs++;
-		lru_remove(c, b);
-		b->pub.b_type = BC_DATA;
-		c->st.hits++;
+		take(c, b, BC_DATA);
 		pthread_mutex_unlock(&c->lock);
 		*out = &b->pub;
 		return 0;
@@ -303,7 +312,7 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 	}
 	memset(b->pub.b_data, 0, BC_BUFSIZE);
 	b->b_refs = 1;
-	b->b_missing = ((1u << BC_NSECT) - 1) & ~mask;
+	b->b_missing = BC_SECT_ALL & ~mask;
 	c->st.misses++;
 	c->st.parts++;
 	pthread_mutex_unlock(&c->lock);
@@ -326,9 +335,7 @@ again:
 			pthread_cond_wait(&c->cv, &c->lock);
 			goto again;
 		}
-		b->b_refs++;
-		lru_remove(c, b);
-		b->pub.b_type = t;
+		take(c, b, t);
 		if ((flags & BC_GET_NEW) && b->b_state == BCB_CLEAN) {
 			memset(b->pub.b_data, 0, BC_BUFSIZE);
 			b->pub.b_user = 0;
@@ -337,7 +344,6 @@ again:
 		if (flags & BC_GET_NEW)
 			b->b_missing = 0;   /* the caller owns every byte */
 		partial = b->b_missing != 0;   /* read under the lock: fill rechecks it */
-		c->st.hits++;
 		pthread_mutex_unlock(&c->lock);
 		if (partial && (ret = fill(c, b)) != 0) {
 			bc_put(&b->pub);
@@ -530,7 +536,6 @@ struct wio {
 	struct bc_run run;
 	int head;                        /* index of the entry whose write carries this buffer */
 	unsigned missing;                /* b_missing when the step took the buffer */
-	uint8_t *bounce;                 /* head of a run: the run's bytes, one device write */
 };
 
 static void write_done(struct raid_io *io, int err)
@@ -615,10 +620,9 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			if (x[i].missing) {
 				/* a bc_get_part buffer: only the run of sectors it
 				 * holds, the others on disk stay as they are */
-				unsigned held = ~x[i].missing & ((1u << BC_NSECT) - 1);
-				unsigned s0 = (unsigned)__builtin_ctz(held);
-				unsigned s1 = BC_NSECT - (unsigned)__builtin_clz(held << (32 - BC_NSECT));
+				unsigned s0, s1;
 
+				held_run(x[i].missing, &s0, &s1);   /* one run (bc_get_part) */
 				x[i].io.io_off += s0 * BC_SECT;
 				x[i].io.io_buf += s0 * BC_SECT;
 				x[i].io.io_len = (s1 - s0) * BC_SECT;
@@ -628,7 +632,6 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			x[i].w = &w;
 			x[i].c = c;
 			x[i].head = i;
-			x[i].bounce = NULL;
 		}
 		/* Buffers adjacent on disk (the UNDO FIFO, fresh DATA space) go
 		 * out as one write of a bounce copy: one device request per run
@@ -646,16 +649,14 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 			if (j - i > 1 && !area)
 				area = bc_mem_run(&c->mem, (size_t)n * BC_BUFSIZE);
 			if (j - i > 1 && area) {
-				x[i].bounce = area + (size_t)i * BC_BUFSIZE;
+				x[i].io.io_buf = area + (size_t)i * BC_BUFSIZE;
 				for (k = i; k < j; k++) {
-					memcpy(x[i].bounce + (size_t)(k - i) * BC_BUFSIZE, x[k].b->pub.b_data,
-					       BC_BUFSIZE);
+					memcpy(x[i].io.io_buf + (size_t)(k - i) * BC_BUFSIZE,
+					       x[k].b->pub.b_data, BC_BUFSIZE);
 					x[k].head = i;
 				}
-				x[i].io.io_buf = x[i].bounce;
 				x[i].io.io_len = (size_t)(j - i) * BC_BUFSIZE;
 			} else {
-				x[i].bounce = NULL;
 				j = i + 1;
 			}
 			w.left++;

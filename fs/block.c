@@ -92,10 +92,10 @@ int small_write(struct hfs_fs *fs, uint64_t raw, const uint8_t *src, uint32_t le
 
 		if (n > len)
 			n = len;
-		/* the rest of the buffer is not read: a fresh 4 KiB overlay
-		 * beside committed data costs no 16 KiB read (bc_get_part) */
-		ret = in % HFS_BLKSIZE || n % HFS_BLKSIZE ? bc_get(fs->bc, BC_DATA, boff, 0, &b) :
-		      bc_get_part(fs->bc, boff, (unsigned)in, (unsigned)n, &b);
+		/* SMALL extents are 4 KiB granular (hfs_alloc), so the rest
+		 * of the buffer is never read: a fresh 4 KiB overlay beside
+		 * committed data costs no 16 KiB read */
+		ret = bc_get_part(fs->bc, boff, (unsigned)in, (unsigned)n, &b);
 		if (ret)
 			return ret;
 		ret = bc_modify(b);
