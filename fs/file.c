@@ -17,10 +17,14 @@
  * 4 KiB SMALL extent and gets its own record, keyed by its file offset,
  * which supersedes the base's bytes there.  The base is untouched (its CRC
  * still covers its own bytes).  Once a write would leave more than
- * HFS_OVL_MAX overlays on a block, it merges: the block is read with its
- * overlays, stored whole in fresh space, and the overlays are dropped in
- * the same operation.  Every path that replaces or drops a base drops its
- * overlays with it (ovl_drop), so an overlay never outlives its base.
+ * HFS_OVL_MAX overlays on a block, the block changes kind.  A CRC4K base
+ * becomes a pieces record: its pieces, its overlays and the write's, each
+ * of whose CRCs is known, so nothing is read or moved and the base's
+ * superseded pieces are freed.  Another base merges: the block is read
+ * with its overlays, stored whole in fresh space, and the overlays are
+ * dropped in the same operation.  Every path that replaces or drops a
+ * base drops its overlays with it (ovl_drop), so an overlay never
+ * outlives its base.
  *
  * fallocate stores unwritten records (HFS_DATAF_ZERO): a LARGE extent that
  * is allocated but never written, which reads as zeros whatever its bytes
@@ -30,9 +34,9 @@
  * unwritten, so a crash before the commit still reads zeros there.
  *
  * Pieces records (pieces.c): a block that finds no contiguous extent in
- * phase A, and a partial write into a block already stored as pieces, is
- * written in phase C with fs->lock held ("locked"), piece by piece, into
- * any free 4 KiB blocks.  Reads of a pieces block read its pieces in
+ * phase A, one whose overlays are full (above), and a partial write into
+ * a block already stored as pieces, is written in phase C with fs->lock
+ * held ("locked"), piece by piece, into any free 4 KiB blocks.  Reads of a pieces block read its pieces in
  * phase A.
  */
 #include <errno.h>
@@ -320,8 +324,9 @@ struct wblk {
 	int partial, old_ready, err;
 	int inplace;         /* za is old's unwritten extent, claimed (D7) */
 	int ovl;             /* write the pieces as overlays (len = n bytes at za) */
-	int locked;          /* stored in phase C with fs->lock held (pieces: a
-			      * pieces block, or no contiguous extent free) */
+	int locked;          /* stored in phase C with fs->lock held, as pieces:
+			      * 1 a pieces block, 2 no contiguous extent free,
+			      * 3 a CRC4K block whose overlays are full */
 	uint32_t ovmask;     /* overlays merged into data (D4 checks them) */
 	uint64_t ovaddr[NPIECE];
 	struct ovmerge *om;  /* a merge over a LARGE base, read in phase B */
@@ -466,9 +471,10 @@ static int ovl_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 
 /* The old, fully locked way for one block: read, merge, store.  Used when
  * a block changed between phases A and C (D4), for pieces blocks, and
- * when phase A found no contiguous extent (block_store stores pieces). */
+ * (as_pieces) when phase A found no contiguous extent (block_store stores
+ * pieces) or full overlays on a CRC4K block. */
 static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, size_t in,
-				const uint8_t *src, size_t n, uint8_t *scratch, int no_extent)
+				const uint8_t *src, size_t n, uint8_t *scratch, int as_pieces)
 {
 	int whole = in == 0 && n == HFS_FBLOCK;
 	struct rec r;
@@ -479,7 +485,7 @@ static int write_partial_locked(struct hfs_fs *fs, struct hfs_inode *ip, uint64_
 		return ret;
 	/* only the pieces it touches: into a pieces block, and when no
 	 * extent is free (the other pieces need no new space then) */
-	if (!whole && (rec_pieces(&r) || (no_extent && !(r.present && (r.flags & HFS_DATAF_ZERO)))))
+	if (!whole && (rec_pieces(&r) || (as_pieces && !(r.present && (r.flags & HFS_DATAF_ZERO)))))
 		return pieces_write(fs, ip, fbo, &r, in, src, n);
 	memset(scratch, 0, HFS_FBLOCK);
 	if (r.present && !whole && (ret = block_read(fs, ip->ino, fbo, &r, scratch)) != 0)
@@ -635,6 +641,16 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				}
 				if (ret)
 					break;
+				nb++;
+				done += n;
+				continue;
+			}
+			if (in % HFS_BLKSIZE == 0 && n % HFS_BLKSIZE == 0 && rec_crc4k(&b->old)) {
+				/* overlays full, whole pieces over a CRC4K base:
+				 * the block becomes pieces in phase C (its base,
+				 * its overlays and the new ones, each CRC known),
+				 * instead of a merge that reads and rewrites it */
+				b->locked = 3;
 				nb++;
 				done += n;
 				continue;
@@ -822,7 +838,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 
 				r = posix_memalign((void **)&scratch, 4096, HFS_FBLOCK) ? -ENOMEM :
 				    write_partial_locked(fs, ip, b->fbo, b->in, src + b->at, b->n, scratch,
-							 b->locked == 2);
+							 b->locked >= 2);
 				if (r != -ENOMEM)
 					free(scratch);
 			}

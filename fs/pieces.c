@@ -322,8 +322,10 @@ static uint32_t span_mask(size_t s, size_t e)
 
 /* cur (any record but an unwritten one; none: all holes) as pieces in
  * nr, without writing anything: a pieces record as it is; another record
- * as the blocks of its extent, overlays where it has them, with the CRCs
- * of the block read here once (its own CRCs checked) into blk.  *have:
+ * as the blocks of its extent, overlays where it has them.  A CRC4K
+ * record and the overlays know every piece's CRC, so nothing is read (a
+ * later read checks each piece against it); of another record the block
+ * is read here once (its own CRCs checked) into blk for them.  *have:
  * blk holds the whole block. */
 static int pieces_of(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *cur,
 		     uint8_t *blk, struct rec *nr, int *have)
@@ -342,20 +344,22 @@ static int pieces_of(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct
 	pieces_init(nr);
 	if (!cur->present)
 		return 0;
-	memset(blk, 0, HFS_FBLOCK);
-	ret = block_read(fs, ino, fbo, cur, blk);
-	if (!ret && ovl_capable(cur))
-		ret = ovl_get(fs, ino, fbo, &o);
+	if (rec_crc4k(cur)) {
+		ret = ovl_capable(cur) ? ovl_get(fs, ino, fbo, &o) : 0;
+	} else {
+		memset(blk, 0, HFS_FBLOCK);
+		ret = block_read(fs, ino, fbo, cur, blk);
+		if (!ret && ovl_capable(cur))
+			ret = ovl_get(fs, ino, fbo, &o);
+		*have = !ret;
+	}
 	for (p = 0; !ret && p < cur->len / HFS_BLKSIZE; p++) {
 		int ov = !!(o.mask & (1u << p));
 
 		nr->paddr[p] = ov ? o.r[p].addr : cur->addr + p * HFS_BLKSIZE;
-		/* a CRC4K record knows its pieces' CRCs (the read verified
-		 * the block's, which they make up: C1 in block.c) */
 		nr->pcrc[p] = ov ? o.r[p].crc : rec_crc4k(cur) ? cur->pcrc[p] :
 			      crc_of(blk + p * HFS_BLKSIZE, HFS_BLKSIZE);
 	}
-	*have = !ret;
 	return ret;
 }
 

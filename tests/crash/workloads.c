@@ -447,8 +447,9 @@ static void wl_big_punch(struct wl *w)
 }
 
 /* 4 KiB-aligned overwrites of full 64 KiB blocks: overlay records
- * (fs/block.c), a block driven past HFS_OVL_MAX (merge), multi-piece and
- * unaligned writes, a truncate into and a punch over overlaid blocks, a
+ * (fs/block.c), blocks driven past HFS_OVL_MAX (they become pieces
+ * records, fs/pieces.c), an unaligned write over overlays (merge),
+ * multi-piece writes, a truncate into and a punch over overlaid blocks, a
  * whole-block overwrite that replaces its overlays */
 static void wl_overlay(struct wl *w)
 {
@@ -464,6 +465,11 @@ static void wl_overlay(struct wl *w)
 		if (i % 6 == 5)
 			w_fsync(w, "f");
 	}
+	for (i = 0; i < 9; i++)                       /* the ninth: pieces */
+		w_write(w, "f", 6 * BLK + (uint64_t)i * 8192, 4096, 0);
+	w_write(w, "f", 6 * BLK + 20000, 100, 0);     /* into the pieces block */
+	w_write(w, "f", 7 * BLK + 4096, 4096, 0);
+	w_write(w, "f", 7 * BLK + 5000, 3000, 0);     /* unaligned over an overlay: merge */
 	w_write(w, "f", 3 * BLK + 1000, 3000, 0);     /* unaligned: read-modify-write */
 	w_write(w, "f", 2 * BLK, BLK, 0);             /* whole block over overlays */
 	w_fdatasync(w, "f");
@@ -577,7 +583,7 @@ const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0, NULL },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0, NULL },
 	{ "overwrite_small", "small overwrites in a 300 KiB file", wl_overwrite_small, NULL, 0, 0, 0, NULL },
-	{ "overlay", "4 KiB overwrites of 64 KiB blocks, merge, truncate, punch", wl_overlay, NULL, 0, 0, 0, NULL },
+	{ "overlay", "4 KiB overwrites of 64 KiB blocks, to pieces, merge, truncate, punch", wl_overlay, NULL, 0, 0, 0, NULL },
 	{ "direct_large", "64 KiB-aligned O_DIRECT writes and overwrites", wl_direct_large, NULL, 0, 1, 0, NULL },
 	{ "large_buffered", "aligned large buffered writes mixed with small", wl_large_buffered, NULL, 0, 0, 0, NULL },
 	{ "truncate", "truncate down, up, unaligned, to zero", wl_truncate, NULL, 0, 0, 0, NULL },

@@ -235,9 +235,20 @@ static void test_concurrent_sections(void **st)
 	concurrent();
 }
 
-/* 12 page writers per block: past HFS_OVL_MAX overlays a page write merges
- * (read, merge, rewrite the block), racing the overlay writes (D4). */
+/* 12 page writers per block on a volume of minor 6 (no CRC4K records):
+ * past HFS_OVL_MAX overlays a page write merges (read, merge, rewrite the
+ * block), racing the overlay writes (D4). */
 static void test_concurrent_merges(void **st)
+{
+	tu_img_minor(img, 6);
+	NTHR = NTHR_MAX;
+	concurrent();
+}
+
+/* The same on a volume of minor 7: past HFS_OVL_MAX overlays a page write
+ * turns the CRC4K block into pieces (fs->lock held), racing overlay
+ * writes still in flight on the block (D4), readers and flushes. */
+static void test_concurrent_to_pieces(void **st)
 {
 	NTHR = NTHR_MAX;
 	concurrent();
@@ -559,16 +570,18 @@ static void test_merge_cold(void **st)
 	rot_overlay(fs, ip.ino, 0, 3, 0);   /* block 0: piece 3 bad on leg 0 */
 	rot_overlay(fs, ip.ino, HFS_FBLOCK, 2, 0);   /* block 1: piece 2 bad on both */
 	rot_overlay(fs, ip.ino, HFS_FBLOCK, 2, 1);
-	/* a ninth piece on block 0: a merge */
+	/* a write into block 0 not of whole pieces (those would make the
+	 * CRC4K block pieces, test_ovl_to_pieces): a merge */
 	memset(pc, 0xA5, sizeof(pc));
-	memcpy(want + 12 * HFS_BLKSIZE, pc, sizeof(pc));
+	memcpy(want + 12 * HFS_BLKSIZE + 512, pc, sizeof(pc) - 512);
 	bc_get_stats(fs->bc, &b0);
-	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc), 12 * HFS_BLKSIZE), 0);
+	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc) - 512, 12 * HFS_BLKSIZE + 512), 0);
 	bc_get_stats(fs->bc, &b1);
 	/* the base and the eight overlays, at least (a redo reads again) */
 	assert_true(b1.direct_reads - b0.direct_reads >= 1 + HFS_OVL_MAX);
 	/* block 1: the merge cannot read piece 2 */
-	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc), HFS_FBLOCK + 12 * HFS_BLKSIZE), -EIO);
+	assert_int_equal(tu_file_write(fs, ip.ino, pc, sizeof(pc) - 512, HFS_FBLOCK + 12 * HFS_BLKSIZE + 512),
+			 -EIO);
 	/* fresh overlays on block 2, the first two into the rest of the
 	 * buffer of its committed ones (read first, in phase B) */
 	for (k = 0; k < 3; k++) {
@@ -596,17 +609,129 @@ static void test_merge_cold(void **st)
 	free(got);
 }
 
+/* HFS_OVL_MAX overlays on a CRC4K block, committed, the cache cold: a
+ * ninth whole piece turns the block into a pieces record without reading
+ * anything (its base's pieces and the overlays keep their places and
+ * CRCs; the base's superseded pieces are freed).  A base piece bad on
+ * both legs, which the conversion never read, is then -EIO alone; an
+ * overlay bad on one leg (now a piece) heals when read.  A later piece write replaces
+ * just that piece. */
+static void test_ovl_to_pieces(void **st)
+{
+	const char *p[2] = { mimg[0], mimg[1] };
+	uint8_t *want = malloc(2 * HFS_FBLOCK), *got = NULL, *c = NULL;
+	struct bc_stats b0, b1;
+	struct hfs_inode ip;
+	struct hfs_fs *fs;
+	struct rec r0, r;
+	uint64_t free0;
+	unsigned k, q;
+	size_t i;
+
+	assert_non_null(want);
+	assert_int_equal(posix_memalign((void **)&got, 4096, 2 * HFS_FBLOCK), 0);
+	assert_int_equal(posix_memalign((void **)&c, 4096, HFS_BLKSIZE), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	for (i = 0; i < 2 * HFS_FBLOCK; i++)
+		want[i] = (uint8_t)(i * 5 + (i >> 12) + 2);
+	assert_int_equal(tu_new_file(fs, &ip), 0);
+	assert_int_equal(tu_file_write(fs, ip.ino, want, 2 * HFS_FBLOCK, 0), 0);
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(rec_get(fs, ip.ino, 0, &r0), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_true(rec_crc4k(&r0));
+	/* overlays on the even pieces 0..14 of block 0 */
+	for (k = 0; k < HFS_OVL_MAX; k++) {
+		uint64_t off = 2 * k * HFS_BLKSIZE;
+
+		for (i = 0; i < HFS_BLKSIZE; i++)
+			want[off + i] = (uint8_t)(k * 29 + i * 7 + 3);
+		assert_int_equal(tu_file_write(fs, ip.ino, want + off, HFS_BLKSIZE, off), 0);
+	}
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	rot_overlay(fs, ip.ino, 0, 6, 1);   /* overlay on piece 6 bad on leg 1 */
+	for (k = 0; k < 2; k++) {           /* base piece 9 bad on both legs */
+		uint64_t raw = hfs_raw(r0.addr) + 9 * HFS_BLKSIZE;
+
+		assert_int_equal(raid_read_copy(fs->rs, (int)k, raw, c, HFS_BLKSIZE), 0);
+		c[9] ^= 0x11;
+		assert_int_equal(raid_write_copy(fs->rs, (int)k, raw, c, HFS_BLKSIZE), 0);
+	}
+	pthread_mutex_lock(&fs->lock);
+	free0 = hfs_alloc_free_blocks(fs);
+	pthread_mutex_unlock(&fs->lock);
+	/* pieces 3-5 in one write: 3 and 5 would be a ninth and tenth overlay */
+	for (i = 0; i < 3 * HFS_BLKSIZE; i++)
+		want[3 * HFS_BLKSIZE + i] = (uint8_t)(i * 3 + 77);
+	bc_get_stats(fs->bc, &b0);
+	assert_int_equal(tu_file_write(fs, ip.ino, want + 3 * HFS_BLKSIZE, 3 * HFS_BLKSIZE, 3 * HFS_BLKSIZE), 0);
+	bc_get_stats(fs->bc, &b1);
+	assert_int_equal(b1.direct_reads, b0.direct_reads);   /* nothing read */
+	assert_int_equal(b1.fills, b0.fills);
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(rec_get(fs, ip.ino, 0, &r), 0);
+	assert_int_equal(hfs_inode_load(fs, ip.ino, &ip), 0);
+	/* the write took 3 pieces (3, 4 and 5); base pieces 0-5, 6, 8, 10,
+	 * 12 and 14 (superseded) are freed, the overlay on 4 too */
+	assert_int_equal(hfs_alloc_free_blocks(fs), free0 - 3 + 10 + 1);
+	assert_int_equal(hfs_alloc_selfcheck(fs), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_true(rec_pieces(&r));
+	for (q = 0; q < NPIECE; q++) {
+		assert_true(r.paddr[q] != 0);
+		if (q % 2 && q != 3 && q != 5) {
+			assert_int_equal(r.paddr[q], r0.addr + q * HFS_BLKSIZE);   /* kept in place */
+			assert_int_equal(r.pcrc[q], r0.pcrc[q]);
+		}
+	}
+	/* 16 pieces on block 0, block 1 whole; no overlay is left */
+	assert_int_equal(ip.blocks, (uint64_t)(16 + 16) * (HFS_BLKSIZE / 512));
+	{
+		struct ovl o;
+
+		pthread_mutex_lock(&fs->lock);
+		assert_int_equal(ovl_get(fs, ip.ino, 0, &o), 0);
+		pthread_mutex_unlock(&fs->lock);
+		assert_int_equal(o.mask, 0);
+	}
+	/* a later piece write replaces that piece only */
+	for (i = 0; i < HFS_BLKSIZE; i++)
+		want[7 * HFS_BLKSIZE + i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(tu_file_write(fs, ip.ino, want + 7 * HFS_BLKSIZE, HFS_BLKSIZE, 7 * HFS_BLKSIZE), 0);
+	assert_int_equal(hfs_close(fs), 0);
+	assert_int_equal(hfs_open(p, 2, NULL, &fs), 0);
+	/* all but piece 9 read right; piece 6's read healed leg 1 */
+	assert_int_equal(tu_file_read(fs, ip.ino, got, 9 * HFS_BLKSIZE, 0), (ssize_t)(9 * HFS_BLKSIZE));
+	assert_memory_equal(got, want, 9 * HFS_BLKSIZE);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_BLKSIZE, 9 * HFS_BLKSIZE), -EIO);
+	assert_int_equal(tu_file_read(fs, ip.ino, got, HFS_FBLOCK + 6 * HFS_BLKSIZE, 10 * HFS_BLKSIZE),
+			 (ssize_t)(HFS_FBLOCK + 6 * HFS_BLKSIZE));
+	assert_memory_equal(got, want + 10 * HFS_BLKSIZE, HFS_FBLOCK + 6 * HFS_BLKSIZE);
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(rec_get(fs, ip.ino, 0, &r), 0);
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(raid_read_copy(fs->rs, 1, hfs_raw(r.paddr[6]), c, HFS_BLKSIZE), 0);
+	assert_memory_equal(c, want + 6 * HFS_BLKSIZE, HFS_BLKSIZE);
+	assert_int_equal(hfs_close(fs), 0);
+	free(want);
+	free(got);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32_is_zlib),
 		cmocka_unit_test_setup_teardown(test_concurrent_sections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_merges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_to_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_pieces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_minor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pieces_heal, setup_mirror, teardown_mirror),
 		cmocka_unit_test_setup_teardown(test_merge_cold, setup_mirror, teardown_mirror),
+		cmocka_unit_test_setup_teardown(test_ovl_to_pieces, setup_mirror, teardown_mirror),
 	};
 
 	tu_seed(0);
