@@ -163,6 +163,15 @@ static void print_status(const char *js)
 	       strtoull(jget(js, "size_bytes", a, sizeof(a)), NULL, 10) >> 20,
 	       strtoull(jget(js, "free_bytes", b, sizeof(b)), NULL, 10) >> 20,
 	       jget(js, "inodes", c, sizeof(c)));
+	/* partial: misses that read nothing (bc_get_part); filled: read later */
+	if (*jget(js, "cache_hits", a, sizeof(a)))
+		printf("  cache:  %llu MiB (%llu MiB dirty), %s hits, %s misses, %s partial (%s filled), "
+		       "direct %s reads, %s writes\n",
+		       strtoull(jget(js, "cache_bytes", b, sizeof(b)), NULL, 10) >> 20,
+		       strtoull(jget(js, "dirty_bytes", c, sizeof(c)), NULL, 10) >> 20, a,
+		       jget(js, "cache_misses", d, sizeof(d)), jget(js, "cache_partial", e, sizeof(e)),
+		       jget(js, "cache_fills", f, sizeof(f)), jget(js, "direct_reads", g, sizeof(g)),
+		       jget(js, "direct_writes", h, sizeof(h)));
 	if (scrub) {
 		jget(scrub, "state", a, sizeof(a));
 		if (!strcmp(a, "none"))

@@ -4,7 +4,8 @@
 # (a) Random 4 KiB reads after a remount cost the device about 4 KiB each,
 #     not the 64 KiB block: the daemon's read_bytes (/proc/PID/io, bytes
 #     the kernel fetched from the device for it) per read stays under
-#     12 KiB (whole blocks would be 64 KiB), and every byte read is right.
+#     12 KiB (whole blocks would be 64 KiB), and every byte read is right;
+#     hfsctl status counts them as direct reads and shows the cache.
 # (b) One rotted 4 KiB piece on a single device: fsck -n names the piece
 #     (exit 4); a mount reads that piece as EIO and its neighbours right.
 # (c) Mirror: piece 5 rotted on leg 0 and piece 6 on leg 1 (no copy of the
@@ -58,6 +59,10 @@ elif cmd == "check":          # check FILE BYTES OFF LEN: pread must give the pa
     os.close(fd)
 PY
 
+jstat() { # jstat MNT KEY: a number of the status JSON
+	"$B/hfsctl" status --json "$1" | sed -n "s/^ *\"$2\": \([0-9]*\),/\1/p"
+}
+
 daemon_read_bytes() { # daemon_read_bytes MNT: read_bytes of the daemon serving MNT
 	local pid
 	pid=$("$B/hfsctl" status --json "$1" | sed -n 's/^ *"pid": \([0-9]*\),/\1/p')
@@ -77,8 +82,12 @@ check "a: write 8 MiB" python3 "$T/tool.py" write "$m/f" $SZ
 check "a: umount" hfs_umount "$m" "$dev"
 check "a: remount" hfs_mount "$m" "$dev"
 r0=$(daemon_read_bytes "$m")
+d0=$(jstat "$m" direct_reads)
 check "a: $N random 4 KiB reads are right" python3 "$T/tool.py" randread "$m/f" $SZ $N
 r1=$(daemon_read_bytes "$m")
+d1=$(jstat "$m" direct_reads)
+check "a: status counts a direct read for each ($d0 -> $d1)" test "$((${d1:-0} - ${d0:-0}))" -ge $N
+check "a: hfsctl status shows the cache" bash -c "'$B/hfsctl' status '$m' | grep -Eq '^  cache:  [0-9]+ MiB \([0-9]+ MiB dirty\), [1-9][0-9]* hits, [1-9][0-9]* misses, [0-9]+ partial \([0-9]+ filled\), direct [1-9][0-9]* reads'"
 per=$(( (${r1:-0} - ${r0:-0}) / N ))
 echo "a: daemon read_bytes per 4 KiB read: $per (from $r0 to $r1)"
 check "a: read_bytes known" test -n "$r0" -a -n "$r1"
