@@ -91,7 +91,7 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	uint8_t *out = buf;
 	struct rblk *bl;
 	struct rio *rio;
-	size_t done = 0, nb, i, good;
+	size_t done = 0, nb, i, next, good, issued = 0;
 	int ret = 0, aret, large = 0;
 
 	if (data_enter(fs) && (ret = hfs_inode_load(fs, ip->ino, ip)) != 0) {
@@ -231,6 +231,16 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 		/* a CRC4K block read in part: its pieces [p0, p1) only */
 		skip = b->p1 ? (size_t)b->p0 * HFS_BLKSIZE : 0;
 		rlen = b->p1 ? (size_t)(b->p1 - b->p0) * HFS_BLKSIZE : (j - i - 1) * HFS_FBLOCK + b->r.len;
+		b->run = j - i;
+		for (next = j; next < nb && bl[next].r.present != 1; next++)
+			;
+		if (!issued && next == nb) {
+			/* the read's only I/O: waited for on this thread (raid/
+			 * runs a lone read here), no completion hand-back */
+			b->err = bc_direct_read(fs->bc, hfs_raw(b->r.addr) + skip, b->dst + skip, rlen, -1);
+			break;   /* an error is retried below, copy by copy */
+		}
+		issued++;
 		rio[i].w = &w;
 		rio[i].err = &b->err;
 		batch_add(&w, 1);
@@ -239,10 +249,9 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 			batch_add(&w, -1);
 			b->err = -EIO;   /* retried below, copy by copy */
 		}
-		b->run = j - i;
 		i = j;
 	}
-	if (large)
+	if (issued)
 		(void)batch_wait_all(&w);
 	for (i = 0; i < nb; i++) {
 		size_t k;

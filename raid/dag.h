@@ -100,6 +100,8 @@ struct raid_dag {
 	unsigned d_retry_mask;      /* components excluded so far (read retries) */
 	uint64_t d_wr_lo, d_wr_hi;  /* writes: column range accounted (raid_wr_begin) */
 	int d_wr_acct;
+	int d_waited;               /* one READ node, its submitter blocked on it
+				     * (sync_io): done on that thread (fire_one) */
 };
 
 /* A DAG for at most nodes nodes and edges edges (a builder that asks for

@@ -7,6 +7,9 @@
  * Completion: er_done(req, res) with res = bytes transferred or -errno,
  * called on an engine thread (never on the submitter's stack).  A short
  * transfer is continued by the engine, so res is either er_len or < 0.
+ * raid_engine_run is the exception: it does the request on the calling
+ * thread and returns res; the DAG layer then completes the node itself
+ * (dag.c, a lone read its submitter waits for).
  */
 #ifndef HFS_RAID_ENGINE_H
 #define HFS_RAID_ENGINE_H
@@ -47,5 +50,8 @@ int raid_engine_uring_create(unsigned depth, struct raid_engine **out);
 int raid_engine_pool_create(unsigned workers, struct raid_engine **out);
 /* The discard system call of one request (engine_pool.c): 0 or -errno. */
 long raid_engine_discard(const struct raid_eng_req *r);
+/* The whole request on the calling thread (what a pool worker does; short
+ * transfers continued): er_len (0 for FSYNC and DISCARD) or -errno. */
+long raid_engine_run(struct raid_eng_req *r);
 
 #endif

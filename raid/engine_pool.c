@@ -60,7 +60,7 @@ long raid_engine_discard(const struct raid_eng_req *r)
 	return errno == ENOTTY || errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
 }
 
-static long pool_do(struct raid_eng_req *r)
+long raid_engine_run(struct raid_eng_req *r)
 {
 	if (r->er_op == RAID_EOP_DISCARD)
 		return raid_engine_discard(r);
@@ -115,7 +115,7 @@ static void *pool_worker(void *arg)
 			long res;
 
 			free(it);
-			res = pool_do(r);
+			res = raid_engine_run(r);
 			r->er_done(r, res);
 		}
 		pthread_mutex_lock(&q->lock);

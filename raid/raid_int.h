@@ -176,6 +176,7 @@ struct raid_set {
 	struct raid_engine *eng;
 	atomic_uint rr;             /* mirror read round-robin */
 	atomic_int inflight;        /* logical ios outstanding */
+	atomic_long waited_reads;   /* done on their submitter's thread (dag.c) */
 	pthread_mutex_t idle_lock;
 	pthread_cond_t idle_cv;
 	int wlog_fd;                /* write-log test device, -1 when off */

@@ -15,4 +15,8 @@ int raid_test_fail(struct raid_set *s, int comp, int fail_reads, int fail_writes
  * 0, -EINVAL (bad rules: the old ones stay), -ENOENT (no fault device). */
 int raid_fault_reload(struct raid_set *s);
 
+/* How many reads ran on their submitter's thread (a lone read of
+ * raid_read, raid_read_copy or raid_read_verified) since open. */
+long raid_test_waited_reads(struct raid_set *s);
+
 #endif

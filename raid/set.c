@@ -620,7 +620,26 @@ static int check_io(struct raid_set *s, const struct raid_io *io)
 	return 0;
 }
 
-int raid_submit(struct raid_set *s, struct raid_io *io)
+/* A DAG of one READ node and no other I/O node. */
+static int lone_read(const struct raid_dag *d)
+{
+	int i, reads = 0;
+
+	for (i = 0; i < d->d_nnodes; i++) {
+		enum raid_node_type t = d->d_nodes[i].n_type;
+
+		if (t == RN_READ)
+			reads++;
+		else if (t == RN_WRITE || t == RN_FLUSH || t == RN_DISCARD || t == RN_FUNC)
+			return 0;
+	}
+	return reads == 1;
+}
+
+/* waited: the caller blocks until io_done and does nothing else meanwhile
+ * (sync_io), so a lone read may run on its thread (dag.c fire_one).  Not
+ * a retry on another copy (dag_done): that may run on an engine thread. */
+static int submit(struct raid_set *s, struct raid_io *io, int waited)
 {
 	struct raid_dag *d;
 	int ret = check_io(s, io);
@@ -630,6 +649,7 @@ int raid_submit(struct raid_set *s, struct raid_io *io)
 	ret = build(s, io, 0, &d);
 	if (ret)
 		return ret;
+	d->d_waited = waited && io->io_op == RAID_OP_READ && lone_read(d);
 	if (io->io_op == RAID_OP_WRITE && s->ops->redundant) {
 		raid_map_span(&s->geom, io->io_off, io->io_len, &d->d_wr_lo, &d->d_wr_hi);
 		raid_wr_begin(s, d->d_wr_lo, d->d_wr_hi);
@@ -639,6 +659,11 @@ int raid_submit(struct raid_set *s, struct raid_io *io)
 	atomic_fetch_add(&s->inflight, 1);
 	raid_dag_dispatch(d);
 	return 0;
+}
+
+int raid_submit(struct raid_set *s, struct raid_io *io)
+{
+	return submit(s, io, 0);
 }
 
 int raid_submit_batch(struct raid_set *s, struct raid_io **ios, int n)
@@ -679,7 +704,7 @@ static int sync_io(struct raid_set *s, enum raid_op op, int copy, uint64_t off,
 		.io_op = op, .io_off = off, .io_buf = buf, .io_len = len,
 		.io_copy = copy, .io_done = sync_done, .io_priv = &w,
 	};
-	int ret = raid_submit(s, &io);
+	int ret = submit(s, &io, 1);
 
 	if (ret)
 		return ret;
@@ -764,6 +789,11 @@ int raid_status(struct raid_set *s, struct raid_comp_status *st, int max)
 		st[i].repaired = c->c_repaired;
 	}
 	return s->ncomp;
+}
+
+long raid_test_waited_reads(struct raid_set *s)
+{
+	return atomic_load(&s->waited_reads);
 }
 
 int raid_test_fail(struct raid_set *s, int comp, int fail_reads, int fail_writes)

@@ -331,6 +331,62 @@ static void test_read_retry_other_copy(void **st)
 	raid_close(s);
 }
 
+/* A lone read of raid_read runs on the caller's thread (dag.c fire_one);
+ * an asynchronous read, a read of several nodes and the retry of a failed
+ * one do not.  An error of the read done there still retries the other
+ * copy: leg 0's file is cut short, so its reads hit the end of the file. */
+static void test_waited_read(void **st)
+{
+	struct fixture *f = *st;
+	struct raid_create_params cp = { .layout = RAID_LAYOUT_MIRROR };
+	struct raid_create_params sp = { .layout = RAID_LAYOUT_STRIPE, .stripe_unit = 65536, .force = 1 };
+	struct raid_opts o = opts();
+	struct raid_comp_status cs[2];
+	struct raid_set *s;
+	uint8_t *w = malloc(1 << 20), *r = malloc(1 << 20);
+	long before;
+	int i;
+
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &cp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	fill(w, 1 << 20, 11);
+	assert_int_equal(raid_write(s, 1 << 20, w, 1 << 20), 0);
+	before = raid_test_waited_reads(s);
+	assert_int_equal(raid_read(s, (1 << 20) + 8192, r, 4096), 0);
+	assert_memory_equal(r, w + 8192, 4096);
+	assert_int_equal(raid_read_copy(s, 1, 1 << 20, r, 1 << 20), 0);
+	assert_memory_equal(r, w, 1 << 20);
+	assert_int_equal(raid_test_waited_reads(s), before + 2);
+	memset(r, 0, 4096);
+	run_batch(s, RAID_OP_READ, r, 1, 4096);   /* raid_submit: not waited */
+	assert_int_equal(raid_test_waited_reads(s), before + 2);
+	/* leg 0 loses its data area under the open set */
+	assert_int_equal(truncate(f->img[0], 65536), 0);
+	for (i = 0; i < 6; i++) {   /* round-robin: leg 0 half the time */
+		memset(r, 0, 4096);
+		assert_int_equal(raid_read(s, 1 << 20, r, 4096), 0);
+		assert_memory_equal(r, w, 4096);
+	}
+	assert_int_equal(raid_test_waited_reads(s), before + 8);
+	assert_int_equal(raid_status(s, cs, 2), 2);
+	assert_true(cs[0].read_errs > 0);
+	assert_int_equal(cs[1].read_errs, 0);
+	raid_close(s);
+
+	/* two stripe units: two READ nodes, submitted to the engine */
+	assert_int_equal(truncate(f->img[0], IMG_SIZE), 0);
+	assert_int_equal(raid_create(paths(f, 0, 1), 2, &sp), 0);
+	assert_int_equal(raid_open(paths(f, 0, 1), 2, &o, &s), 0);
+	assert_int_equal(raid_write(s, 0, w, 131072), 0);
+	before = raid_test_waited_reads(s);
+	assert_int_equal(raid_read(s, 0, r, 131072), 0);
+	assert_memory_equal(r, w, 131072);
+	assert_int_equal(raid_test_waited_reads(s), before);
+	raid_close(s);
+	free(w);
+	free(r);
+}
+
 static void test_assembly_checks(void **st)
 {
 	struct fixture *f = *st;
@@ -598,6 +654,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup3, teardown3),
 		cmocka_unit_test_setup_teardown(test_mirror_leg_fails, setup3, teardown3),
 		cmocka_unit_test_setup_teardown(test_read_retry_other_copy, setup3, teardown3),
+		cmocka_unit_test_setup_teardown(test_waited_read, setup3, teardown3),
 		cmocka_unit_test_setup_teardown(test_assembly_checks, setup3, teardown3),
 		cmocka_unit_test(test_too_small_and_foreign_fs),
 		cmocka_unit_test_setup_teardown(test_write_log, setup3, teardown3),
