@@ -506,7 +506,9 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 	}
 	if (ret)
 		goto err_free;
-	if (len == HFS_FBLOCK && crc4k_wanted(fs) && !inplace) {   /* as file.c: D7 */
+	/* a fill in place (D7) on this locked path keeps its 24 bytes (no B-tree
+	 * space needed); wblk_commit's fast path makes it CRC4K where it can */
+	if (len == HFS_FBLOCK && crc4k_wanted(fs) && !inplace) {
 		crc = crc4k_sum(data, pcrc);
 		vlen = data_encode(za, len, crc, pcrc, &v);
 	} else {

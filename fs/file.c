@@ -551,7 +551,23 @@ static int wblk_commit(struct hfs_fs *fs, struct hfs_inode *ip, struct wblk *b)
 			return ret;
 	}
 	vlen = data_encode(b->za, b->len, b->crc, b->crc4k ? b->pcrc : NULL, &v);
-	ret = cur.present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
+	if (b->inplace && b->crc4k) {
+		/* filled in place (D7): CRC4K only with B-tree space for the
+		 * larger record beyond the writeback reserve; else the record
+		 * keeps its 24 bytes (updated in its slot), so a write into
+		 * fallocated space on a full volume needs no node (xfstests
+		 * generic/274).  hfs_bt_update takes a split's nodes before
+		 * it changes anything: its ENOSPC leaves the record as it was. */
+		bool keep = fs->keep_reserve;
+
+		fs->keep_reserve = true;
+		ret = hfs_bt_update(fs, &k, &v, vlen);
+		fs->keep_reserve = keep;
+		if (ret == -ENOSPC)
+			ret = hfs_bt_update(fs, &k, &v, data_encode(b->za, b->len, b->crc, NULL, &v));
+	} else {
+		ret = cur.present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
+	}
 	if (ret && b->inplace)
 		b->za = 0;   /* still the unwritten record's */
 	if (ret)
@@ -778,10 +794,9 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		} else {
 			memcpy(b->data + b->in, src + b->at, b->n);
 		}
-		/* not a block filled in place (D7): its record keeps its size,
-		 * so a write into preallocated space needs no new B-tree node
-		 * either (a full volume, xfstests generic/274) */
-		b->crc4k = b->crc4k && b->len == HFS_FBLOCK && !b->inplace;
+		/* a block filled in place (D7) too: phase C falls back to its
+		 * 24-byte record where the larger one finds no B-tree space */
+		b->crc4k = b->crc4k && b->len == HFS_FBLOCK;
 		b->crc = b->crc4k ? crc4k_sum(b->data, b->pcrc) : crc_of(b->data, b->len);
 	}
 	/* one device write per run of blocks that are contiguous on disk (the

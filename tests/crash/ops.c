@@ -501,6 +501,29 @@ static void punch_steps(struct wl *w, int n, uint64_t off, uint64_t len, const u
 	free(post);
 }
 
+void w_falloc(struct wl *w, const char *p, uint64_t off, uint64_t len, int keep_size)
+{
+	char b[PATH_MAX];
+	int n = model_lookup(&w->m, p), fd;
+
+	if (w->err)
+		return;
+	fd = open(full(w, p, b), O_WRONLY);
+	if (fd < 0)
+		return wfail(w, "open %s: %s", p, strerror(errno));
+	if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, (off_t)off, (off_t)len) != 0 && !gone(w)) {
+		close(fd);
+		return wfail(w, "fallocate %s: %s", p, strerror(errno));
+	}
+	close(fd);
+	if (n < 0)
+		return wfail(w, "fallocate %s: not in the model", p);
+	touch(w, n, NULL);
+	if (!keep_size && off + len > w->m.nodes[n].size && set_size(&w->m.nodes[n], off + len))
+		return wfail(w, "fallocate %s: out of memory", p);
+	record(w, "fallocate");
+}
+
 void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len)
 {
 	char b[PATH_MAX];

@@ -41,6 +41,9 @@ void w_write(struct wl *w, const char *p, uint64_t off, size_t len, int flags);
 void w_append(struct wl *w, const char *p, size_t len);
 void w_truncate(struct wl *w, const char *p, uint64_t size);
 void w_punch(struct wl *w, const char *p, uint64_t off, uint64_t len);
+/* fallocate(2) mode 0 (keep_size 0: the size grows to off + len) or
+ * FALLOC_FL_KEEP_SIZE; the file reads the same but for a larger size */
+void w_falloc(struct wl *w, const char *p, uint64_t off, uint64_t len, int keep_size);
 void w_rename(struct wl *w, const char *from, const char *to);
 void w_link(struct wl *w, const char *from, const char *to);
 void w_unlink(struct wl *w, const char *p);

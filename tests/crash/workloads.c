@@ -579,6 +579,29 @@ static void wl_pieces(struct wl *w)
 	w_fsync_dir(w, "");
 }
 
+/* preallocated blocks (unwritten records) filled in place (D7): whole
+ * blocks direct and buffered (CRC4K records), a part block merged with
+ * zeros, overlays on a filled block, space kept past the end and reached
+ * by a truncate */
+static void wl_prealloc(struct wl *w)
+{
+	w_create(w, "f");
+	w_falloc(w, "f", 0, 8 * BLK, 0);
+	w_fsync(w, "f");
+	w_write(w, "f", 0, 2 * BLK, W_DIRECT);
+	w_write(w, "f", 2 * BLK, BLK, 0);
+	w_write(w, "f", 3 * BLK + 4096, 8192, 0);
+	w_fdatasync(w, "f");
+	w_falloc(w, "f", 10 * BLK, 2 * BLK, 1);
+	w_write(w, "f", 4 * BLK + 4096, 4096, 0);
+	w_write(w, "f", 4096, 4096, 0);                    /* an overlay on a filled block */
+	w_fsync(w, "f");
+	w_truncate(w, "f", 11 * BLK);
+	w_write(w, "f", 10 * BLK, BLK, W_DIRECT);
+	w_write(w, "f", 5 * BLK + 100, 200, 0);
+	w_fsync(w, "f");
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0, NULL },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0, NULL },
@@ -608,6 +631,7 @@ const struct workload workloads[] = {
 	{ "redo", "fsync'd 4 KiB overwrites and appends (REDO records), unlogged ops between", wl_redo, NULL, 0, 1, 0, NULL },
 	{ "redo_wrap", "REDO records of 60-128 KiB writes around an 8 MiB FIFO", wl_redo_wrap, "8M", 0, 1, 40, NULL },
 	{ "punch_pieces", "4 KiB punches inside blocks: pieces records", wl_punch_pieces, NULL, 0, 0, 0, NULL },
+	{ "prealloc", "fallocated blocks filled in place, overlays on them, kept space past the end", wl_prealloc, NULL, 0, 0, 0, NULL },
 	{ "pieces", "every block stored as 4 KiB pieces (-o pieces)", wl_pieces, NULL, 0, 1, 0,
 	  "pieces" },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL },

@@ -398,32 +398,66 @@ static void test_punch(void **st)
 	free(got);
 }
 
-/* A preallocated block filled in place (D7) keeps its 24-byte record (no
- * B-tree growth in fallocated space); its copy-on-write rewrite is CRC4K. */
+/* fallocate [off, off + len) of ino (mode 0), in 8 MiB operations */
+static void prealloc(struct hfs_fs *fs, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct hfs_inode ip;
+
+	pthread_mutex_lock(&fs->lock);
+	while (len) {
+		uint64_t n = len < (8u << 20) ? len : (8u << 20);
+
+		assert_int_equal(hfs_op_begin(fs), 0);
+		assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
+		assert_int_equal(hfs_file_fallocate(fs, &ip, 0, off, n), 0);
+		assert_int_equal(hfs_inode_store(fs, &ip), 0);
+		off += n;
+		len -= n;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* A preallocated block filled in place (D7) becomes CRC4K where the B-tree
+ * has room beyond the writeback reserve, and keeps its 24-byte record
+ * where it has not (no B-tree growth in fallocated space of a full
+ * volume); a copy-on-write rewrite is CRC4K. */
 static void test_inplace(void **st)
 {
 	struct hfs_fs *fs = mount_all();
 	uint8_t *want = pattern(HFS_FBLOCK, 8), *got = malloc(HFS_FBLOCK);
-	uint64_t ino = new_file(fs);
-	struct hfs_inode ip;
-	struct rec r0, r;
+	uint64_t ino = new_file(fs), filler, left;
+	struct rec r0, r1, r;
 
 	assert_non_null(got);
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(hfs_op_begin(fs), 0);
-	assert_int_equal(hfs_inode_load(fs, ino, &ip), 0);
-	assert_int_equal(hfs_file_fallocate(fs, &ip, 0, 0, HFS_FBLOCK), 0);
-	assert_int_equal(hfs_inode_store(fs, &ip), 0);
-	pthread_mutex_unlock(&fs->lock);
+	prealloc(fs, ino, 0, 2 * HFS_FBLOCK);
 	r0 = get_rec(fs, ino, 0);
+	r1 = get_rec(fs, ino, HFS_FBLOCK);
 	assert_true(r0.present && (r0.flags & HFS_DATAF_ZERO));
 	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, 0), 0);
 	r = get_rec(fs, ino, 0);
 	assert_int_equal(r.addr, r0.addr);   /* in place */
-	assert_int_equal(r.flags, 0);
-	assert_false(rec_crc4k(&r));
+	assert_int_equal(r.flags, HFS_DATAF_CRC4K);
+	assert_true(rec_crc4k(&r));
 	assert_int_equal(tu_file_read(fs, ino, got, 4096, 4096), 4096);
 	assert_memory_equal(got, want + 4096, 4096);
+
+	/* the volume full up to its writeback reserve: block 1 in place,
+	 * its record as it was in size */
+	filler = new_file(fs);
+	pthread_mutex_lock(&fs->lock);
+	left = hfs_alloc_data_blocks(fs) - hfs_alloc_wb_reserve(fs);
+	pthread_mutex_unlock(&fs->lock);
+	prealloc(fs, filler, 0, (left + 16) / 16 * HFS_FBLOCK);
+	pthread_mutex_lock(&fs->lock);
+	assert_true(hfs_alloc_data_blocks(fs) <= hfs_alloc_wb_reserve(fs));
+	pthread_mutex_unlock(&fs->lock);
+	assert_int_equal(tu_file_write(fs, ino, want, HFS_FBLOCK, HFS_FBLOCK), 0);
+	r = get_rec(fs, ino, HFS_FBLOCK);
+	assert_int_equal(r.addr, r1.addr);
+	assert_int_equal(r.flags, 0);
+	assert_false(rec_crc4k(&r));
+	assert_int_equal(tu_file_read(fs, ino, got, HFS_FBLOCK, HFS_FBLOCK), HFS_FBLOCK);
+	assert_memory_equal(got, want, HFS_FBLOCK);
 	memset(want + 100, 0x33, 200);
 	assert_int_equal(tu_file_write(fs, ino, want + 100, 200, 100), 0);   /* copy on write */
 	r = get_rec(fs, ino, 0);
