@@ -253,7 +253,7 @@ static void fire_one(struct raid_node *n)
 	if (d->d_waited) {
 		/* The submitter only waits: reading on its own thread saves
 		 * the completion thread's wakeup and its hand-back (a futex
-		 * wake of the submitter), a fifth of the daemon's CPU per
+		 * wake of the submitter), 15-20% of the daemon's CPU per
 		 * 4 KiB random read.  Nothing to batch with: one request. */
 		atomic_fetch_add(&s->waited_reads, 1);
 		eng_done(r, raid_engine_run(r));

@@ -480,10 +480,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);   /* also after a command: hfsctl status --help */
+			return 0;
+		}
 	if (!strcmp(argv[1], "scrub"))
 		return cmd_scrub(argc, argv);
 	if (!strcmp(argv[1], "replace"))
@@ -500,10 +501,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json")) {
 			json = 1;
-		else if (n < RAID_MAX_COMP)
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "hfsctl: status: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		} else if (n < RAID_MAX_COMP) {
 			args[n++] = argv[i];
+		}
 	}
 	if (!n) {
 		usage(stderr);

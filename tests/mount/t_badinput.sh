@@ -28,6 +28,13 @@ img=$(mkimg a.img 200M)
 expect_fail "bad mount option" "bad option" "$B/hfs" "$img" "$m" -o engine=warp
 expect_fail "mountpoint is not a directory" "not a directory" "$B/hfs" "$img" "$img"
 expect_fail "missing device" "No such file" "$B/hfs" "$T/nope.img" "$m"
+expect_fail "hfsctl status with a bad option" "unknown option" "$B/hfsctl" status --bogus "$img"
+out=$("$B/hfsctl" status --help 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^usage: hfsctl status" <<<"$out"; then
+	ok "hfsctl status --help prints the usage"
+else
+	fail "hfsctl status --help: rc $rc, output: $out"
+fi
 
 # flip one bit in header copy 1 (the data area starts 1 MiB into the image)
 printf '\x01' | dd of="$img" bs=1 seek=$((1048576 + 16384 + 300)) conv=notrunc status=none
