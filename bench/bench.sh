@@ -22,6 +22,11 @@
 #   BENCH_PHASES="..." only these phases (default all: seqw seqr randw randr
 #                      meta small fsync); randw/randr lay their file out
 #                      themselves when seqw did not run
+#   BENCH_ROUNDS=1     run every configuration this many times, in turn
+#                      (the order reversed every other round); the table
+#                      gives medians, and each ratio is the median of the
+#                      rounds' own ratios, so a host whose speed drifts
+#                      within the run compares figures taken minutes apart
 . "$(dirname "$0")/lib.sh"
 
 FSLIST=${BENCH_FS:-"hfs hfs-mirror fuse2fs ntfs-3g zfs zfs-mirror ext4 fuse-null"}
@@ -34,6 +39,9 @@ DEVSIZE=$(( SIZE_B * 2 + (1 << 30) ))
 RES=$W/results
 : > "$RES"
 PHASES=${BENCH_PHASES:-"seqw seqr randw randr meta small fsync"}
+ROUNDS=${BENCH_ROUNDS:-1}
+case $ROUNDS in ''|*[!0-9]*|0) die "bad BENCH_ROUNDS=$ROUNDS (a count, 1 or more)" ;; esac
+ROUND=1
 want() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 for t in fio jq python3 bc losetup mkfs.ext4; do
@@ -137,7 +145,7 @@ fs_teardown() {
 	rmdir "$MNT" 2>/dev/null
 }
 
-put() { echo "$1 $2 ${3:--}" >> "$RES"; }
+put() { echo "$1 $2 ${3:--} $ROUND" >> "$RES"; }
 
 # ---- one configuration ------------------------------------------------------------
 run_one() {
@@ -245,8 +253,13 @@ for c in $FSLIST; do
 	HAVE="$HAVE $c"
 done
 
-echo "bench: $(nproc) CPUs, $(uname -r), devices: loop over sparse files in $(df --output=source "$W" | tail -1) ($(numfmt --to=iec $DEVSIZE) each), file $SIZE, random phases ${RUNTIME}s, FUSE over io_uring: $(cat "$URING_PARAM" 2>/dev/null || echo "not in this kernel")" >&2
-for c in $HAVE; do run_one "$c"; done
+echo "bench: $(nproc) CPUs, $(uname -r), devices: loop over sparse files in $(df --output=source "$W" | tail -1) ($(numfmt --to=iec $DEVSIZE) each), file $SIZE, random phases ${RUNTIME}s, $ROUNDS round(s), FUSE over io_uring: $(cat "$URING_PARAM" 2>/dev/null || echo "not in this kernel")" >&2
+ORDER=$HAVE
+for ROUND in $(seq 1 "$ROUNDS"); do
+	[ "$ROUNDS" -gt 1 ] && echo "== round $ROUND of $ROUNDS:$ORDER" >&2
+	for c in $ORDER; do run_one "$c"; done
+	ORDER=$(for c in $ORDER; do echo "$c"; done | tac | tr '\n' ' ')
+done
 zfs_stop
 
 [ -n "${BENCH_OUT:-}" ] && cp "$RES" "$BENCH_OUT"

@@ -3,7 +3,13 @@
 
 Prints the table of bench/bench.sh: absolute figures per configuration,
 then ratios hfs/peer (hfs-mirror/zfs-mirror for the mirror column).  For
-rows marked "lower is better" a ratio below 1 means hfs wins."""
+rows marked "lower is better" a ratio below 1 means hfs wins.
+
+RESULTS lines are "config metric value [round]".  With several rounds a
+figure is the median over the rounds and a ratio the median of the ratios
+each round gave (both figures of a pair measured in the same round, minutes
+apart, not a whole run apart); the rounds' own ratios follow the table."""
+import statistics
 import sys
 
 ROWS = [
@@ -43,12 +49,33 @@ def fmt(v):
     return "%.2f" % v if v < 10 else "%.1f" % v
 
 
-def main():
+def median(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def load(path):
+    """{(config, metric): {round: value}} of the figures measured"""
     res = {}
-    for line in open(sys.argv[1]):
+    for line in open(path):
         parts = line.split()
-        if len(parts) == 3:
-            res[(parts[0], parts[1])] = num(parts[2])
+        if len(parts) in (3, 4):
+            rnd = int(parts[3]) if len(parts) == 4 else 1
+            v = num(parts[2])
+            if v is not None:
+                res.setdefault((parts[0], parts[1]), {})[rnd] = v
+    return res
+
+
+def round_ratios(res, a, b, key):
+    """the ratio a/b of each round that measured both, in round order"""
+    x, y = res.get((a, key), {}), res.get((b, key), {})
+    return [x[r] / y[r] for r in sorted(x) if r in y and y[r]]
+
+
+def main():
+    res = load(sys.argv[1])
+    nrounds = max([max(v) for v in res.values()] or [1])
     size, runtime, nfiles, nsmall, nfsync = sys.argv[2:7]
     present = [c for c in CONFIGS if any(k[0] == c for k in res)]
     ratios = [(a, b) for a, b in RATIOS if a in present and b in present]
@@ -59,14 +86,15 @@ def main():
         if not any((c, key) in res for c in present):
             continue
         r = [label, unit + ("" if hib else " (lower better)")]
-        r += [fmt(res.get((c, key))) for c in present]
+        r += [fmt(median(res.get((c, key), {}).values())) for c in present]
         for a, b in ratios:
-            x, y = res.get((a, key)), res.get((b, key))
-            r.append("%.2f" % (x / y) if x is not None and y else "-")
+            m = median(round_ratios(res, a, b, key))
+            r.append("-" if m is None else "%.2f" % m)
         rows.append(r)
     w = [max(len(str(row[i])) for row in [head] + rows) for i in range(len(head))]
-    print("hfs benchmark: file %s, random phases %ss, %s metadata files, %s small files, %s fsyncs"
-          % (size, runtime, nfiles, nsmall, nfsync))
+    print("hfs benchmark: file %s, random phases %ss, %s metadata files, %s small files, %s fsyncs%s"
+          % (size, runtime, nfiles, nsmall, nfsync,
+             ", medians of %d rounds" % nrounds if nrounds > 1 else ""))
     print("  ".join(h.ljust(w[i]) if i < 2 else h.rjust(w[i]) for i, h in enumerate(head)))
     for row in rows:
         print("  ".join(str(c).ljust(w[i]) if i < 2 else str(c).rjust(w[i]) for i, c in enumerate(row)))
@@ -75,6 +103,25 @@ def main():
     if "fuse-null" in present:
         print("fuse-null keeps no data (writes dropped, reads zeros): hfs/fuse-null is how close"
               " hfs comes to what FUSE itself allows here.")
+    if nrounds > 1:
+        print_rounds(res, ratios, present, nrounds)
+
+
+def print_rounds(res, ratios, present, nrounds):
+    """each round's ratios against the peers the targets name"""
+    pairs = [(a, b) for a, b in ratios if a == "hfs" and b in ("fuse2fs", "ext4")]
+    if not pairs:
+        return
+    print()
+    print("ratios of each round (round 1 first):")
+    for key, label, unit, hib in ROWS:
+        cells = []
+        for a, b in pairs:
+            rr = round_ratios(res, a, b, key)
+            if rr:
+                cells.append("%s/%s %s" % (a, b, " ".join("%.2f" % x for x in rr)))
+        if cells:
+            print("  %-24s %s" % (label, "   ".join(cells)))
 
 
 if __name__ == "__main__":
