@@ -41,7 +41,6 @@ RES=$W/results
 PHASES=${BENCH_PHASES:-"seqw seqr randw randr meta small fsync"}
 ROUNDS=${BENCH_ROUNDS:-1}
 case $ROUNDS in ''|*[!0-9]*|0) die "bad BENCH_ROUNDS=$ROUNDS (a count, 1 or more)" ;; esac
-ROUND=1
 want() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 for t in fio jq python3 bc losetup mkfs.ext4; do

@@ -50,7 +50,7 @@ def fmt(v):
 
 
 def median(vals):
-    vals = [v for v in vals if v is not None]
+    vals = list(vals)   # load() keeps no missing figures
     return statistics.median(vals) if vals else None
 
 
@@ -104,10 +104,10 @@ def main():
         print("fuse-null keeps no data (writes dropped, reads zeros): hfs/fuse-null is how close"
               " hfs comes to what FUSE itself allows here.")
     if nrounds > 1:
-        print_rounds(res, ratios, present, nrounds)
+        print_rounds(res, ratios)
 
 
-def print_rounds(res, ratios, present, nrounds):
+def print_rounds(res, ratios):
     """each round's ratios against the peers the targets name"""
     pairs = [(a, b) for a, b in ratios if a == "hfs" and b in ("fuse2fs", "ext4")]
     if not pairs:
