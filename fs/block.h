@@ -168,4 +168,15 @@ void batch_add(struct batch_wait *w, int n);
 int data_enter(struct hfs_fs *fs);
 void data_leave(struct hfs_fs *fs);
 
+/* held part blocks (held.c, its (H1)-(H4)); fs->lock held */
+struct hfs_held;
+int  held_put(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, uint64_t addr, size_t in,
+	      const uint8_t *src, size_t n, int may_create, struct hfs_held **out, uint32_t *gen);
+int  held_exists(struct hfs_fs *fs, uint64_t ino, uint64_t fbo);
+const uint8_t *held_buf(const struct hfs_held *e);
+uint64_t held_za(const struct hfs_held *e);
+int  held_inplace(const struct hfs_held *e);
+int  held_current(const struct hfs_held *e, uint32_t gen);
+void held_release(struct hfs_fs *fs, struct hfs_held *e, int claimed, int referenced);
+
 #endif

@@ -94,6 +94,10 @@ ssize_t hfs_file_read(struct hfs_fs *fs, struct hfs_inode *ip, void *buf, size_t
 	size_t done = 0, nb, i, next, good, issued = 0;
 	int ret = 0, aret, large = 0;
 
+	/* held part blocks are stored first (held.c (H1)) */
+	ret = len ? hfs_held_before(fs, ip, off, off + len, -1) : 0;
+	if (ret)
+		return ret;
 	if (data_enter(fs) && (ret = hfs_inode_load(fs, ip->ino, ip)) != 0) {
 		data_leave(fs);
 		return ret;
@@ -339,6 +343,9 @@ struct wblk {
 	uint32_t ovmask;     /* overlays merged into data (D4 checks them) */
 	uint64_t ovaddr[NPIECE];
 	struct ovmerge *om;  /* a merge over a LARGE base, read in phase B */
+	struct hfs_held *hold;   /* its bytes went into this held entry (held.c) */
+	uint32_t hold_gen;
+	int claimed;         /* the entry is whole: data holds it, za is its extent */
 };
 
 /* A merge's overlays: copied from the cache in phase A, or read from the
@@ -618,6 +625,35 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 		if (ret)
 			break;
 		b->len = HFS_FBLOCK;
+		{
+			/* a part block of a large write over a hole or an
+			 * unwritten record waits in memory for the write that
+			 * completes it (held.c): written then as one whole block,
+			 * in order with its neighbours */
+			int unwr = rec_inplace(&b->old) && inplace_find(fs, ip->ino, fbo) < 0;
+			int create = b->partial && len >= HFS_FBLOCK && (!b->old.present || unwr);
+			int h = create || held_exists(fs, ip->ino, fbo) ?
+				held_put(fs, ip->ino, fbo, unwr ? b->old.addr : 0, in, src + done, n, create,
+					 &b->hold, &b->hold_gen) : 0;
+
+			if (h < 0) {
+				ret = h;
+				break;
+			}
+			if (h == 2) {
+				b->claimed = 1;
+				b->partial = 0;
+				b->inplace = held_inplace(b->hold);
+				b->old_ready = 1;
+				b->za = held_za(b->hold);
+				memcpy(b->data, held_buf(b->hold), HFS_FBLOCK);
+			}
+			if (h) {
+				nb++;
+				done += n;
+				continue;
+			}
+		}
 		if (rec_inplace(&b->old) && inplace_claim(fs, ip->ino, fbo)) {
 			/* (D7): into the unwritten extent itself; it reads as
 			 * zeros, so a partial write merges with zeros */
@@ -763,8 +799,13 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 	for (i = 0; i < nb; i++) {
 		struct wblk *b = &bl[i];
 
-		if (b->locked)
-			continue;   /* all of it in phase C */
+		if (b->locked || (b->hold && !b->claimed))
+			continue;   /* all of it in phase C, or held */
+		if (b->claimed) {
+			b->crc4k = b->crc4k && b->len == HFS_FBLOCK;
+			b->crc = b->crc4k ? crc4k_sum(b->data, b->pcrc) : crc_of(b->data, b->len);
+			continue;   /* data is the entry's whole block */
+		}
 		if (b->ovl) {
 			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
 			continue;
@@ -853,7 +894,28 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			if (r)
 				b->za = 0;   /* the record's extent: never freed here */
 		}
-		if (!r) {
+		if (b->hold) {
+			/* a claimed block is committed only if no write went
+			 * into its entry since (H4); else, and on a failure, the
+			 * entry keeps its bytes and extent for a settle */
+			int claimed = b->claimed, ref = 0;
+
+			if (!r && claimed && held_current(b->hold, b->hold_gen)) {
+				int inplace = b->inplace;
+
+				r = wblk_commit(fs, ip, b);
+				/* a fill in place is referenced when it succeeds; a
+				 * fresh extent once the record points at it (za 0) */
+				ref = inplace ? !r : b->za == 0;
+				if (r == 1) {
+					ref = 1;   /* the entry is wrong: dropped */
+					r = HFS_CORRUPT("block %llu of inode %llu: held, and its record changed (H1)",
+							(unsigned long long)b->fbo, (unsigned long long)ip->ino);
+				}
+			}
+			b->za = 0;   /* referenced, or still the entry's */
+			held_release(fs, b->hold, claimed, ref);
+		} else if (!r) {
 			r = b->locked ? 1 : wblk_commit(fs, ip, b);
 			if (r == 1) {
 				/* (D4): the block changed since phase A; redo it

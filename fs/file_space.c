@@ -90,6 +90,9 @@ int hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size)
 
 	if (size > HFS_MAX_FILE_SIZE)
 		return -EFBIG;
+	ret = hfs_held_before(fs, ip, 0, 0, (int64_t)size);
+	if (ret)
+		return ret;
 	if (size <= ip->size) {
 		/* also at the same size: records past EOF (fallocate KEEP_SIZE)
 		 * go, as on Linux filesystems, and destroy (size 0) frees them */
@@ -214,6 +217,9 @@ int hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64
 	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	end = off + len;
+	ret = hfs_held_before(fs, ip, off, end, -1);
+	if (ret)
+		return ret;
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
 		return file_punch(fs, ip, off, end);
 	if (mode & FALLOC_FL_ZERO_RANGE) {
@@ -323,7 +329,10 @@ static int seek_data_in(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, u
 int hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whence, uint64_t *out)
 {
 	uint64_t fbo = off - off % HFS_FBLOCK;
+	int hret = hfs_held_before(fs, ip, off, UINT64_MAX, -1);
 
+	if (hret)
+		return hret;
 	if (off >= ip->size)
 		return -ENXIO;
 	if (whence == SEEK_DATA) {

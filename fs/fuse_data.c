@@ -134,6 +134,10 @@ int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 				ret = hfs_inode_destroy(fs, ino);
 			if (!ret)
 				ret = hfs_orphan_del(fs, ino);
+		} else if (writer && fs->nheld) {
+			/* written and closed: its held tail has nothing to wait for */
+			ret = hfs_held_settle(fs, ino, 0, UINT64_MAX);
+			ret = ret < 0 ? ret : 0;
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -107,7 +107,7 @@ void to_stat(const struct hfs_inode *ip, struct stat *st)
 	st->st_uid = ip->uid;
 	st->st_gid = ip->gid;
 	st->st_size = (off_t)ip->size;
-	st->st_blocks = (blkcnt_t)ip->blocks;
+	st->st_blocks = (blkcnt_t)(ip->blocks + ip->held_blocks);
 	st->st_blksize = HFS_BLKSIZE;
 	st->st_rdev = ip->rdev;
 	st->st_atim = ip->atime;

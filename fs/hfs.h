@@ -46,6 +46,9 @@ int hfs_format(const char *const *paths, int n, const struct hfs_format_params *
  *   pieces                testing: store every copy-on-write block as 4 KiB
  *                         pieces, as when free space is too fragmented for a
  *                         64 KiB extent (the crash tool's `pieces` workload)
+ *   nohold                store a large write's part block at once instead
+ *                         of holding it for the write that completes it
+ *                         (fs/held.c; A/B measurements)
  *   write_log=FILE        test device: log every completed write and flush
  *                         (raid_wlog_replay rebuilds crash images from it)
  *   noatime|relatime|strictatime  when reads and listings move atime
@@ -69,6 +72,7 @@ struct hfs_mount_opts {
 	int      force_pieces;      /* "pieces": never a contiguous extent for a
 				     * copy-on-write block (testing) */
 	int      redo_off;          /* -o noredo: every fsync commits (no REDO records) */
+	int      no_hold;           /* -o nohold: no held part blocks (fs/held.c) */
 	int      no_fuse_uring;     /* -o nofuse_uring: /dev/fuse even where the
 				     * kernel offers FUSE over io_uring */
 	int      norecovery;        /* with readonly: no recovery, nothing written;

@@ -96,6 +96,13 @@ struct hfs_redo_rec;       /* private to redo.c */
 struct hfs_alloc;          /* private to alloc.c */
 
 /* ---- the mounted filesystem ------------------------------------------- */
+/* blocks filled in place at once at most (block.c (D7)): the kernel's
+ * writeback has up to 32 WRITEs of 16-17 blocks in flight, and a block
+ * that finds the table full is copied on write away from its neighbours */
+#define HFS_INPLACE_MAX 512
+/* part blocks held in memory at most (held.c): 64 KiB each */
+#define HFS_HELD_MAX 64
+
 struct hfs_fs {
 	pthread_mutex_t lock;              /* see top comment */
 	struct raid_set *rs;
@@ -139,8 +146,12 @@ struct hfs_fs {
 	int data_inflight;                 /* open data sections */
 	/* blocks of unwritten (fallocated) records being written in place by
 	 * a data section (block.c (D7)); under fs->lock */
-	struct { uint64_t ino, fbo; } inplace[32];
+	struct { uint64_t ino, fbo; } inplace[HFS_INPLACE_MAX];
 	int ninplace;
+	/* held part blocks (held.c); under fs->lock */
+	struct hfs_held *held[HFS_HELD_MAX];
+	int nheld;
+	pthread_cond_t held_cv;            /* an entry stopped being busy */
 	int flush_waiters;                 /* flushes waiting in hfs_data_drain */
 	/* set (fs->lock held) by operations that only add metadata (create,
 	 * link, setxattr) while the kernel caches writes: their B-tree nodes
@@ -366,6 +377,7 @@ struct hfs_inode {
 	uint64_t rdev;
 	uint32_t flags, generation;
 	uint64_t parent;              /* directories only */
+	uint64_t held_blocks;         /* not stored: part blocks held (held.c), for st_blocks */
 };
 void hfs_inode_decode(struct hfs_inode *ip, uint64_t ino, const struct hfs_inode_ondisk *d);
 void hfs_inode_encode(struct hfs_inode_ondisk *d, const struct hfs_inode *ip);
@@ -440,6 +452,19 @@ int  hfs_file_truncate(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t size);
 int  hfs_file_fallocate(struct hfs_fs *fs, struct hfs_inode *ip, int mode, uint64_t off, uint64_t len);
 /* SEEK_DATA / SEEK_HOLE; -ENXIO past the end. */
 int  hfs_file_seek(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t off, int whence, uint64_t *out);
+
+/* held part blocks (held.c): fs->lock held.  settle stores inode ino's in
+ * file bytes [lo, hi) (1: it stored or waited, the caller's inode copy is
+ * stale; 0; -errno), settle_all all before a commit, trim those a
+ * truncate to size cuts (1: it waited); blocks counts them for st_blocks;
+ * before does settle or trim for an operation and refreshes its copy. */
+void hfs_held_init(struct hfs_fs *fs);
+void hfs_held_fini(struct hfs_fs *fs);
+int  hfs_held_settle(struct hfs_fs *fs, uint64_t ino, uint64_t lo, uint64_t hi);
+void hfs_held_settle_all(struct hfs_fs *fs);
+int  hfs_held_trim(struct hfs_fs *fs, uint64_t ino, uint64_t size);
+uint64_t hfs_held_blocks(struct hfs_fs *fs, uint64_t ino);
+int  hfs_held_before(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t lo, uint64_t hi, int64_t size);
 /* EFBIG beyond: the kernel's limit for FUSE (MAX_LFS_FILESIZE), since FUSE
  * cannot tell the kernel a smaller s_maxbytes and with the writeback cache a
  * smaller limit here would turn EFBIG into a late writeback error.  Keys are

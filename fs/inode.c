@@ -73,6 +73,7 @@ int hfs_inode_load(struct hfs_fs *fs, uint64_t ino, struct hfs_inode *ip)
 	if (len != sizeof(d))
 		return HFS_CORRUPT("inode %llu record is %zu bytes", (unsigned long long)ino, len);
 	hfs_inode_decode(ip, ino, &d);
+	ip->held_blocks = fs->nheld ? hfs_held_blocks(fs, ino) : 0;
 	return 0;
 }
 

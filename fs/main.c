@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"  cache_size=N[KMG], flush_interval=SEC, nodirect, nowriteback,\n"
 		"  nofuse_uring (requests through /dev/fuse even where the kernel\n"
 		"  offers FUSE over io_uring),\n"
-		"  noredo (every fsync commits), pieces, write_log=FILE, fault=FILE\n"
+		"  noredo (every fsync commits), nohold, pieces, write_log=FILE, fault=FILE\n"
 		"  (test devices), noatime|relatime|strictatime, nodiratime|diratime,\n"
 		"  and libfuse mount options\n"
 		"  (allow_other and default_permissions are added when run as root)\n");
@@ -91,6 +91,8 @@ static int parse_opts(char *list, struct hfs_mount_opts *o, char *fuse_opts, siz
 			o->force_pieces = 1;
 		} else if (!strcmp(tok, "noredo")) {
 			o->redo_off = 1;
+		} else if (!strcmp(tok, "nohold")) {
+			o->no_hold = 1;
 		} else if (!strcmp(tok, "nodirect")) {
 			o->raid.no_direct = 1;
 		} else if (!strncmp(tok, "write_log=", 10) && tok[10]) {

@@ -192,6 +192,7 @@ static int flush_locked(struct hfs_fs *fs, int force)
 	if (fs->readonly)
 		return bc_readonly(fs->bc) ? -EIO : 0;
 	hfs_data_drain(fs);
+	hfs_held_settle_all(fs);   /* (H3): a commit holds every acknowledged write */
 	/* Nothing to commit: no buffer or direct write since the last commit
 	 * and the header unchanged (a scrub cursor, a corrected free count
 	 * live only in fs->vh).  That commit's last device flush already made
@@ -312,6 +313,7 @@ int hfs_open(const char *const *paths, int n, const struct hfs_mount_opts *o,
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->flush_cv, NULL);
 	pthread_cond_init(&fs->data_cv, NULL);
+	hfs_held_init(fs);
 	if (o->norecovery && !o->readonly) {
 		free(fs);
 		return -EINVAL;   /* a read-write mount always recovers */
@@ -447,6 +449,7 @@ err_raid:
 	hfs_norec_free(fs);
 err_free:
 	hfs_redo_set_free(&redo);
+	hfs_held_fini(fs);   /* what a failed replay held */
 	free(fs);
 	return ret;
 }
@@ -479,6 +482,7 @@ int hfs_close(struct hfs_fs *fs)
 	pthread_mutex_destroy(&fs->lock);
 	pthread_cond_destroy(&fs->flush_cv);
 	pthread_cond_destroy(&fs->data_cv);
+	hfs_held_fini(fs);
 	free(fs);
 	return ret;
 }

@@ -602,6 +602,32 @@ static void wl_prealloc(struct wl *w)
 	w_fsync(w, "f");
 }
 
+/* large writes that end inside a block (held part blocks, fs/held.c):
+ * sequential over a hole and over fallocated space, each completed by the
+ * next write; fsync'd, read back live, cut by a truncate, and unsynced at
+ * the end */
+static void wl_held(struct wl *w)
+{
+	uint64_t i;
+
+	w_create(w, "s");
+	for (i = 0; i < 6; i++)
+		w_write(w, "s", i * 100 * K, 100 * K, 0);
+	w_fsync(w, "s");
+	w_create(w, "p");
+	w_falloc(w, "p", 0, 10 * BLK, 0);
+	w_fsync(w, "p");
+	for (i = 0; i < 6; i++)
+		w_write(w, "p", 3000 + i * 100 * K, 100 * K, 0);
+	w_fdatasync(w, "p");
+	w_write(w, "s", 600 * K, 90 * K, 0);
+	w_truncate(w, "s", 640 * K + 1000);
+	w_write(w, "s", 700 * K, 70 * K, 0);
+	w_fsync(w, "s");
+	w_write(w, "p", 20 * BLK + 5, 130 * K, 0);
+	w_write(w, "s", 770 * K, 200 * K, 0);
+}
+
 const struct workload workloads[] = {
 	{ "create_fsync", "small files written and fsync'd, unsynced churn", wl_create_fsync, NULL, 0, 1, 0, NULL },
 	{ "append_log", "appends with fdatasync every fourth", wl_append_log, NULL, 0, 1, 0, NULL },
@@ -632,6 +658,7 @@ const struct workload workloads[] = {
 	{ "redo_wrap", "REDO records of 60-128 KiB writes around an 8 MiB FIFO", wl_redo_wrap, "8M", 0, 1, 40, NULL },
 	{ "punch_pieces", "4 KiB punches inside blocks: pieces records", wl_punch_pieces, NULL, 0, 0, 0, NULL },
 	{ "prealloc", "fallocated blocks filled in place, overlays on them, kept space past the end", wl_prealloc, NULL, 0, 0, 0, NULL },
+	{ "held", "large writes ending inside blocks, over holes and fallocated space", wl_held, NULL, 0, 1, 0, NULL },
 	{ "pieces", "every block stored as 4 KiB pieces (-o pieces)", wl_pieces, NULL, 0, 1, 0,
 	  "pieces" },
 	{ NULL, NULL, NULL, NULL, 0, 0, 0, NULL },
