@@ -173,6 +173,8 @@ struct hfs_held;
 int  held_put(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, uint64_t addr, size_t in,
 	      const uint8_t *src, size_t n, int may_create, struct hfs_held **out, uint32_t *gen);
 int  held_exists(struct hfs_fs *fs, uint64_t ino, uint64_t fbo);
+int  held_absorb(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, size_t in, const uint8_t *src,
+		 size_t n);
 const uint8_t *held_buf(const struct hfs_held *e);
 uint64_t held_za(const struct hfs_held *e);
 int  held_inplace(const struct hfs_held *e);

@@ -915,6 +915,10 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			}
 			b->za = 0;   /* referenced, or still the entry's */
 			held_release(fs, b->hold, claimed, ref);
+		} else if (!r && fs->nheld && held_absorb(fs, ip->ino, b->fbo, b->in, src + b->at, b->n)) {
+			/* (H1) held since phase A: no record, the entry has it */
+			if (b->inplace)
+				b->za = 0;   /* the unwritten record's */
 		} else if (!r) {
 			r = b->locked ? 1 : wblk_commit(fs, ip, b);
 			if (r == 1) {

@@ -12,10 +12,12 @@
  * that extent with its other blocks, as one whole block.
  *
  * Invariants (fs->lock guards everything here):
- *  (H1) A block with a live entry has no DATA record, and every write to
- *       it goes into the entry's buffer; every other operation on the
- *       block (read, fallocate, punch, seek) settles the entry first,
- *       truncate drops or trims it.
+ *  (H1) A block with a live entry has no DATA record (over an unwritten
+ *       one: that record, unchanged), and every write to it goes into the
+ *       entry's buffer, also one whose phase A came before the entry
+ *       (held_absorb in its phase C); every other operation on the block
+ *       (read, fallocate, punch, seek) settles the entry first, truncate
+ *       drops or trims it.
  *  (H2) An entry is busy while a writer that put bytes into it is
  *       between its phases A and C (the writer updates the size in phase
  *       C); settling waits until it is not, so it never stores a block
@@ -180,6 +182,25 @@ int held_put(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, uint64_t addr, size_
 	return 1;
 }
 
+/* Phase C of a write whose phase A found no entry for block fbo (fs->lock
+ * held): when one was made since, the write's bytes go into it instead of
+ * a record (H1).  1 when they did, else 0.  Two writes in flight to one
+ * block are concurrent, so either order of their bytes is right. */
+int held_absorb(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, size_t in, const uint8_t *src,
+		size_t n)
+{
+	int i = fs->nheld ? find(fs, ino, fbo) : -1;
+	struct hfs_held *e;
+
+	if (i < 0)
+		return 0;
+	e = fs->held[i];
+	memcpy(e->buf + in, src, n);
+	mark(e, in, n);
+	e->gen++;   /* (H4) a claimer's copy lacks these bytes */
+	return 1;
+}
+
 const uint8_t *held_buf(const struct hfs_held *e) { return e->buf; }
 uint64_t held_za(const struct hfs_held *e) { return e->addr ? e->addr : e->za; }
 int held_inplace(const struct hfs_held *e) { return e->addr != 0; }
@@ -320,32 +341,40 @@ static void wait_busy(struct hfs_fs *fs)
  * the first error. */
 int hfs_held_settle(struct hfs_fs *fs, uint64_t ino, uint64_t lo, uint64_t hi)
 {
-	int i, ret = 0, acted = 0;
+	int i, ret = 0, acted = 0, begun = 0;
 
-again:
-	for (i = 0; i < fs->nheld; i++) {
-		struct hfs_held *e = fs->held[i];
-		int r;
+	for (;;) {
+		for (i = 0; i < fs->nheld; i++) {
+			const struct hfs_held *e = fs->held[i];
 
-		if (e->ino != ino || e->fbo + HFS_FBLOCK <= lo || e->fbo >= hi || e->done)
-			continue;
-		acted = 1;
-		if (e->busy) {
-			wait_busy(fs);
-			goto again;   /* the table changed */
+			if (e->ino == ino && e->fbo + HFS_FBLOCK > lo && e->fbo < hi && !e->done)
+				break;
 		}
-		/* UNDO room as for any operation; its commit may settle this */
-		r = hfs_op_begin(fs);
-		if (r)
-			return r;
-		if (i >= fs->nheld || fs->held[i] != e)
-			goto again;
-		r = settle_one(fs, i);
-		if (r && !ret)
-			ret = r;
-		goto again;
+		if (i == fs->nheld)
+			return ret ? ret : acted;
+		acted = 1;
+		if (fs->held[i]->busy) {
+			wait_busy(fs);
+			continue;   /* the table changed */
+		}
+		if (!begun) {
+			/* UNDO room as for any operation; its commit may store
+			 * this entry and others (look again either way) */
+			int r = hfs_op_begin(fs);
+
+			if (r)
+				return r;
+			begun = 1;
+			continue;
+		}
+		begun = 0;
+		{
+			int r = settle_one(fs, i);
+
+			if (r && !ret)
+				ret = r;
+		}
 	}
-	return ret ? ret : acted;
 }
 
 /* Before a commit, with the data sections drained (H3). */

@@ -3,7 +3,8 @@
  * over a hole or an unwritten record stays in memory until the write that
  * completes it, which writes it whole next to its neighbours; reads,
  * commits, unmounts and truncates settle or drop it; st_blocks counts it;
- * a write into an entry another writer is storing whole wins (H4).
+ * a write into an entry another writer is storing whole wins (H4), and
+ * so does one whose phase A came before the entry (H1).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +313,11 @@ static void test_claim_race(void **st)
 	assert_int_equal(held_put(fs, ino, 0, 0, 100, c, 200, 0, &e3, &g3), 1);
 	assert_false(held_current(e, g2));
 	held_release(fs, e3, 0, 0);
+	/* a write whose phase A came before the entry: into it (H1) */
+	g2 = g3;
+	assert_int_equal(held_absorb(fs, ino, 0, 1000, c + 1000, 100), 1);
+	assert_false(held_current(e, g2));
+	assert_int_equal(held_absorb(fs, ino, B, 0, c, 100), 0);   /* no entry there */
 	held_release(fs, e, 1, 0);   /* not referenced: the entry stays, whole */
 	assert_int_equal(fs->nheld, 1);
 	/* the file's size, as the writers' phase C set it */
@@ -324,6 +330,7 @@ static void test_claim_race(void **st)
 	assert_true(r.present && r.len == B && hfs_zone_of(r.addr) == HFS_ZONE_LARGE);
 	pthread_mutex_unlock(&fs->lock);
 	memcpy(want + 100, c, 200);
+	memcpy(want + 1000, c + 1000, 100);
 	check(fs, ino, want, B);
 	assert_int_equal(hfs_close(fs), 0);
 	free(a);
