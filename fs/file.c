@@ -962,7 +962,10 @@ int64_t hfs_file_write_need(struct hfs_fs *fs, const struct hfs_inode *ip, uint6
 
 		if (ret)
 			return ret;
-		if (!rec_inplace(&r) || inplace_find(fs, ip->ino, fbo) >= 0)
+		/* a held block has its space (an extent taken when it was
+		 * held, or its unwritten record's) */
+		if ((!rec_inplace(&r) || inplace_find(fs, ip->ino, fbo) >= 0) &&
+		    !held_exists(fs, ip->ino, fbo))
 			need += HFS_FBLOCK;
 	}
 	return need;
