@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <pthread.h>
+#include "fs/block.h"
 #include "fs/hfs_int.h"
 #include "tests/unit/helpers.h"
 
@@ -115,4 +116,19 @@ unsigned tu_img_minor(const char *img, int set)
 	}
 	raid_close(rs);
 	return hfs_le16(vh.vh_minor);
+}
+
+uint64_t tu_new_ino(struct hfs_fs *fs)
+{
+	struct hfs_inode ip;
+
+	assert_int_equal(tu_new_file(fs, &ip), 0);
+	return ip.ino;
+}
+
+void tu_get_rec(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r)
+{
+	pthread_mutex_lock(&fs->lock);
+	assert_int_equal(rec_get(fs, ino, fbo, r), 0);
+	pthread_mutex_unlock(&fs->lock);
 }

@@ -31,6 +31,11 @@ void tu_legs_rules(struct tu_legs *f, const char *text);
 /* The format minor in the volume header of a one-device image (set != 0:
  * rewrite it to set first). */
 unsigned tu_img_minor(const char *img, int set);
+/* A new empty regular file's inode number (asserts it was made). */
+uint64_t tu_new_ino(struct hfs_fs *fs);
+/* Block fbo's DATA record of inode ino, looked up with fs->lock held. */
+struct rec;
+void tu_get_rec(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, struct rec *r);
 /* Seeded xorshift PRNG; the seed is printed once so a failure replays. */
 uint64_t tu_rand(void);
 void tu_seed(uint64_t seed);

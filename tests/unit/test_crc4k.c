@@ -59,21 +59,13 @@ static struct hfs_fs *mount_all(void)
 }
 
 
-static uint64_t new_file(struct hfs_fs *fs)
-{
-	struct hfs_inode ip;
-
-	assert_int_equal(tu_new_file(fs, &ip), 0);
-	return ip.ino;
-}
+static uint64_t new_file(struct hfs_fs *fs) { return tu_new_ino(fs); }
 
 static struct rec get_rec(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
 {
 	struct rec r;
 
-	pthread_mutex_lock(&fs->lock);
-	assert_int_equal(rec_get(fs, ino, fbo, &r), 0);
-	pthread_mutex_unlock(&fs->lock);
+	tu_get_rec(fs, ino, fbo, &r);
 	return r;
 }
 
