@@ -457,6 +457,51 @@ void inplace_release(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
 		fs->inplace[i] = fs->inplace[--fs->ninplace];
 }
 
+/* Write data (len bytes) to extent za and point block fbo's record at it
+ * (old: the record it replaces; inplace: za is old's unwritten extent,
+ * D7).  Takes za: freed here on a failure before the record points at it
+ * (an in-place extent stays the record's). */
+int block_store_at(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
+		   uint32_t len, const struct rec *old, uint64_t za, int inplace)
+{
+	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
+	struct hfs_crc4k_ondisk v;
+	uint32_t pcrc[NPIECE], crc;
+	size_t vlen;
+	int ret;
+
+	if (hfs_zone_of(za) == HFS_ZONE_LARGE) {
+		struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
+
+		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, batch_done, &w);
+		if (!ret)
+			ret = batch_wait_all(&w);   /* the caller's buffer must outlive the write */
+	} else {
+		ret = small_write(fs, hfs_raw(za), data, len);
+	}
+	if (ret)
+		goto err_free;
+	/* a fill in place (D7) on this locked path keeps its 24 bytes (no B-tree
+	 * space needed); wblk_commit's fast path makes it CRC4K where it can */
+	if (len == HFS_FBLOCK && crc4k_wanted(fs) && !inplace) {
+		crc = crc4k_sum(data, pcrc);
+		vlen = data_encode(za, len, crc, pcrc, &v);
+	} else {
+		vlen = data_encode(za, len, crc_of(data, len), NULL, &v);
+	}
+	ret = old->present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
+	if (ret)
+		goto err_free;
+	if (inplace)
+		return 0;   /* same extent, same length; no overlays (ovl_capable) */
+	ip->blocks += len / 512;
+	return old->present ? rec_release(fs, ip, fbo, old) : 0;   /* the new bytes include its overlays */
+err_free:
+	if (!inplace)
+		hfs_free(fs, za, len);   /* the record still owns an in-place extent */
+	return ret;
+}
+
 /* Store block fbo's new contents (data, len bytes: multiple of 4 KiB, or
  * a full block) in fresh space and point the record at it; free the old.
  * A whole block over an unwritten record that no data section is filling
@@ -464,10 +509,6 @@ void inplace_release(struct hfs_fs *fs, uint64_t ino, uint64_t fbo)
 int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
 		       uint32_t len, const struct rec *old)
 {
-	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, fbo);
-	struct hfs_crc4k_ondisk v;
-	uint32_t pcrc[NPIECE], crc;
-	size_t vlen;
 	int inplace = len == HFS_FBLOCK && rec_inplace(old) && inplace_find(fs, ip->ino, fbo) < 0;
 	uint64_t za = old->addr;
 	uint8_t *pad = NULL;
@@ -489,43 +530,8 @@ int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uin
 		memset(pad + want, 0, len - want);
 		data = pad;
 	}
-	if (hfs_zone_of(za) == HFS_ZONE_LARGE) {
-		struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
-
-		ret = bc_direct_write(fs->bc, hfs_raw(za), data, len, batch_done, &w);
-		if (!ret) {
-			/* the caller's buffer must outlive the write */
-			pthread_mutex_lock(&w.m);
-			while (w.left)
-				pthread_cond_wait(&w.cv, &w.m);
-			pthread_mutex_unlock(&w.m);
-			ret = w.err;
-		}
-	} else {
-		ret = small_write(fs, hfs_raw(za), data, len);
-	}
-	if (ret)
-		goto err_free;
-	/* a fill in place (D7) on this locked path keeps its 24 bytes (no B-tree
-	 * space needed); wblk_commit's fast path makes it CRC4K where it can */
-	if (len == HFS_FBLOCK && crc4k_wanted(fs) && !inplace) {
-		crc = crc4k_sum(data, pcrc);
-		vlen = data_encode(za, len, crc, pcrc, &v);
-	} else {
-		vlen = data_encode(za, len, crc_of(data, len), NULL, &v);
-	}
-	ret = old->present ? hfs_bt_update(fs, &k, &v, vlen) : hfs_bt_insert(fs, &k, &v, vlen);
-	if (ret)
-		goto err_free;
+	ret = block_store_at(fs, ip, fbo, data, len, old, za, inplace);
 	free(pad);
-	if (inplace)
-		return 0;   /* same extent, same length; no overlays (ovl_capable) */
-	ip->blocks += len / 512;
-	return old->present ? rec_release(fs, ip, fbo, old) : 0;   /* the new bytes include its overlays */
-err_free:
-	free(pad);
-	if (!inplace)
-		hfs_free(fs, za, len);   /* the record still owns an in-place extent */
 	return ret;
 }
 

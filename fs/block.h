@@ -62,6 +62,8 @@ int block_read(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, const struct rec *
 int data_alloc(struct hfs_fs *fs, uint32_t *len, uint64_t *za);
 int block_store(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
 		uint32_t len, const struct rec *old);
+int block_store_at(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const uint8_t *data,
+		   uint32_t len, const struct rec *old, uint64_t za, int inplace);
 int block_prealloc(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo);
 int block_drop(struct hfs_fs *fs, struct hfs_inode *ip, uint64_t fbo, const struct rec *r);
 

@@ -632,7 +632,7 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 			 * in order with its neighbours */
 			int unwr = rec_inplace(&b->old) && inplace_find(fs, ip->ino, fbo) < 0;
 			int create = b->partial && len >= HFS_FBLOCK && (!b->old.present || unwr);
-			int h = create || held_exists(fs, ip->ino, fbo) ?
+			int h = create || fs->nheld ?
 				held_put(fs, ip->ino, fbo, unwr ? b->old.addr : 0, in, src + done, n, create,
 					 &b->hold, &b->hold_gen) : 0;
 
@@ -801,11 +801,6 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 
 		if (b->locked || (b->hold && !b->claimed))
 			continue;   /* all of it in phase C, or held */
-		if (b->claimed) {
-			b->crc4k = b->crc4k && b->len == HFS_FBLOCK;
-			b->crc = b->crc4k ? crc4k_sum(b->data, b->pcrc) : crc_of(b->data, b->len);
-			continue;   /* data is the entry's whole block */
-		}
 		if (b->ovl) {
 			memcpy(b->data, src + b->at, b->n);   /* CRCs per piece in phase C */
 			continue;
@@ -827,7 +822,9 @@ static ssize_t write_batch(struct hfs_fs *fs, struct hfs_inode *ip, const uint8_
 				}
 			}
 		}
-		if (!b->partial && ((uintptr_t)(src + b->at) & (HFS_BLKSIZE - 1)) == 0) {
+		if (b->claimed) {
+			/* data is the entry's whole block, copied in phase A */
+		} else if (!b->partial && ((uintptr_t)(src + b->at) & (HFS_BLKSIZE - 1)) == 0) {
 			/* a whole block, aligned in the request (fuse_loop.c
 			 * places it so): written from there, not copied; the
 			 * device only reads it */

@@ -96,6 +96,8 @@ static int whole(const struct hfs_held *e)
 {
 	unsigned i;
 
+	if (e->hi < HFS_FBLOCK)
+		return 0;   /* its last byte is not written: no need to look */
 	for (i = 0; i < NWORD; i++)
 		if (e->mask[i] != UINT64_MAX)
 			return 0;
@@ -123,11 +125,14 @@ static void cut(struct hfs_held *e, uint32_t lim)
 	bits(e->mask, lim, HFS_FBLOCK, 0);
 }
 
-static void mark(struct hfs_held *e, size_t in, size_t n)
+/* src[0, n) at offset in: a write's bytes, newer than a claimer's copy (H4) */
+static void put_bytes(struct hfs_held *e, size_t in, const uint8_t *src, size_t n)
 {
+	memcpy(e->buf + in, src, n);
 	bits(e->mask, in, in + n, 1);
 	if (in + n > e->hi)
 		e->hi = (uint32_t)(in + n);
+	e->gen++;
 }
 
 /* Phase A (fs->lock held): put src[0, n) at offset in of block fbo.
@@ -169,9 +174,7 @@ int held_put(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, uint64_t addr, size_
 	} else {
 		e = fs->held[i];
 	}
-	memcpy(e->buf + in, src, n);
-	mark(e, in, n);
-	e->gen++;
+	put_bytes(e, in, src, n);
 	e->busy++;
 	*out = e;
 	if (!e->claimed && whole(e)) {
@@ -190,14 +193,10 @@ int held_absorb(struct hfs_fs *fs, uint64_t ino, uint64_t fbo, size_t in, const 
 		size_t n)
 {
 	int i = fs->nheld ? find(fs, ino, fbo) : -1;
-	struct hfs_held *e;
 
 	if (i < 0)
 		return 0;
-	e = fs->held[i];
-	memcpy(e->buf + in, src, n);
-	mark(e, in, n);
-	e->gen++;   /* (H4) a claimer's copy lacks these bytes */
+	put_bytes(fs->held[i], in, src, n);
 	return 1;
 }
 
@@ -243,33 +242,6 @@ uint64_t hfs_held_blocks(struct hfs_fs *fs, uint64_t ino)
 	return n;
 }
 
-/* A whole block into the entry's own extent. */
-static int store_whole(struct hfs_fs *fs, struct hfs_inode *ip, struct hfs_held *e)
-{
-	struct batch_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0 };
-	struct hfs_key k = hfs_mkkey(ip->ino, HFS_REC_DATA, e->fbo);
-	struct hfs_crc4k_ondisk v;
-	uint32_t pcrc[NPIECE], crc;
-	size_t vlen;
-	int ret = bc_direct_write(fs->bc, hfs_raw(e->za), e->buf, HFS_FBLOCK, batch_done, &w);
-
-	if (ret)
-		return ret;
-	ret = batch_wait_all(&w);
-	if (ret)
-		return ret;
-	if (crc4k_wanted(fs)) {
-		crc = crc4k_sum(e->buf, pcrc);
-		vlen = data_encode(e->za, HFS_FBLOCK, crc, pcrc, &v);
-	} else {
-		vlen = data_encode(e->za, HFS_FBLOCK, crc_of(e->buf, HFS_FBLOCK), NULL, &v);
-	}
-	ret = hfs_bt_insert(fs, &k, &v, vlen);
-	if (!ret)
-		ip->blocks += HFS_FBLOCK / 512;
-	return ret;
-}
-
 /* Store one entry that is not busy, and free it.  A failure is the
  * file's write error (close and fsync report it, as for a failed
  * writeback) and loses the entry's bytes. */
@@ -279,6 +251,7 @@ static int settle_one(struct hfs_fs *fs, int i)
 	struct hfs_inode ip;
 	struct rec r;
 	uint64_t za = e->za;
+	uint32_t keep;
 	int ret = hfs_inode_load(fs, e->ino, &ip);
 
 	if (ret == -ENOENT) {
@@ -297,24 +270,15 @@ static int settle_one(struct hfs_fs *fs, int i)
 				  (unsigned long long)e->fbo, (unsigned long long)e->ino);
 	if (ret)
 		goto out;
+	keep = (e->hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE;
 	if (e->addr) {
 		/* into the unwritten extent, the rest zeros as it read (D7) */
 		ret = block_store(fs, &ip, e->fbo, e->buf, HFS_FBLOCK, &r);
-	} else if (whole(e)) {
-		ret = store_whole(fs, &ip, e);
-		if (!ret)
-			za = 0;
-	} else {
-		/* a part block: SMALL space, as any part block (block_store) */
-		uint32_t keep = (e->hi + HFS_BLKSIZE - 1) / HFS_BLKSIZE * HFS_BLKSIZE;
-
-		ret = keep ? block_store(fs, &ip, e->fbo, e->buf, keep, &r) : 0;
-		if (ret == -ENOSPC) {
-			/* the extent held for it is still there: zero-padded */
-			ret = store_whole(fs, &ip, e);
-			if (!ret)
-				za = 0;
-		}
+	} else if (whole(e) || (ret = block_store(fs, &ip, e->fbo, e->buf, keep, &r)) == -ENOSPC) {
+		/* whole, or a part block (SMALL space, as any part block) that
+		 * found none: the extent held for it, zero-padded */
+		ret = block_store_at(fs, &ip, e->fbo, e->buf, HFS_FBLOCK, &r, za, 0);
+		za = 0;   /* block_store_at's now (freed on a failure) */
 	}
 	if (!ret)
 		ret = hfs_inode_store(fs, &ip);
@@ -330,7 +294,7 @@ out:
 	return ret;
 }
 
-/* Wait for entry i, busy, to be released (fs->lock dropped meanwhile). */
+/* Wait until a busy entry is released (fs->lock dropped meanwhile). */
 static void wait_busy(struct hfs_fs *fs)
 {
 	pthread_cond_wait(&fs->held_cv, &fs->lock);
