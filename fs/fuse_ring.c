@@ -61,6 +61,11 @@
  *       the two scheduler calls were 13% of the daemon's CPU in fsync'd
  *       random writes (bench randw +12%, 17% less CPU per write; a close's
  *       one-page WRITE, which its caller waits for, still waits idle).
+ *       Nor after a RELEASE: the kernel sends it in the background (but
+ *       for a failed open), so its commit wakes no caller to keep here,
+ *       and the two calls would buy nothing (reading back small files,
+ *       every fourth request is a RELEASE, and the scheduler calls were a
+ *       third of the daemon's CPU).
  *  (R7) Large READs and WRITEs (128 KiB or more) are served unpinned, and
  *       the thread stays unpinned while its queue streams: the kernel
  *       queues a readahead's or a writeback's requests on the one CPU that
@@ -135,6 +140,7 @@ struct ring_thread {
 	int live;                  /* its ring may be peeked at (queue_busy) */
 	int writeback;             /* the request just served was a WRITE of a
 				    * writeback of several pages (R6) */
+	int unwaited;              /* ... or one no caller waits for (R6) */
 	char *base;                /* header page, then the payload; what to free */
 	struct ring_req_header *hdr;
 	char *payload;             /* base + PAGE */
@@ -295,6 +301,7 @@ static int serve(struct ring_thread *t)
 	t->unique = h.unique;
 	t->replied = 0;
 	t->writeback = 0;
+	t->unwaited = 0;
 	if (plen <= R.payload_cap && h.len >= IN_HDR + plen &&
 	    (arg = h.len - IN_HDR - plen) <= sizeof(t->hdr->op_in)) {
 		struct fuse_buf buf = { 0 };
@@ -307,6 +314,7 @@ static int serve(struct ring_thread *t)
 		buf.size = h.len;
 		/* (R6) */
 		t->writeback = h.opcode == FUSE_WRITE && writeback_burst(&R.q[t->qid], h.nodeid);
+		t->unwaited = h.opcode == FUSE_RELEASE || h.opcode == FUSE_RELEASEDIR;
 		/* (R7) */
 		wide = R.nq > 1 && ((h.opcode == FUSE_WRITE && plen >= WIDE_MIN) ||
 				    (h.opcode == FUSE_READ && arg >= sizeof(struct fuse_read_in) &&
@@ -393,7 +401,7 @@ static void *ring_main(void *arg)
 			    WIDE_QUIET_MS;
 		if (t->unpinned && !streaming)
 			pin(t);
-		idle = R.idle_wait && !streaming && (!t->writeback || !queue_busy(t));
+		idle = R.idle_wait && !streaming && !t->unwaited && (!t->writeback || !queue_busy(t));
 		if (idle)
 			(void)sched_setscheduler(0, SCHED_IDLE, &sp);   /* (R6) */
 		/* the timeout only lets a session that ends without an unmount
