@@ -59,6 +59,13 @@ int  hfs_open_takeerr(uint64_t ino);              /* and hand it out once */
 /* Open descriptors that may write (an open's count must be taken first). */
 void hfs_open_writer(uint64_t ino, int delta);
 int  hfs_open_writers(uint64_t ino);
+/* Data went to disk other than through the kernel's page cache, or a write
+ * failed (so cached pages hold bytes that are not stored): the last
+ * writer's release drops the file's cached pages (op_release), since a
+ * later open may keep them (FOPEN_KEEP_CACHE).  takestale: 1 (and clears
+ * it) when set and the caller's writer is the only one left. */
+void hfs_open_stale(uint64_t ino);
+int  hfs_open_takestale(uint64_t ino);
 /* An error for the writer's next write(2) only (nothing was lost): the
  * space left is down to the writeback reserve (fs/fuse_data.c). */
 void hfs_open_setsoft(uint64_t ino, int err);

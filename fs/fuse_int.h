@@ -53,6 +53,7 @@ int hfs_fuse_ring_reply(const struct iovec *iov, int count, ssize_t *res);
  * len: the request's length, all of it in memory */
 void hfs_fuse_note_request(const struct fuse_in_header *h, size_t len);
 
+int atime_due(struct hfs_fs *fs, const struct hfs_inode *ip, int flags, struct timespec *now);
 int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags);
 int enospc_commit(struct hfs_fs *fs, int ret);
 void atime_notify(uint64_t ino);

@@ -39,6 +39,18 @@ static int ts_cmp(const struct timespec *a, const struct timespec *b)
 	return a->tv_nsec < b->tv_nsec ? -1 : a->tv_nsec > b->tv_nsec;
 }
 
+/* Whether a read of ip now would move its atime (now: the time it would
+ * take).  fs->lock held. */
+int atime_due(struct hfs_fs *fs, const struct hfs_inode *ip, int flags, struct timespec *now)
+{
+	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
+	    (ip->flags & HFS_IFL_NOATIME) || (fs->opts.nodiratime && S_ISDIR(ip->mode)))
+		return 0;
+	hfs_now(now);
+	return fs->opts.atime != HFS_ATIME_RELATIME || ts_cmp(&ip->atime, &ip->mtime) <= 0 ||
+	       ts_cmp(&ip->atime, &ip->ctime) <= 0 || now->tv_sec - ip->atime.tv_sec >= 24 * 3600;
+}
+
 /* A read or a listing: move atime as the mount's policy says (the kernel
  * leaves atime to FUSE filesystems).  relatime as Linux defines it: when
  * atime is not newer than mtime or ctime, or is a day old.  fs->lock held;
@@ -49,12 +61,7 @@ int atime_touch(struct hfs_fs *fs, struct hfs_inode *ip, int flags)
 {
 	struct timespec now;
 
-	if (fs->readonly || fs->opts.atime == HFS_ATIME_NOATIME || (flags & O_NOATIME) ||
-	    (ip->flags & HFS_IFL_NOATIME) || (fs->opts.nodiratime && S_ISDIR(ip->mode)))
-		return 0;
-	hfs_now(&now);
-	if (fs->opts.atime == HFS_ATIME_RELATIME && ts_cmp(&ip->atime, &ip->mtime) > 0 &&
-	    ts_cmp(&ip->atime, &ip->ctime) > 0 && now.tv_sec - ip->atime.tv_sec < 24 * 3600)
+	if (!atime_due(fs, ip, flags, &now))
 		return 0;
 	/* hfs_op_begin may commit, which waits for data sections with
 	 * fs->lock dropped: store atime into a copy loaded after it.

@@ -130,6 +130,7 @@ struct hfs_fs {
 	uint64_t redo_logged;              /* bytes of REDO logged this group (list and FIFO) */
 	uint64_t redo_fsyncs;              /* fsyncs made durable by REDO records */
 	uint64_t getxattr_reqs;            /* GETXATTR requests served (status; atomic) */
+	uint64_t read_reqs;                /* READ requests served (status; atomic) */
 
 	struct hfs_alloc *alloc;           /* alloc.c */
 

@@ -13,7 +13,7 @@
 #include "fs/dir.h"
 
 /* ---- open-count table ----------------------------------------------------- */
-struct opened { uint64_t ino; unsigned count, writers, cached; int err, soft; struct opened *next; };
+struct opened { uint64_t ino; unsigned count, writers, cached, stale; int err, soft; struct opened *next; };
 #define OHASH 1024
 static struct opened *otab[OHASH];
 
@@ -35,6 +35,8 @@ void hfs_open_seterr(uint64_t ino, int err)
 
 	if (o && !o->err)
 		o->err = err;
+	if (o)
+		o->stale = 1;   /* the kernel's pages hold what we did not store */
 }
 
 int hfs_open_takeerr(uint64_t ino)
@@ -51,8 +53,10 @@ void hfs_open_setsoft(uint64_t ino, int err)
 {
 	struct opened *o = *ofind(ino);
 
-	if (o)
+	if (o) {
 		o->soft = err;
+		o->stale = 1;
+	}
 }
 
 int hfs_open_takesoft(uint64_t ino)
@@ -84,6 +88,7 @@ size_t hfs_open_soft_cached(int err, uint64_t **inos)
 			if (!o->cached || o->soft)
 				continue;
 			o->soft = err;
+			o->stale = 1;
 			if (n == cap) {
 				uint64_t *t = realloc(*inos, (cap ? cap * 2 : 16) * sizeof(*t));
 
@@ -118,6 +123,24 @@ int hfs_open_writers(uint64_t ino)
 	struct opened *o = *ofind(ino);
 
 	return o ? (int)o->writers : 0;
+}
+
+void hfs_open_stale(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o)
+		o->stale = 1;
+}
+
+int hfs_open_takestale(uint64_t ino)
+{
+	struct opened *o = *ofind(ino);
+	int stale = o && o->stale && o->writers == 1;
+
+	if (stale)
+		o->stale = 0;
+	return stale;
 }
 
 void hfs_open_get(uint64_t ino)
