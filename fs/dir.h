@@ -60,12 +60,13 @@ int  hfs_open_takeerr(uint64_t ino);              /* and hand it out once */
 void hfs_open_writer(uint64_t ino, int delta);
 int  hfs_open_writers(uint64_t ino);
 /* Data went to disk other than through the kernel's page cache, or a write
- * failed (so cached pages hold bytes that are not stored): the last
- * writer's release drops the file's cached pages (op_release), since a
- * later open may keep them (FOPEN_KEEP_CACHE).  takestale: 1 (and clears
- * it) when set and the caller's writer is the only one left. */
-void hfs_open_stale(uint64_t ino);
-int  hfs_open_takestale(uint64_t ino);
+ * failed (so cached pages may hold bytes that are not what is stored): no
+ * open keeps the file's cached pages (FOPEN_KEEP_CACHE, op_open) until one
+ * that dropped them is released; the mark (nonzero) outlives the last
+ * close.  unstale clears it if it is still the one given. */
+void     hfs_open_stale(uint64_t ino);
+unsigned hfs_open_stalemark(uint64_t ino);
+void     hfs_open_unstale(uint64_t ino, unsigned mark);
 /* An error for the writer's next write(2) only (nothing was lost): the
  * space left is down to the writeback reserve (fs/fuse_data.c). */
 void hfs_open_setsoft(uint64_t ino, int err);

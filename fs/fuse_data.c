@@ -57,16 +57,16 @@ static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct
  * (FOPEN_KEEP_CACHE; without it the open drops them).  Kept only when a
  * read now would not move atime: then the first read after a change (which
  * relatime must stamp) still reaches us.  Nor while a writer is open (its
- * pages may be dirty and its mtime not sent yet), nor for O_TRUNC.  Pages
- * that went stale under a writer (data written around the cache, a failed
- * write) were dropped by that writer's release (hfs_open_stale).  fs->lock
- * held. */
+ * pages may be dirty and its mtime not sent yet), nor for O_TRUNC, nor
+ * while the pages may be stale (hfs_open_stale: data written around the
+ * cache, a failed write).  fs->lock held. */
 static int open_keeps_cache(struct hfs_fs *fs, const struct hfs_inode *ip, int flags)
 {
 	struct timespec now;
 
 	return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC) && S_ISREG(ip->mode) &&
-	       !hfs_open_writers(ip->ino) && !atime_due(fs, ip, flags, &now);
+	       !hfs_open_writers(ip->ino) && !hfs_open_stalemark(ip->ino) &&
+	       !atime_due(fs, ip, flags, &now);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -74,6 +74,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hfs_fs *fs = FS(req);
 	struct hfs_inode ip;
 	int ret, keep = 0;
+	unsigned stale = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	ret = hfs_inode_load(fs, ino, &ip);
@@ -91,6 +92,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!ret) {
 		keep = open_keeps_cache(fs, &ip, fi->flags);
+		stale = hfs_open_stalemark(ino);
 		hfs_open_get(ino);
 		if ((fi->flags & O_ACCMODE) != O_RDONLY)
 			hfs_open_writer(ino, 1);   /* open_mode sets FH_WRITER */
@@ -102,6 +104,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	open_mode(fs, fi, &ip);   /* takes fs->lock */
 	fi->keep_cache = keep;
+	/* this open drops the pages: its release clears the mark it saw (by
+	 * then the drop is done, so a later open may keep what is cached) */
+	fi->fh |= (uint64_t)stale << FH_STALE_SHIFT;
 	fuse_reply_open(req, fi);
 }
 
@@ -165,7 +170,7 @@ int release_ino(struct hfs_fs *fs, fuse_ino_t ino, int writer)
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hfs_fs *fs = FS(req);
-	int stale = 0;
+	unsigned stale = (unsigned)(fi->fh >> FH_STALE_SHIFT);
 
 	/* the kernel wrote this file's pages back before RELEASE (dirty.c B2) */
 	if (fi->fh & FH_CACHED) {
@@ -174,18 +179,11 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		hfs_open_cached(ino, -1);
 		pthread_mutex_unlock(&fs->lock);
 	}
-	if (fi->fh & FH_WRITER) {
+	if (stale) {
 		pthread_mutex_lock(&fs->lock);
-		stale = hfs_open_takestale(ino);
+		hfs_open_unstale(ino, stale);
 		pthread_mutex_unlock(&fs->lock);
 	}
-	/* Drop the pages (open_keeps_cache) before this writer stops being
-	 * counted, so an open that sees no writer comes after.  The last
-	 * writer: no page is dirty or under writeback (the kernel wrote them
-	 * back before RELEASE), so nothing waits for a request of ours; and
-	 * no fs->lock is held. */
-	if (stale && hfs_session)
-		fuse_lowlevel_notify_inval_inode(hfs_session, ino, 0, 0);
 	fuse_reply_err(req, -release_ino(fs, ino, !!(fi->fh & FH_WRITER)));
 }
 
@@ -306,8 +304,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		hfs_open_seterr(ino, -ENOSPC);   /* the rest did not fit */
 	else if (n < 0)
 		hfs_open_seterr(ino, (int)n);
-	if (n > 0 && !fi->writepage)
-		hfs_open_stale(ino);   /* not through the page cache (direct_io, O_DIRECT) */
+	if (n > 0 && !fi->writepage && hfs_writeback)
+		hfs_open_stale(ino);   /* around the page cache (direct_io, O_DIRECT) */
 	/* ip is current here (hfs_file_write loads it again after any wait),
 	 * and a write that returns <= 0 stored what it changed itself */
 	if (n > 0 && !stale) {

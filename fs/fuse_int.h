@@ -20,6 +20,8 @@
 #define FH_WRITER 1u
 /* ... through the page cache: counted in fs->cached_writers (dirty.c) */
 #define FH_CACHED 2u
+/* ... and above these bits, the stale mark it saw (op_open, hfs_open_stale) */
+#define FH_STALE_SHIFT 32
 
 static inline struct hfs_fs *FS(fuse_req_t req) { return fuse_req_userdata(req); }
 

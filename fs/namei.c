@@ -35,8 +35,7 @@ void hfs_open_seterr(uint64_t ino, int err)
 
 	if (o && !o->err)
 		o->err = err;
-	if (o)
-		o->stale = 1;   /* the kernel's pages hold what we did not store */
+	hfs_open_stale(ino);   /* the kernel's pages hold what we did not store */
 }
 
 int hfs_open_takeerr(uint64_t ino)
@@ -53,10 +52,9 @@ void hfs_open_setsoft(uint64_t ino, int err)
 {
 	struct opened *o = *ofind(ino);
 
-	if (o) {
+	if (o)
 		o->soft = err;
-		o->stale = 1;
-	}
+	hfs_open_stale(ino);
 }
 
 int hfs_open_takesoft(uint64_t ino)
@@ -88,7 +86,7 @@ size_t hfs_open_soft_cached(int err, uint64_t **inos)
 			if (!o->cached || o->soft)
 				continue;
 			o->soft = err;
-			o->stale = 1;
+			hfs_open_stale(o->ino);
 			if (n == cap) {
 				uint64_t *t = realloc(*inos, (cap ? cap * 2 : 16) * sizeof(*t));
 
@@ -125,22 +123,31 @@ int hfs_open_writers(uint64_t ino)
 	return o ? (int)o->writers : 0;
 }
 
+/* Stale marks are numbered so that the release of an open that dropped
+ * the pages clears only the mark it saw, not a later one. */
+static unsigned stale_seq;
+
 void hfs_open_stale(uint64_t ino)
 {
 	struct opened *o = *ofind(ino);
 
-	if (o)
-		o->stale = 1;
+	if (o && !(o->stale = ++stale_seq))
+		o->stale = ++stale_seq;   /* 0 means clean */
 }
 
-int hfs_open_takestale(uint64_t ino)
+unsigned hfs_open_stalemark(uint64_t ino)
 {
 	struct opened *o = *ofind(ino);
-	int stale = o && o->stale && o->writers == 1;
 
-	if (stale)
+	return o ? o->stale : 0;
+}
+
+void hfs_open_unstale(uint64_t ino, unsigned mark)
+{
+	struct opened *o = *ofind(ino);
+
+	if (o && o->stale == mark)
 		o->stale = 0;
-	return stale;
 }
 
 void hfs_open_get(uint64_t ino)
@@ -164,6 +171,8 @@ int hfs_open_put(uint64_t ino)
 		return 0;
 	if (--o->count)
 		return (int)o->count;
+	if (o->stale)
+		return 0;   /* kept, closed, until an open that drops the pages is released */
 	*pp = o->next;
 	free(o);
 	return 0;
