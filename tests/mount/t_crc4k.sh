@@ -49,6 +49,9 @@ elif cmd == "rot":            # rot IMAGE BYTES BLOCK PIECE: flip a byte of the 
 elif cmd == "check":          # check FILE BYTES OFF LEN: pread must give the pattern's bytes (or errno)
     size, off, ln = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     fd = os.open(sys.argv[2], os.O_RDONLY)
+    # from the daemon, not from pages an earlier check left cached (an
+    # open may keep them): the reads are what heals the legs
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
     try:
         got = os.pread(fd, ln, off)
