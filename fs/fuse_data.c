@@ -60,13 +60,12 @@ static void open_mode(struct hfs_fs *fs, struct fuse_file_info *fi, const struct
  * pages may be dirty and its mtime not sent yet), nor for O_TRUNC, nor
  * while the pages may be stale (hfs_open_stale: data written around the
  * cache, a failed write).  fs->lock held. */
-static int open_keeps_cache(struct hfs_fs *fs, const struct hfs_inode *ip, int flags)
+static int open_keeps_cache(struct hfs_fs *fs, const struct hfs_inode *ip, int flags, unsigned stale)
 {
 	struct timespec now;
 
 	return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC) && S_ISREG(ip->mode) &&
-	       !hfs_open_writers(ip->ino) && !hfs_open_stalemark(ip->ino) &&
-	       !atime_due(fs, ip, flags, &now);
+	       !hfs_open_writers(ip->ino) && !stale && !atime_due(fs, ip, flags, &now);
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -91,8 +90,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			ret = hfs_inode_store(fs, &ip);
 	}
 	if (!ret) {
-		keep = open_keeps_cache(fs, &ip, fi->flags);
 		stale = hfs_open_stalemark(ino);
+		keep = open_keeps_cache(fs, &ip, fi->flags, stale);
 		hfs_open_get(ino);
 		if ((fi->flags & O_ACCMODE) != O_RDONLY)
 			hfs_open_writer(ino, 1);   /* open_mode sets FH_WRITER */

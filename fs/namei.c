@@ -26,6 +26,16 @@ static struct opened **ofind(uint64_t ino)
 	return pp;
 }
 
+/* Stale marks are numbered so that the release of an open that dropped
+ * the pages clears only the mark it saw, not a later one. */
+static unsigned stale_seq;
+
+static void mark_stale(struct opened *o)
+{
+	if (!(o->stale = ++stale_seq))
+		o->stale = ++stale_seq;   /* 0 means clean */
+}
+
 /* A write error the writeback cache could not hand to the writer: kept
  * until the next fsync or close of the file reports it (as Linux keeps a
  * mapping's writeback error for fsync). */
@@ -35,7 +45,8 @@ void hfs_open_seterr(uint64_t ino, int err)
 
 	if (o && !o->err)
 		o->err = err;
-	hfs_open_stale(ino);   /* the kernel's pages hold what we did not store */
+	if (o)
+		mark_stale(o);   /* the kernel's pages hold what we did not store */
 }
 
 int hfs_open_takeerr(uint64_t ino)
@@ -52,9 +63,10 @@ void hfs_open_setsoft(uint64_t ino, int err)
 {
 	struct opened *o = *ofind(ino);
 
-	if (o)
+	if (o) {
 		o->soft = err;
-	hfs_open_stale(ino);
+		mark_stale(o);
+	}
 }
 
 int hfs_open_takesoft(uint64_t ino)
@@ -86,7 +98,7 @@ size_t hfs_open_soft_cached(int err, uint64_t **inos)
 			if (!o->cached || o->soft)
 				continue;
 			o->soft = err;
-			hfs_open_stale(o->ino);
+			mark_stale(o);
 			if (n == cap) {
 				uint64_t *t = realloc(*inos, (cap ? cap * 2 : 16) * sizeof(*t));
 
@@ -123,16 +135,12 @@ int hfs_open_writers(uint64_t ino)
 	return o ? (int)o->writers : 0;
 }
 
-/* Stale marks are numbered so that the release of an open that dropped
- * the pages clears only the mark it saw, not a later one. */
-static unsigned stale_seq;
-
 void hfs_open_stale(uint64_t ino)
 {
 	struct opened *o = *ofind(ino);
 
-	if (o && !(o->stale = ++stale_seq))
-		o->stale = ++stale_seq;   /* 0 means clean */
+	if (o)
+		mark_stale(o);
 }
 
 unsigned hfs_open_stalemark(uint64_t ino)
@@ -171,8 +179,12 @@ int hfs_open_put(uint64_t ino)
 		return 0;
 	if (--o->count)
 		return (int)o->count;
-	if (o->stale)
-		return 0;   /* kept, closed, until an open that drops the pages is released */
+	if (o->stale) {
+		/* kept, closed, until an open that drops the pages is released;
+		 * its errors went with the last close, as when it is freed */
+		o->err = o->soft = 0;
+		return 0;
+	}
 	*pp = o->next;
 	free(o);
 	return 0;

@@ -75,6 +75,22 @@ static void test_errors_mark(void **state)
 	assert_int_equal(hfs_open_stalemark(401), 0);
 }
 
+/* a closed file kept for its mark hands no error of the last writer to
+ * the next open (the entry used to be freed with them) */
+static void test_kept_entry_forgets_errors(void **state)
+{
+	hfs_open_get(501);
+	hfs_open_seterr(501, -EIO);
+	hfs_open_setsoft(501, -ENOSPC);
+	assert_int_equal(hfs_open_put(501), 0);
+	assert_int_not_equal(hfs_open_stalemark(501), 0);
+	hfs_open_get(501);
+	assert_int_equal(hfs_open_takeerr(501), 0);
+	assert_int_equal(hfs_open_takesoft(501), 0);
+	hfs_open_unstale(501, hfs_open_stalemark(501));
+	assert_int_equal(hfs_open_put(501), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,6 +98,7 @@ int main(void)
 		cmocka_unit_test(test_mark_outlives_close),
 		cmocka_unit_test(test_release_clears_only_its_mark),
 		cmocka_unit_test(test_errors_mark),
+		cmocka_unit_test(test_kept_entry_forgets_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
