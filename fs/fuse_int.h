@@ -50,6 +50,9 @@ int hfs_fuse_ring_prepare(int fd, size_t payload_cap);
 void hfs_fuse_ring_accept(struct fuse_init_out *out);
 void hfs_fuse_ring_go(int accepted);
 void hfs_fuse_ring_stop(void);
+/* whether the ring serves the requests (then /dev/fuse brings only FORGET
+ * and INTERRUPT) */
+int hfs_fuse_ring_serving(void);
 int hfs_fuse_ring_reply(const struct iovec *iov, int count, ssize_t *res);
 /* fuse_io.c: what a request's headers ask of the thread serving it (K2);
  * len: the request's length, all of it in memory */

@@ -17,6 +17,16 @@
  * threads take the requests instead, and these keep FORGET and INTERRUPT.  A leader/followers loop (one reader at a time, requests served
  * inline) was measured against this on the quiet machine and lost: half
  * the creates, deletes and small-file writes per second (docs/DESIGN.md).
+ *
+ * (F1) Once the ring serves, only thread 0 reads /dev/fuse; the others
+ * park until the session ends.  After a FORGET it naps 1 ms before the
+ * next read: the kernel queues an evicted inode's forget and wakes a
+ * reader waiting in read(2), and that wakeup (an IPI to the other vCPU)
+ * was about 9 us of each unlink's 57 on the caller's side.  While the
+ * reader naps nobody waits, so the wakeup is nothing; its next read takes
+ * what queued meanwhile as one BATCH_FORGET.  Forgets change nothing in
+ * hfs (op_forget), and the nap delays an INTERRUPT by 1 ms at most; hfs
+ * serves no request that waits for one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +35,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/fuse.h>
 #include "fs/fuse_int.h"
 
@@ -38,6 +49,7 @@ _Static_assert(WRITE_HDR == 80, "FUSE WRITE header size");
 
 struct loop_thread {
 	pthread_t tid;
+	unsigned idx;
 	struct fuse_session *se;
 	struct hfs_fuse_loop *loop;
 	void *base;              /* what to free */
@@ -51,12 +63,27 @@ struct hfs_fuse_loop {
 	int error;               /* the first receive error, -errno */
 };
 
+#define FORGET_NAP_US 1000   /* (F1) */
+
+/* (F1) A thread the ring made redundant: waits for its cancellation at
+ * the end of the session. */
+static void park(void)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	for (;;)
+		pause();
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop_thread *t = arg;
 
 	while (!fuse_session_exited(t->se)) {
+		uint32_t opcode = 0;
 		int res;
+
+		if (t->idx > 0 && hfs_fuse_ring_serving())
+			park();
 
 		/* a thread blocked in read(2) is cancelled at exit (the signal
 		 * handler only marks the session exited) */
@@ -76,7 +103,11 @@ static void *loop_main(void *arg)
 			}
 			break;
 		}
+		if (!(t->buf.flags & FUSE_BUF_IS_FD) && (size_t)res >= sizeof(struct fuse_in_header))
+			opcode = ((const struct fuse_in_header *)t->buf.mem)->opcode;
 		fuse_session_process_buf(t->se, &t->buf);
+		if ((opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET) && hfs_fuse_ring_serving())
+			usleep(FORGET_NAP_US);
 	}
 	sem_post(&t->loop->done);
 	return NULL;
@@ -116,6 +147,7 @@ int hfs_fuse_loop(struct fuse_session *se, unsigned nthreads)
 	sem_init(&loop.done, 0, 0);
 	for (i = 0; i < nthreads; i++) {
 		t[i].se = se;
+		t[i].idx = i;
 		t[i].loop = &loop;
 		t[i].base = hfs_iobuf_alloc(RECV_SIZE + PAGE);
 		if (!t[i].base) {

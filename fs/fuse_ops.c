@@ -188,13 +188,17 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 /* Lookup counts need no state here: inodes live in the B-tree, and the
  * lifetime of unlinked files follows opens (orphans), not lookups. */
+/* Nothing to do: an inode's life follows its links and opens (namei.c),
+ * not the kernel's lookups.  Counted for hfsctl status. */
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	__atomic_add_fetch(&FS(req)->forgets, 1, __ATOMIC_RELAXED);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	__atomic_add_fetch(&FS(req)->forgets, count, __ATOMIC_RELAXED);
 	fuse_reply_none(req);
 }
 

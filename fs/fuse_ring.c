@@ -568,6 +568,12 @@ void hfs_fuse_ring_stop(void)
 	ring_join_all();
 }
 
+int hfs_fuse_ring_serving(void)
+{
+	return R.t && __atomic_load_n(&R.go, __ATOMIC_RELAXED) > 0 &&
+	       __atomic_load_n(&R.served, __ATOMIC_RELAXED) > 0;
+}
+
 int hfs_fuse_ring_info(unsigned *per_queue, unsigned long long *requests)
 {
 	unsigned long long served = __atomic_load_n(&R.served, __ATOMIC_RELAXED);

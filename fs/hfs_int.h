@@ -131,6 +131,7 @@ struct hfs_fs {
 	uint64_t redo_fsyncs;              /* fsyncs made durable by REDO records */
 	uint64_t getxattr_reqs;            /* GETXATTR requests served (status; atomic) */
 	uint64_t read_reqs;                /* READ requests served (status; atomic) */
+	uint64_t forgets;                  /* inodes the kernel forgot (status; atomic) */
 
 	struct hfs_alloc *alloc;           /* alloc.c */
 

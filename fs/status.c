@@ -53,6 +53,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"commit_seq\": %llu,\n  \"size_bytes\": %llu,\n  \"free_bytes\": %llu,\n"
 		   "  \"inodes\": %llu,\n  \"flushes\": %llu,\n  \"redo_fsyncs\": %llu,\n"
 		   "  \"killpriv_v2\": %s,\n  \"getxattr_requests\": %llu,\n  \"read_requests\": %llu,\n"
+		   "  \"forgets\": %llu,\n"
 		   "  \"fuse_transport\": \"%s\",\n  \"fuse_uring_queues\": %d,\n"
 		   "  \"fuse_uring_threads_per_queue\": %u,\n  \"fuse_uring_requests\": %llu,\n"
 		   "  \"cache_bytes\": %zu,\n"
@@ -68,6 +69,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		(unsigned long long)fs->redo_fsyncs, hfs_fuse_killpriv_v2() ? "true" : "false",
 		(unsigned long long)__atomic_load_n(&fs->getxattr_reqs, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&fs->read_reqs, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&fs->forgets, __ATOMIC_RELAXED),
 		nq ? "io_uring" : "/dev/fuse", nq, per_q, ring_reqs, bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries,
 		(unsigned long long)bs.hits, (unsigned long long)bs.misses, (unsigned long long)bs.parts,
 		(unsigned long long)bs.fills, (unsigned long long)bs.direct_reads,

@@ -108,6 +108,29 @@ check "md5 of every file" bash -c "cd / && md5sum --quiet -c '$m/sums'"
 r1=$(st fuse_uring_requests)
 check "the requests went through the rings ($r0 -> $r1)" test $((r1 - r0)) -gt 1000
 
+# (F1 in fs/fuse_loop.c) with the ring serving, /dev/fuse brings only
+# FORGET and INTERRUPT: one thread reads it, the others wait for the end of
+# the session, so a forget wakes no thread while the reader naps
+pid=$(st pid)
+f0=$(st forgets)
+python3 -c "
+import os
+for i in range(300):
+    os.close(os.open('$m/fg%d' % i, os.O_CREAT | os.O_WRONLY, 0o644))
+for i in range(300):
+    os.unlink('$m/fg%d' % i)"
+n=$f0
+for i in $(seq 1 50); do
+	n=$(st forgets)
+	[ "$n" -ge $((f0 + 300)) ] && break
+	sleep 0.1
+done
+check "the kernel's forgets are read (300 unlinked inodes: $f0 -> $n)" test "$n" -ge $((f0 + 300))
+readers=$(grep -l '^fuse_dev_do_read' /proc/"$pid"/task/*/wchan | wc -l)
+parked=$(grep -l 'pause' /proc/"$pid"/task/*/wchan | wc -l)
+check "one /dev/fuse reader at most ($readers), the others parked ($parked)" \
+	test "$readers" -le 1 -a "$parked" -ge 1
+
 # the handler of SEEK_DATA invalidates the cached pages, and waits for the
 # WRITEs that write them back: those are sent from the handler's CPU, so
 # another thread of the same queue must take them.  One CPU pinned.
