@@ -1,7 +1,7 @@
 /*
  * bc_int.h — bufcache's internals shared by its files (bufcache.c: lookup,
- * get/put, modify, flush; direct.c: direct I/O).  Not part of its
- * contract (bufcache.h).
+ * get/put, modify, flush; direct.c: direct I/O; readahead.c: read-ahead).
+ * Not part of its contract (bufcache.h).
  */
 #ifndef HFS_BC_INT_H
 #define HFS_BC_INT_H
@@ -39,6 +39,8 @@ struct bcb {
 	int b_needs_crc;
 	uint64_t b_undo_seq;             /* group whose pre-image is already saved */
 	unsigned b_missing;              /* 4 KiB sectors never read (bc_get_part), bit s = sector s */
+	unsigned b_ra_mark : 1;          /* first of a background read-ahead window (readahead.c) */
+	unsigned b_stale : 1;            /* LOADING by a read-ahead, overwritten meanwhile: drop it */
 };
 
 #define BC_SECT   4096u
@@ -63,6 +65,7 @@ struct bc {
 	size_t cached, dirty;
 	int readonly;
 	long direct_outstanding;
+	long ra_outstanding;             /* background read-ahead windows in flight */
 	int direct_err;
 	TAILQ_HEAD(, bc_run) running;     /* in-flight writes and placemarkers */
 	struct bc_stats st;
@@ -74,6 +77,8 @@ struct bc {
 /* c->lock held */
 struct bcb *bcb_find(struct bc *c, uint64_t off);
 void bcb_destroy(struct bc *c, struct bcb *b);
+struct bcb *bcb_new(struct bc *c, enum bc_type t, uint64_t off, enum bcb_state state);
+void bcb_reclaim(struct bc *c, size_t want_free);
 void bc_run_start(struct bc *c, struct bc_run *r);
 void bc_run_end(struct bc *c, struct bc_run *r);
 

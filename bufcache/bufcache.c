@@ -1,7 +1,8 @@
 /*
  * bufcache.c — HAMMER-style I/O buffers: lookup, modify tracking with one
  * red-black modify tree per type, delayed CRC, the flush cycle, LRU
- * reclaim (direct I/O: direct.c).  Invariants (1)-(6) are in bufcache.h.
+ * reclaim (direct I/O: direct.c; read-ahead: readahead.c).  Invariants
+ * (1)-(6) are in bufcache.h.
  *
  * Buffer states (b_state) and the function owning each transition:
  *
@@ -82,7 +83,7 @@ void bcb_destroy(struct bc *c, struct bcb *b)
 
 /* A new unreferenced buffer at off, hashed and counted as cached (its
  * bytes uninitialized); NULL when out of memory.  c->lock held. */
-static struct bcb *bcb_new(struct bc *c, enum bc_type t, uint64_t off, enum bcb_state state)
+struct bcb *bcb_new(struct bc *c, enum bc_type t, uint64_t off, enum bcb_state state)
 {
 	struct bcb *b = calloc(1, sizeof(*b));
 
@@ -110,7 +111,7 @@ static void take(struct bc *c, struct bcb *b, enum bc_type t)
 }
 
 /* Invariant (6): drop clean unreferenced buffers, oldest first. */
-static void reclaim(struct bc *c, size_t want_free)
+void bcb_reclaim(struct bc *c, size_t want_free)
 {
 	while (c->cached + want_free > c->opts.mem_limit && !TAILQ_EMPTY(&c->lru)) {
 		struct bcb *b = TAILQ_FIRST(&c->lru);
@@ -171,6 +172,8 @@ void bc_close(struct bc *c)
 
 	bc_wait_direct(c);
 	pthread_mutex_lock(&c->lock);
+	while (c->ra_outstanding)   /* read-ahead completions touch c */
+		pthread_cond_wait(&c->cv, &c->lock);
 	for (i = 0; i < BC_HASH_SIZE; i++)
 		while (c->hash[i])
 			bcb_destroy(c, c->hash[i]);
@@ -305,7 +308,7 @@ int bc_get_part(struct bc *c, uint64_t off, unsigned in, unsigned len, struct bc
 		return 0;
 	}
 	/* a miss: a buffer holding only the caller's sectors, nothing read */
-	reclaim(c, BC_BUFSIZE);
+	bcb_reclaim(c, BC_BUFSIZE);
 	if (!(b = bcb_new(c, BC_DATA, off, BCB_CLEAN))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
@@ -352,7 +355,7 @@ again:
 		*out = &b->pub;
 		return 0;
 	}
-	reclaim(c, BC_BUFSIZE);
+	bcb_reclaim(c, BC_BUFSIZE);
 	if (!(b = bcb_new(c, t, off, BCB_LOADING))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
@@ -383,70 +386,6 @@ again:
 	return 0;
 }
 
-int bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out)
-{
-	struct bcb *bl[BC_RA_MAX];
-	uint8_t *tmp = NULL;
-	unsigned n = 1, i;
-	int ret;
-
-	if (t != BC_DATA || ra <= 1 || off % BC_BUFSIZE)
-		return bc_get(c, t, off, 0, out);
-	if (ra > BC_RA_MAX)
-		ra = BC_RA_MAX;
-	pthread_mutex_lock(&c->lock);
-	/* a hit, or a miss that does not follow a cached buffer (not a
-	 * sequential pass): the plain get */
-	if (bcb_find(c, off) || off < BC_BUFSIZE || !bcb_find(c, off - BC_BUFSIZE)) {
-		pthread_mutex_unlock(&c->lock);
-		return bc_get(c, t, off, 0, out);
-	}
-	while (n < ra && off + (uint64_t)(n + 1) * BC_BUFSIZE <= raid_size(c->rs) &&
-	       !bcb_find(c, off + (uint64_t)n * BC_BUFSIZE))
-		n++;
-	if (n < 2 || !(tmp = bc_mem_run(&c->mem, (size_t)n * BC_BUFSIZE))) {
-		pthread_mutex_unlock(&c->lock);
-		return bc_get(c, t, off, 0, out);
-	}
-	reclaim(c, (size_t)n * BC_BUFSIZE);
-	for (i = 0; i < n; i++) {
-		struct bcb *b = bcb_new(c, t, off + (uint64_t)i * BC_BUFSIZE, BCB_LOADING);
-
-		if (!b)
-			break;
-		b->b_refs = i == 0;     /* the first is the caller's */
-		bl[i] = b;
-	}
-	n = i;
-	c->st.misses++;
-	pthread_mutex_unlock(&c->lock);
-
-	ret = n ? raid_read(c->rs, off, tmp, (size_t)n * BC_BUFSIZE) : -ENOMEM;
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < n; i++) {
-		struct bcb *b = bl[i];
-
-		if (ret) {
-			bcb_destroy(c, b);   /* waiters find nothing and read it themselves */
-			continue;
-		}
-		memcpy(b->pub.b_data, tmp + (size_t)i * BC_BUFSIZE, BC_BUFSIZE);
-		b->b_state = BCB_CLEAN;
-		b->b_undo_seq = 0;
-		if (b->b_refs == 0) {   /* read ahead: reclaimable like any clean buffer */
-			TAILQ_INSERT_TAIL(&c->lru, b, b_lru);
-			b->b_on_lru = 1;
-		}
-	}
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->lock);
-	bc_mem_run_free(&c->mem, tmp);
-	if (ret)   /* perhaps only a neighbour failed: the buffer on its own */
-		return bc_get(c, t, off, 0, out);
-	*out = &bl[0]->pub;
-	return 0;
-}
-
 void bc_put(struct bc_buf *pb)
 {
 	struct bcb *b = (struct bcb *)pb;
@@ -458,7 +397,7 @@ void bc_put(struct bc_buf *pb)
 	if (--b->b_refs == 0 && b->b_state == BCB_CLEAN) {
 		TAILQ_INSERT_TAIL(&c->lru, b, b_lru);
 		b->b_on_lru = 1;
-		reclaim(c, 0);
+		bcb_reclaim(c, 0);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -707,7 +646,7 @@ static int flush_types(struct bc *c, unsigned mask, enum bc_type *failed)
 		bc_mem_run_free(&c->mem, area);
 		pthread_cond_broadcast(&c->cv);
 	}
-	reclaim(c, 0);
+	bcb_reclaim(c, 0);
 	pthread_mutex_unlock(&c->lock);
 	free(x);
 	return err;

@@ -103,12 +103,15 @@ void bc_close(struct bc *c);
  * by the verify hook).  0 or -errno (-EIO, -EBADMSG, -EUCLEAN, -ENOMEM). Blocks. */
 int  bc_get(struct bc *c, enum bc_type t, uint64_t off, int flags, struct bc_buf **out);
 void bc_put(struct bc_buf *b);
-/* bc_get of a DATA buffer (flags 0) that, on a miss right after a cached
- * buffer (a sequential pass), reads up to ra buffers from off on (stopping
- * at one already cached) in one device read and keeps the others cached,
- * clean and unreferenced.  The caller makes sure the whole range is buffered
- * data that no direct write targets.  0 or -errno as bc_get. */
-#define BC_RA_MAX 16
+/* bc_get of a DATA buffer (flags 0) that reads ahead (readahead.c): a
+ * miss right after a cached buffer (a sequential pass) reads up to 8
+ * buffers from off on in one device read, stopping at one already cached,
+ * and starts reading the next 32 in the background; a get that reaches
+ * the first buffer of such a window starts the one after it.  Buffers
+ * read ahead are kept clean and unreferenced.  ra: how many buffers from
+ * off on the caller lets it read, a range that is all buffered data (a
+ * direct write into it drops what is still loading, bc_invalidate).
+ * 0 or -errno as bc_get. */
 int  bc_get_ra(struct bc *c, enum bc_type t, uint64_t off, unsigned ra, struct bc_buf **out);
 
 /* A DATA buffer of which the caller overwrites [in, in+len) (4 KiB
@@ -192,6 +195,7 @@ struct bc_stats {
 	uint64_t parts, fills;        /* bc_get_part misses (nothing read); their later reads */
 	uint64_t direct_read_bytes;   /* bytes asked of raid/ by direct and verified reads */
 	uint64_t repaired;    /* bad copies rewritten by self-healing reads */
+	uint64_t ra_windows, ra_failed;   /* background read-ahead windows started; failed (dropped) */
 	size_t   cached_bytes, dirty_bytes;
 };
 void bc_get_stats(struct bc *c, struct bc_stats *st);

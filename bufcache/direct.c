@@ -16,6 +16,10 @@ void bc_invalidate(struct bc *c, uint64_t off, uint64_t len)
 	for (o = off - off % BC_BUFSIZE; o < off + len; o += BC_BUFSIZE) {
 		struct bcb *b = bcb_find(c, o);
 
+		if (b && b->b_state == BCB_LOADING && b->b_refs == 0) {
+			b->b_stale = 1;   /* a read-ahead's: its bytes may predate the write */
+			continue;
+		}
 		if (!b || b->b_refs > 0 || b->b_state == BCB_LOADING || b->b_state == BCB_RUNNING)
 			continue;
 		if (b->b_state == BCB_DIRTY) {

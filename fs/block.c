@@ -53,9 +53,6 @@ bad:
 			   (unsigned long long)ino, (unsigned long long)fbo);
 }
 
-/* DATA buffers a sequential pass over small files reads at once (128 KiB) */
-#define SMALL_RA 8u
-
 /* Read a SMALL extent through DATA buffers. */
 int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len)
 {
@@ -70,8 +67,7 @@ int small_read(struct hfs_fs *fs, uint64_t raw, uint8_t *out, uint32_t len)
 		 * consecutive buffers: read ahead within the big-block (all of
 		 * it SMALL data, which no direct write touches) */
 		ret = bc_get_ra(fs->bc, BC_DATA, boff,
-				(unsigned)min_u64(SMALL_RA, (HFS_BIGBLOCK - boff % HFS_BIGBLOCK) / BC_BUFSIZE),
-				&b);
+				(unsigned)((HFS_BIGBLOCK - boff % HFS_BIGBLOCK) / BC_BUFSIZE), &b);
 		if (ret)
 			return ret;
 		memcpy(out, b->b_data + in, n);

@@ -60,6 +60,7 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		   "  \"dirty_bytes\": %zu,\n  \"crc_retries\": %llu,\n"
 		   "  \"cache_hits\": %llu,\n  \"cache_misses\": %llu,\n"
 		   "  \"cache_partial\": %llu,\n  \"cache_fills\": %llu,\n"
+		   "  \"cache_readahead_windows\": %llu,\n  \"cache_readahead_failed\": %llu,\n"
 		   "  \"direct_reads\": %llu,\n  \"direct_writes\": %llu,\n  \"devices\": [\n",
 		(int)getpid(), fs->mountpoint, u, label, raid_layout_name(raid_layout_of(fs->rs)),
 		raid_engine_name(fs->rs), hfs_is_shut_down(fs) ? "shut down" : bc_readonly(fs->bc) ? "read-only (critical write error)" : fs->readonly ? "read-only" : "online", raid_set_state(fs->rs),
@@ -72,7 +73,8 @@ void hfs_status_write(struct hfs_fs *fs, FILE *f)
 		(unsigned long long)__atomic_load_n(&fs->forgets, __ATOMIC_RELAXED),
 		nq ? "io_uring" : "/dev/fuse", nq, per_q, ring_reqs, bs.cached_bytes, bs.dirty_bytes, (unsigned long long)bs.crc_retries,
 		(unsigned long long)bs.hits, (unsigned long long)bs.misses, (unsigned long long)bs.parts,
-		(unsigned long long)bs.fills, (unsigned long long)bs.direct_reads,
+		(unsigned long long)bs.fills, (unsigned long long)bs.ra_windows,
+		(unsigned long long)bs.ra_failed, (unsigned long long)bs.direct_reads,
 		(unsigned long long)bs.direct_writes);
 	for (i = 0; i < n; i++)
 		fprintf(f, "    { \"path\": \"%s\", \"state\": \"%s\", \"read_errors\": %llu, "

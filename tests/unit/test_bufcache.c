@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -397,6 +398,97 @@ static void test_readahead(void **st)
 	free(buf);
 }
 
+/* Background read-ahead (readahead.c): the first sequential miss reads 8
+ * buffers and starts the next 32 in the background (held here 300 ms by
+ * the fault device); a get of one of them waits for that read and hits; a
+ * direct write over a buffer still loading drops it (its bytes may predate
+ * the write); a get that reaches the first buffer of the window starts
+ * the next one, from the first buffer not cached. */
+static void test_readahead_background(void **st)
+{
+	struct env *e = *st;
+	const char *p[2] = { e->img[0], e->img[1] };
+	struct bc_opts bo = { 0 };
+	struct bc_hooks h = hooks_of(e);
+	struct raid_opts o = { 0 };
+	struct raid_fault_counts fc;
+	uint64_t base = 4000 * BC_BUFSIZE;
+	const unsigned nb = 48;
+	struct bc_stats s0, s1;
+	char rules[300];
+	struct bc_buf *b;
+	uint8_t *buf = NULL, one[64];
+	FILE *f;
+	unsigned i;
+
+	assert_int_equal(posix_memalign((void **)&buf, 4096, nb * BC_BUFSIZE), 0);
+	for (i = 0; i < nb; i++)
+		memset(buf + (size_t)i * BC_BUFSIZE, 0x20 + i, BC_BUFSIZE);
+	assert_int_equal(raid_write(e->rs, base, buf, nb * BC_BUFSIZE), 0);
+	env_close(e);
+	/* reads in order: buffer 0 alone, then the background window (it is
+	 * submitted before the 8 the caller waits for): hold the second */
+	snprintf(rules, sizeof(rules), "%s.rules", e->img[0]);
+	assert_non_null(f = fopen(rules, "w"));
+	fprintf(f, "comp=* op=read action=delay ms=300 skip=1 count=1\n");
+	fclose(f);
+	o.fault = rules;
+	assert_int_equal(raid_open(p, 2, &o, &e->rs), 0);
+	assert_int_equal(bc_open(e->rs, &bo, &h, &e->c), 0);
+
+	assert_int_equal(bc_get(e->c, BC_DATA, base, 0, &b), 0);
+	bc_put(b);
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base + BC_BUFSIZE, nb - 1, &b), 0);
+	assert_int_equal(b->b_data[0], 0x21);
+	bc_put(b);
+	bc_get_stats(e->c, &s1);
+	assert_int_equal(s1.ra_windows - s0.ra_windows, 1);
+	assert_int_equal(s1.misses - s0.misses, 1);
+	/* buffers 9..40 are still loading: not there for a peek */
+	assert_int_equal(bc_peek(e->c, base + 10 * BC_BUFSIZE, one, sizeof(one)), -ENOENT);
+	/* a direct write over buffer 20 while it loads */
+	bc_invalidate(e->c, base + 20 * BC_BUFSIZE, BC_BUFSIZE);
+	/* a get of buffer 10 waits for the window and hits */
+	assert_int_equal(bc_get(e->c, BC_DATA, base + 10 * BC_BUFSIZE, 0, &b), 0);
+	assert_int_equal(b->b_data[BC_BUFSIZE - 1], 0x20 + 10);
+	bc_put(b);
+	assert_int_equal(raid_fault_counts(e->rs, &fc), 0);
+	assert_int_equal(fc.delayed, 1);
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(s0.misses, s1.misses);
+	assert_int_equal(s0.ra_failed, 0);
+	for (i = 9; i <= 40; i++) {
+		int r = bc_peek(e->c, base + (uint64_t)i * BC_BUFSIZE, one, sizeof(one));
+
+		if (i == 20) {
+			assert_int_equal(r, -ENOENT);   /* dropped, not kept with old bytes */
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(one[0], 0x20 + i);
+	}
+	assert_int_equal(bc_peek(e->c, base + 41 * BC_BUFSIZE, one, sizeof(one)), -ENOENT);
+	/* buffer 9 is the window's first: reaching it starts the next window
+	 * at the first buffer not cached (20) */
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base + 9 * BC_BUFSIZE, nb - 9, &b), 0);
+	assert_int_equal(b->b_data[0], 0x29);
+	bc_put(b);
+	assert_int_equal(bc_get(e->c, BC_DATA, base + 20 * BC_BUFSIZE, 0, &b), 0);
+	assert_int_equal(b->b_data[0], 0x20 + 20);
+	bc_put(b);
+	bc_get_stats(e->c, &s1);
+	assert_int_equal(s1.ra_windows - s0.ra_windows, 1);
+	assert_int_equal(s1.misses, s0.misses);   /* 20 came from the new window */
+	/* a second hit of buffer 9 starts nothing: the mark is spent */
+	assert_int_equal(bc_get_ra(e->c, BC_DATA, base + 9 * BC_BUFSIZE, nb - 9, &b), 0);
+	bc_put(b);
+	bc_get_stats(e->c, &s0);
+	assert_int_equal(s0.ra_windows, s1.ra_windows);
+	unlink(rules);
+	free(buf);
+}
+
 /* bc_get_part: a miss reads nothing, the flush writes only the sectors the
  * buffer holds (the others on disk stay), a later get or a second run of
  * sectors reads the rest first, bc_peek does not serve what it lacks. */
@@ -596,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lru_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readahead_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_critical_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interlock, setup, teardown),
