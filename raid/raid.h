@@ -147,7 +147,8 @@ struct raid_io {
 
 /* Queue io (compiled into a DAG); returns 0 or -errno (then io_done is not called). */
 int raid_submit(struct raid_set *s, struct raid_io *io);
-/* Submit a batch with one engine submission (like lio_listio). */
+/* Submit n requests in turn, each its own DAG and engine submission (no
+ * batching yet); returns how many were queued, or -errno when none was. */
 int raid_submit_batch(struct raid_set *s, struct raid_io **ios, int n);
 
 /* Synchronous helpers built on raid_submit. */
