@@ -2,7 +2,8 @@
  * engine_uring.c — io_uring engine (liburing).
  *
  * One ring per set.  Submitters take sq_lock, queue SQEs for a whole batch
- * and call io_uring_submit once (batched submission).  A completion thread
+ * and call io_uring_submit once (batched submission; dag.c gives it one
+ * component request a call today, so each is its own submit).  A completion thread
  * reaps CQEs and runs callbacks; a short transfer is resubmitted for the
  * remainder from that thread.  Shutdown: a NOP carrying a NULL user_data
  * after every request has completed.
