@@ -187,9 +187,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 /* Lookup counts need no state here: inodes live in the B-tree, and the
- * lifetime of unlinked files follows opens (orphans), not lookups. */
-/* Nothing to do: an inode's life follows its links and opens (namei.c),
- * not the kernel's lookups.  Counted for hfsctl status. */
+ * lifetime of unlinked files follows opens (orphans), not lookups.
+ * Counted for hfsctl status. */
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	__atomic_add_fetch(&FS(req)->forgets, 1, __ATOMIC_RELAXED);

@@ -577,7 +577,7 @@ int hfs_fuse_ring_serving(void)
 int hfs_fuse_ring_info(unsigned *per_queue, unsigned long long *requests)
 {
 	unsigned long long served = __atomic_load_n(&R.served, __ATOMIC_RELAXED);
-	int on = R.t && R.go > 0 && served > 0;
+	int on = hfs_fuse_ring_serving();
 
 	*per_queue = on ? R.per_q : 0;
 	*requests = served;
